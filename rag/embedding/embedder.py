@@ -44,12 +44,16 @@ class Embedder:
         model: str = DEFAULT_MODEL,
         cache_dir: Path | None = None,
         device: str = "auto",
-        dtype: str = "bfloat16",
+        dtype: str = "float32",
         batch_size: int = 32,
     ) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
 
         if model == DEFAULT_MODEL:
             from .build import ensure_built

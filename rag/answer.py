@@ -1,0 +1,189 @@
+"""Extractive answers: pick the sentences of the retrieved passages that answer the question.
+
+No language model. Each sentence of the top passages is scored by how much of the question's
+content it covers (character unigrams and bigrams weighted by corpus IDF), by the coverage of its
+whole passage, and by its passage's retrieval rank, with a bonus for what the question asks for
+(an enumeration for 哪些/包括, a number for 多少/几, a date for 何时, a 《title》 for 叫什么). The answer
+quotes the best sentences, each followed by its citation mark; each sentence also carries its most
+specific answering span (see span.py). When the best coverage is below a threshold calibrated on the
+dev set, the answer says plainly that the documents do not answer and lists the nearest passages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .question import QuestionAnalysis, analyse_question
+from .segment import char_bigrams
+from .span import best_span
+from .types import Answer, AnswerSentence, Citation, Document, Passage
+
+NOT_FOUND = "未在文档中找到相关内容。以下是最接近的段落，供参考："
+_SENTENCE_END = re.compile(r"[^。！？；!?;\n]*[。！？；!?;\n]+|[^。！？；!?;\n]+$")
+_ENUMERATION = re.compile(r"[、；;]")
+_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个项条家场批次年月日%]")
+_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|\d{4}-\d{1,2}")
+_TITLE = re.compile(r"《[^》]{2,60}》")
+MAX_SENTENCE_CHARS = 180
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    # Refuse when the best sentence's weighted coverage of the question is below this
+    # (calibrated on tests/data/seed_dev.jsonl; see docs/benchmarks.md).
+    min_coverage: float = 0.5
+    max_sentences: int = 3
+    follow_ratio: float = 0.85  # further sentences must score at least this fraction of the best
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: Passage
+    start: int  # in the document
+    end: int
+    text: str
+    coverage: float
+    score: float
+
+
+def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """Document spans of the sentences of `text` (ends kept, surrounding whitespace trimmed)."""
+    spans = []
+    for match in _SENTENCE_END.finditer(text):
+        raw = match.group(0)
+        lead = len(raw) - len(raw.lstrip())
+        trimmed = raw.strip()
+        if len(trimmed) >= 2 or (trimmed and not _SENTENCE_END.fullmatch(trimmed[-1])):
+            start = offset + match.start() + lead
+            spans.append((start, start + len(trimmed)))
+    return spans
+
+
+def _trim_long(text: str, start: int, end: int, question: QuestionAnalysis) -> tuple[int, int]:
+    """Cut an over-long sentence down to its best-covered run of clauses."""
+    sentence = text[start:end]
+    if len(sentence) <= MAX_SENTENCE_CHARS:
+        return start, end
+    clauses = [(m.start(), m.end()) for m in re.finditer(r"[^，,]*[，,]?", sentence) if m.group(0)]
+    wanted = set(question.terms)
+    best, best_hits = 0, -1
+    for i, (a, b) in enumerate(clauses):
+        hits = len(wanted & set(char_bigrams(sentence[a:b])))
+        if hits > best_hits:
+            best, best_hits = i, hits
+    lo = hi = best
+    while True:
+        grown = False
+        if lo > 0 and clauses[hi][1] - clauses[lo - 1][0] <= MAX_SENTENCE_CHARS:
+            lo, grown = lo - 1, True
+        if hi + 1 < len(clauses) and clauses[hi + 1][1] - clauses[lo][0] <= MAX_SENTENCE_CHARS:
+            hi, grown = hi + 1, True
+        if not grown:
+            break
+    return start + clauses[lo][0], start + clauses[hi][1]
+
+
+class AnswerExtractor:
+    def __init__(self, documents: dict[str, Document], idf: Callable[[str], float], settings: AnswerSettings = AnswerSettings()):
+        self.documents = documents
+        self.idf = idf
+        self.settings = settings
+
+    def coverage(self, terms: tuple[str, ...], text: str, weights: dict[str, float]) -> float:
+        total = sum(weights[t] for t in terms)
+        if total <= 0:
+            return 0.0
+        present = set(char_bigrams(text))
+        return sum(weights[t] for t in terms if t in present) / total
+
+    def _bonus(self, question: QuestionAnalysis, sentence: str) -> float:
+        if question.kind == "list":
+            return 0.15 if len(_ENUMERATION.findall(sentence)) >= 2 else 0.0
+        if question.kind != "factoid":
+            return 0.0
+        if question.cue in ("多少", "几", "多久", "多长", "多大", "多高"):
+            return 0.1 if _NUMBER.search(sentence) else 0.0
+        if question.cue in ("何时", "什么时候", "哪年", "哪一年", "哪天"):
+            return 0.1 if _DATE.search(sentence) else 0.0
+        if question.cue in ("叫", "名称") or "叫什么" in question.text:
+            return 0.1 if _TITLE.search(sentence) else 0.0
+        return 0.0
+
+    def _candidates(self, question: QuestionAnalysis, passages: list[Passage], extra_terms: tuple[str, ...]) -> list[_Candidate]:
+        weights = {t: self.idf(t) * (1.0 if len(t) > 1 else 0.5) for t in question.terms}
+        weights.update({t: 0.3 * self.idf(t) for t in extra_terms if t not in weights})
+        terms = tuple(weights)
+        out = []
+        for passage in passages:
+            chunk = passage.chunk
+            doc = self.documents[chunk.doc_id]
+            context = " ".join((doc.title, *chunk.heading_path, chunk.text))
+            passage_cov = self.coverage(terms, context, weights)
+            prior = 1.0 / passage.rank if passage.rank else 0.0
+            for start, end in split_sentences(chunk.text, chunk.start):
+                start, end = _trim_long(doc.text, start, end, question)
+                sentence = doc.text[start:end]
+                cov = self.coverage(terms, sentence, weights)
+                score = 0.6 * cov + 0.25 * passage_cov + 0.1 * prior + self._bonus(question, sentence)
+                out.append(_Candidate(passage, start, end, sentence, cov, score))
+        return out
+
+    def answer(self, question_text: str, passages: list[Passage], context_question: str | None = None) -> Answer:
+        question = analyse_question(question_text)
+        extra: tuple[str, ...] = ()
+        if context_question:
+            previous = analyse_question(context_question)
+            extra = previous.terms
+            if question.kind == "general":
+                question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue)
+        candidates = self._candidates(question, passages, extra)
+        if not candidates:
+            return self.refuse(question_text, passages)
+        candidates.sort(key=lambda c: -c.score)
+        best = candidates[0]
+        if best.coverage < self.settings.min_coverage:
+            return self.refuse(question_text, passages, confidence=best.coverage)
+
+        chosen = [best]
+        if question.kind != "factoid":
+            for cand in candidates[1:]:
+                if len(chosen) >= self.settings.max_sentences or cand.score < self.settings.follow_ratio * best.score:
+                    break
+                overlaps = any(c.passage.chunk.doc_id == cand.passage.chunk.doc_id and c.start < cand.end and cand.start < c.end for c in chosen)
+                if not overlaps and cand.text not in {c.text for c in chosen}:
+                    chosen.append(cand)
+        return self._compose(question_text, question, chosen, passages, best.coverage)
+
+    def _compose(self, question_text: str, question: QuestionAnalysis, chosen: list[_Candidate], passages: list[Passage], confidence: float) -> Answer:
+        citations, sentences, parts = [], [], []
+        for number, cand in enumerate(chosen, start=1):
+            doc = self.documents[cand.passage.chunk.doc_id]
+            citations.append(
+                Citation(
+                    number=number,
+                    doc_id=doc.doc_id,
+                    title=doc.title,
+                    heading=cand.passage.chunk.heading,
+                    quote=cand.text,
+                    start=cand.start,
+                    end=cand.end,
+                    passage=cand.passage,
+                    metadata=doc.metadata,
+                )
+            )
+            sentences.append(AnswerSentence(cand.text, number, best_span(question, cand.text), cand.score))
+            parts.append(f"{cand.text}[{number}]")
+        return Answer(
+            question=question_text,
+            text="".join(parts) if len(parts) == 1 else "\n".join(parts),
+            refused=False,
+            citations=tuple(citations),
+            sentences=tuple(sentences),
+            passages=tuple(passages),
+            confidence=confidence,
+        )
+
+    def refuse(self, question_text: str, passages: list[Passage], confidence: float = 0.0, notice: str = "") -> Answer:
+        return Answer(question=question_text, text=NOT_FOUND, refused=True, passages=tuple(passages), confidence=confidence, notice=notice)

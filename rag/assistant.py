@@ -1,0 +1,115 @@
+"""The public entry point: open an index, search it, ask it questions.
+
+    >>> assistant = Assistant.open("index")                        # doctest: +SKIP
+    >>> answer = assistant.ask("免申即享包括哪些政策?")              # doctest: +SKIP
+    >>> answer.text, answer.citations[0].quote                     # doctest: +SKIP
+
+Both the CLI and the web chat go through this class. It reloads the index when another process
+(an upload, `python -m rag index`) has published a new generation.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .answer import AnswerExtractor, AnswerSettings
+from .config import Settings
+from .question import is_follow_up
+from .retrieve import HybridRetriever
+from .store import IndexData, live_generation, read_index
+from .types import Answer, Passage, SearchResult
+
+EMPTY_QUESTION = "请输入一个问题，例如：免申即享包括哪些政策？"
+NO_CONTENT = "没有看懂这个问题：请用中文或英文文字提问。"
+
+
+def clean_question(raw: str, max_chars: int) -> tuple[str, str]:
+    """(question, notice): control characters dropped, whitespace collapsed, over-long input cut."""
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in raw or "")
+    text = re.sub(r"\s+", " ", text).strip()
+    notice = ""
+    if len(text) > max_chars:
+        text = text[:max_chars]
+        notice = f"问题过长，只使用了前 {max_chars} 个字符。"
+    return text, notice
+
+
+def _has_content(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+class Assistant:
+    def __init__(self, settings: Settings, embedder=None, answer_settings: AnswerSettings = AnswerSettings()) -> None:
+        self.settings = settings
+        if embedder is None:
+            from .embedding import Embedder
+
+            embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+        self.embedder = embedder
+        self.answer_settings = answer_settings
+        self._lock = threading.Lock()
+        self._generation: Path | None = None
+        self._load()
+
+    @classmethod
+    def open(cls, index_dir: str | Path | None = None, **overrides) -> "Assistant":
+        settings = Settings.from_env(index_dir=Path(index_dir) if index_dir else None, **overrides)
+        return cls(settings)
+
+    def _load(self) -> None:
+        data = read_index(self.settings.index_dir, model=self.embedder.info.model, dimension=self.embedder.info.dimension)
+        self._install(data)
+
+    def _install(self, data: IndexData) -> None:
+        self.data = data
+        self.retriever = HybridRetriever(data.chunks, data.vectors, data.bm25, self._encode_query, self.settings.retrieval)
+        self.extractor = AnswerExtractor(data.documents, data.bm25.idf, self.answer_settings)
+        self._generation = data.folder
+
+    def refresh(self) -> bool:
+        """Load the newest index generation if another writer published one. True if it changed."""
+        with self._lock:
+            if live_generation(self.settings.index_dir) == self._generation:
+                return False
+            self._load()
+            return True
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        return self.embedder.encode_queries([text])[0]
+
+    @property
+    def documents(self):
+        return self.data.documents
+
+    def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> SearchResult:
+        text, _ = clean_question(question, self.settings.max_query_chars)
+        if not text or not _has_content(text):
+            return SearchResult(question=question, passages=())
+        self.refresh()
+        passages = self.retriever.search(text, k=k, mode=mode)
+        return SearchResult(question=question, passages=tuple(passages))
+
+    def ask(self, question: str, history: list[str] | None = None) -> Answer:
+        """Answer a question; `history` holds the user's earlier questions, oldest first."""
+        text, notice = clean_question(question, self.settings.max_query_chars)
+        if not text:
+            return Answer(question=question, text=EMPTY_QUESTION, refused=True)
+        if not _has_content(text):
+            return Answer(question=question, text=NO_CONTENT, refused=True)
+        self.refresh()
+        previous = next((q for q in reversed(history or []) if q and q.strip()), None)
+        context = None
+        if previous and is_follow_up(text):
+            context = clean_question(previous, self.settings.max_query_chars)[0]
+        query = f"{context} {text}" if context else text
+        passages: list[Passage] = self.retriever.search(query, k=self.settings.retrieval.top_k)
+        answer = self.extractor.answer(text, passages, context_question=context)
+        if notice:
+            answer = replace(answer, notice=notice)
+        return answer

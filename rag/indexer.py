@@ -1,0 +1,194 @@
+"""Build or update the index from files: load → chunk → embed → store, incrementally.
+
+Documents whose bytes are unchanged (same sha256) keep their chunks, chunk ids and vectors; only new
+or changed documents are embedded; documents no longer present are dropped. A file that cannot be
+read is reported with its reason and skipped; the others are still indexed. Writers take a lock on
+the index folder, so concurrent updates are serialised.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .bm25 import BM25
+from .chunking import chunk_document, embedding_text
+from .config import Settings
+from .errors import DocumentError, RagError
+from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, SUPPORTED_SUFFIXES
+from .store import FORMAT_VERSION, Manifest, read_index, stored_vectors, write_index
+from .types import Chunk, Document
+
+SEGMENTER = "char_bigrams"
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[LoadProblem] = field(default_factory=list)
+    documents: int = 0
+    chunks: int = 0
+    embedded_chunks: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        return (
+            f"{self.documents} documents, {self.chunks} chunks: {len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {len(self.unchanged)} unchanged, {len(self.problems)} failed; "
+            f"embedded {self.embedded_chunks} chunks in {self.embed_seconds:.1f}s ({self.seconds:.1f}s in all)"
+        )
+
+
+@contextmanager
+def index_lock(index_dir: Path):
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _previous(settings: Settings, embedder) -> tuple[dict[str, Document], dict[str, list[Chunk]], dict[str, np.ndarray]]:
+    """Reusable documents, chunks and vectors of the existing index (empty if none is compatible)."""
+    try:
+        data = read_index(settings.index_dir, model=embedder.info.model, dimension=embedder.info.dimension)
+    except RagError:
+        return {}, {}, {}
+    m = data.manifest
+    if (m.chunk_size, m.chunk_overlap, m.segmenter) != (settings.chunk.size, settings.chunk.overlap, SEGMENTER):
+        return {}, {}, {}
+    vectors = stored_vectors(data)
+    by_doc: dict[str, list[Chunk]] = {}
+    vec_by_chunk = {}
+    for row, chunk in enumerate(data.chunks):
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        vec_by_chunk[chunk.chunk_id] = vectors[row]
+    return data.documents, by_doc, vec_by_chunk
+
+
+def _embed(embedder, documents: list[Document], chunks: list[Chunk], batch: int, progress: Callable[[int, int], None] | None) -> np.ndarray:
+    titles = {d.doc_id: d.title for d in documents}
+    texts = [embedding_text(c, titles[c.doc_id]) for c in chunks]
+    out = np.zeros((len(texts), embedder.info.dimension), dtype=np.float32)
+    for start in range(0, len(texts), batch):
+        out[start : start + batch] = embedder.encode_passages(texts[start : start + batch])
+        if progress:
+            progress(min(start + batch, len(texts)), len(texts))
+    return out
+
+
+def build_index(
+    sources: Iterable[Path],
+    settings: Settings,
+    embedder,
+    progress: Callable[[int, int], None] | None = None,
+    on_problem: Callable[[LoadProblem], None] | None = None,
+    keep_missing: bool = False,
+    remove: Iterable[str] = (),
+) -> IndexReport:
+    """Synchronise the index with the files under `sources`.
+
+    keep_missing=True adds/updates the given files but keeps every other indexed document (used by
+    `add` and uploads); `remove` drops the given doc ids.
+    """
+    started = time.perf_counter()
+    report = IndexReport()
+    with index_lock(settings.index_dir):
+        old_docs, old_chunks, old_vectors = _previous(settings, embedder)
+        documents: dict[str, Document] = {}
+        fresh: list[Document] = []
+        for path, doc_id in iter_source_files(sources):
+            try:
+                if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                    raise DocumentError(f"unsupported file type '{path.suffix}' (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+                size = path.stat().st_size
+                if size > settings.max_file_bytes:
+                    raise DocumentError(f"too large ({size:,} bytes; the limit is {settings.max_file_bytes:,})")
+                data = path.read_bytes()
+                previous = old_docs.get(doc_id)
+                if previous is not None and previous.content_hash == content_hash(data):
+                    documents[doc_id] = previous
+                    report.unchanged.append(doc_id)
+                    continue
+                doc = document_from_bytes(data, doc_id, is_markdown=path.suffix.lower() != ".txt")
+            except (DocumentError, OSError) as exc:
+                problem = LoadProblem(str(path), str(exc) if isinstance(exc, DocumentError) else f"cannot read: {exc}")
+                report.problems.append(problem)
+                if on_problem:
+                    on_problem(problem)
+                continue
+            documents[doc_id] = doc
+            fresh.append(doc)
+            (report.changed if doc_id in old_docs else report.added).append(doc_id)
+
+        removed = set(remove)
+        for doc_id, doc in old_docs.items():
+            if doc_id in documents:
+                continue
+            if keep_missing and doc_id not in removed:
+                documents[doc_id] = doc
+            else:
+                report.removed.append(doc_id)
+
+        ordered = [documents[d] for d in sorted(documents)]
+        fresh_ids = {d.doc_id for d in fresh}
+        new_chunks = [c for d in fresh for c in chunk_document(d, settings.chunk)]
+        embed_started = time.perf_counter()
+        new_vectors = _embed(embedder, fresh, new_chunks, 64, progress)
+        report.embed_seconds = time.perf_counter() - embed_started
+        new_by_id = {c.chunk_id: new_vectors[i] for i, c in enumerate(new_chunks)}
+        new_by_doc: dict[str, list[Chunk]] = {}
+        for c in new_chunks:
+            new_by_doc.setdefault(c.doc_id, []).append(c)
+
+        chunks: list[Chunk] = []
+        rows: list[np.ndarray] = []
+        for doc in ordered:
+            doc_chunks = new_by_doc.get(doc.doc_id, []) if doc.doc_id in fresh_ids else old_chunks.get(doc.doc_id, [])
+            source = new_by_id if doc.doc_id in fresh_ids else old_vectors
+            chunks.extend(doc_chunks)
+            rows.extend(source[c.chunk_id] for c in doc_chunks)
+        dim = embedder.info.dimension
+        vectors = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+
+        titles = {d.doc_id: d.title for d in ordered}
+        per_doc = Counter(c.doc_id for c in chunks)
+        bm25 = BM25.build([embedding_text(c, titles[c.doc_id]) for c in chunks], segmenter=SEGMENTER)
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            model=embedder.info.model,
+            dimension=dim,
+            chunk_size=settings.chunk.size,
+            chunk_overlap=settings.chunk.overlap,
+            segmenter=SEGMENTER,
+            documents={
+                d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": per_doc[d.doc_id]}
+                for d in ordered
+            },
+            chunk_count=len(chunks),
+        )
+        changed = report.added or report.changed or report.removed or not (settings.index_dir / "CURRENT").exists()
+        if changed:
+            write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)
+    report.documents = len(ordered)
+    report.chunks = len(chunks)
+    report.embedded_chunks = len(new_chunks)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,65 @@
+"""What a Chinese question asks for: its kind, its content terms, and follow-up handling.
+
+    >>> analyse_question("免申即享包括哪些政策?").kind
+    'list'
+    >>> analyse_question("规上民营工业增加值增长了多少?").kind
+    'factoid'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .segment import char_bigrams, normalise
+
+LIST_CUES = ("哪些", "有哪", "包括", "包含", "哪几", "几项", "几个方面", "分别", "列举", "措施", "举措")
+FACTOID_CUES = (
+    "多少", "几", "何时", "什么时候", "哪年", "哪一年", "哪天", "哪里", "哪儿", "何地", "哪个", "哪位", "哪家",
+    "谁", "什么", "啥", "叫", "名称", "多久", "多长", "多大", "多高", "哪一", "何", "是否", "有没有",
+)
+# Words that shape a question but carry no content; removed before matching against documents.
+_QUESTION_WORDS = (
+    "请问", "请", "哪些", "哪几", "哪个", "哪位", "哪家", "哪里", "哪儿", "哪一", "哪", "什么", "啥", "多少", "如何",
+    "怎么", "怎样", "怎么样", "是否", "有没有", "是不是", "吗", "呢", "吧", "呀", "么", "何时", "为何", "为什么",
+    "有关", "关于", "方面", "的", "了", "是", "有", "和", "与", "及", "在", "对", "把", "被", "都", "也",
+    "包括", "包含", "分别", "主要", "具体", "一下", "告诉", "我", "你", "们", "这", "那", "其", "它", "该", "叫",
+)
+_QUESTION_WORDS_RE = re.compile("|".join(sorted(map(re.escape, _QUESTION_WORDS), key=len, reverse=True)))
+_FOLLOW_UP_START = ("那", "那么", "还有", "此外", "另外", "它", "其", "该", "这个", "这些", "那个", "那些", "和", "以及")
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    text: str
+    kind: str  # "list", "factoid" or "general"
+    terms: tuple[str, ...]  # content terms (character unigrams and bigrams), question words removed
+    cue: str  # the question word found ("哪些", "多少", ...), "" if none
+
+
+def content_text(question: str) -> str:
+    """The question with question words and stop words blanked out: `免申即享包括哪些政策` → `免申即享  政策`."""
+    return _QUESTION_WORDS_RE.sub(" ", normalise(question))
+
+
+def analyse_question(question: str) -> QuestionAnalysis:
+    text = normalise(question)
+    kind, cue = "general", ""
+    for candidate in LIST_CUES:
+        if candidate in text:
+            kind, cue = "list", candidate
+            break
+    else:
+        for candidate in FACTOID_CUES:
+            if candidate in text:
+                kind, cue = "factoid", candidate
+                break
+    terms = tuple(dict.fromkeys(char_bigrams(content_text(question))))
+    return QuestionAnalysis(text=question, kind=kind, terms=terms, cue=cue)
+
+
+def is_follow_up(question: str) -> bool:
+    """Short or elliptical questions ("那数字化转型方面呢?", "实施方案叫什么?") lean on the previous one."""
+    text = normalise(question).strip()
+    content = re.sub(r"\s+", "", content_text(question))
+    return text.startswith(_FOLLOW_UP_START) or text.rstrip("?？。 ").endswith("呢") or len(content) <= 6

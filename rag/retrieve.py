@@ -1,0 +1,119 @@
+"""Hybrid retrieval: dense (FAISS inner product on e5 vectors) and BM25, fused.
+
+Fusion is weighted reciprocal-rank fusion: score = w / (k + rank_dense) + (1 - w) / (k + rank_bm25),
+a ranking missing from one side's candidate list counting as rank = candidates + 1. Plain RRF
+(w = 0.5) lowered recall where one retriever was much weaker; the weight is a measured,
+per-corpus setting (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .bm25 import BM25
+from .config import RetrievalSettings
+from .types import Chunk, Passage
+
+
+@dataclass
+class StageTimer:
+    """Seconds spent per stage of the last query (for the latency benchmark)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def record(self, stage: str, started: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - started
+        return now
+
+
+def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, best first."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+def weighted_rrf(rankings: list[tuple[np.ndarray, float]], rrf_k: int, missing_rank: int) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    everyone = {int(i) for ranking, _ in rankings for i in ranking}
+    for ranking, weight in rankings:
+        position = {int(i): r for r, i in enumerate(ranking, start=1)}
+        for i in everyone:
+            fused[i] = fused.get(i, 0.0) + weight / (rrf_k + position.get(i, missing_rank))
+    return fused
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        vectors,  # faiss.Index
+        bm25: BM25,
+        encode_query: Callable[[str], np.ndarray],
+        settings: RetrievalSettings = RetrievalSettings(),
+    ) -> None:
+        self.chunks = chunks
+        self.vectors = vectors
+        self.bm25 = bm25
+        self.encode_query = encode_query
+        self.settings = settings
+        self.timer = StageTimer()
+
+    def dense(self, query_vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.vectors.ntotal == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), min(n, self.vectors.ntotal))
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def search(self, query: str, k: int | None = None, mode: str = "hybrid", dense_weight: float | None = None) -> list[Passage]:
+        """Top-k passages for the query. mode: "hybrid", "dense" or "bm25"."""
+        k = k or self.settings.top_k
+        n = max(self.settings.candidates, k)
+        self.timer = StageTimer()
+        started = time.perf_counter()
+
+        dense_ids = np.zeros(0, np.int64)
+        dense_scores: dict[int, float] = {}
+        if mode in ("hybrid", "dense"):
+            vector = self.encode_query(query)
+            started = self.timer.record("embed", started)
+            dense_ids, sims = self.dense(vector, n)
+            dense_scores = {int(i): float(s) for i, s in zip(dense_ids, sims)}
+            started = self.timer.record("dense", started)
+
+        lexical_ids = np.zeros(0, np.int64)
+        all_lexical = None
+        if mode in ("hybrid", "bm25"):
+            all_lexical = self.bm25.scores(query)
+            lexical_ids = top_indices(all_lexical, n)
+            lexical_ids = lexical_ids[all_lexical[lexical_ids] > 0]
+            started = self.timer.record("bm25", started)
+
+        if mode == "dense":
+            fused = {int(i): dense_scores[int(i)] for i in dense_ids}
+        elif mode == "bm25":
+            fused = {int(i): float(all_lexical[i]) for i in lexical_ids}
+        else:
+            w = self.settings.dense_weight if dense_weight is None else dense_weight
+            fused = weighted_rrf([(dense_ids, w), (lexical_ids, 1.0 - w)], self.settings.rrf_k, n + 1)
+        order = sorted(fused, key=lambda i: -fused[i])[:k]
+        passages = [
+            Passage(
+                chunk=self.chunks[i],
+                score=fused[i],
+                dense_score=dense_scores.get(i),
+                lexical_score=float(all_lexical[i]) if all_lexical is not None else None,
+                rank=rank,
+            )
+            for rank, i in enumerate(order, start=1)
+        ]
+        self.timer.record("fusion", started)
+        return passages

@@ -1,0 +1,105 @@
+"""The most specific answering phrase inside an answer sentence.
+
+Questions are usually the answer sentence with the answer replaced by a question word:
+`《战国无双3》是由哪两个公司合作开发的` ~ `《战国无双3》是由光荣和ω-force开发的`. So the span is found by
+aligning the words around the question word (its left and right context) with the sentence and
+taking what lies between. When that fails, the question word's type decides (a number for 多少, a
+date for 何时, a 《title》 for 叫什么), and last the best-covered clause is used. For list questions
+the span is the clause holding the enumeration. The span is always a substring of the sentence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .question import QuestionAnalysis
+from .segment import char_bigrams, normalise
+
+_CLAUSE = re.compile(r"[^，,；;：:。！？!?]+")
+_PUNCT = "，,；;：:。！？!?、“”\"'（）()《》 \n"
+_NUMBER = re.compile(r"[约近超逾]?[\d,.]+(?:多|余)?\s*(?:[%％]|[个项条家场批次年月日天人元亿万千百十台件所名位岁米公里吨度倍种])*|[一二三四五六七八九十百千万亿两]+(?:多|余)?[个项条家场批次年月日天人元亿万倍种名位岁]")
+_DATE = re.compile(r"\d{4}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}(?:-\d{1,2})?|[一二三四五六七八九〇零]{4}年")
+_TITLE = re.compile(r"《[^》]{2,60}》")
+_QUESTION_CUES = ("哪一年", "什么时候", "多少", "哪些", "哪个", "哪位", "哪家", "哪里", "哪儿", "哪年", "哪天", "什么", "何时", "哪", "谁", "几", "多久", "多长", "多大", "啥")
+
+
+def _clauses(sentence: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _CLAUSE.finditer(sentence) if m.group(0).strip()]
+
+
+def _hits(question: QuestionAnalysis, text: str) -> int:
+    return len(set(question.terms) & set(char_bigrams(text)))
+
+
+def _best_clause(question: QuestionAnalysis, sentence: str) -> tuple[int, int]:
+    clauses = _clauses(sentence) or [(0, len(sentence))]
+    return max(clauses, key=lambda c: (_hits(question, sentence[c[0] : c[1]]), -c[0]))
+
+
+def _aligned(question: str, sentence: str) -> str | None:
+    """Text of the sentence standing where the question word stands in the question."""
+    q = normalise(question).rstrip("?？。 ")
+    s = normalise(sentence)
+    if len(s) != len(sentence):
+        return None  # normalisation changed lengths: offsets would not map back
+    for cue in _QUESTION_CUES:
+        pos = q.find(cue)
+        if pos >= 0:
+            break
+    else:
+        return None
+    left, right = q[:pos], q[pos + len(cue) :]
+    # measure words that belong to the question word: 哪两个公司 -> cue 哪 + 两个 + 公司
+    right = re.sub(r"^[一两二三四五六七八九十\d]*[个位家项种条年名次]", "", right)
+    start = end = None
+    for n in (4, 3, 2):
+        ctx = left[-n:]
+        if len(ctx) == n and ctx.strip(_PUNCT) == ctx and ctx in s:
+            start = s.find(ctx) + n
+            break
+    search_from = start or 0
+    for n in (4, 3, 2):
+        ctx = right[:n]
+        if len(ctx) == n and ctx.strip(_PUNCT) == ctx:
+            found = s.find(ctx, search_from)
+            if found >= 0:
+                end = found
+                break
+    if start is None and end is None:
+        return None
+    if start is None:
+        cut = max(s.rfind(p, 0, end) for p in "，,；;：:。“《")
+        start = cut + 1
+    if end is None:
+        ends = [i for i in (s.find(p, start) for p in "，,；;。！？") if i >= 0]
+        end = min(ends) if ends else len(s)
+    span = sentence[start:end].strip(_PUNCT.replace("《", "").replace("》", ""))
+    return span if 0 < len(span) <= 40 else None
+
+
+def best_span(question: QuestionAnalysis, sentence: str) -> str:
+    if question.kind == "list":
+        clauses = _clauses(sentence) or [(0, len(sentence))]
+        a, b = max(clauses, key=lambda c: (sentence[c[0] : c[1]].count("、"), _hits(question, sentence[c[0] : c[1]])))
+        return sentence[a:b].strip()
+    if question.kind == "factoid":
+        aligned = _aligned(question.text, sentence)
+        if aligned:
+            return aligned
+        a, b = _best_clause(question, sentence)
+        clause = sentence[a:b]
+        pattern = None
+        if question.cue in ("多少", "几", "多久", "多长", "多大"):
+            pattern = _NUMBER
+        elif question.cue in ("何时", "什么时候", "哪年", "哪一年", "哪天"):
+            pattern = _DATE
+        elif "叫什么" in question.text or question.cue in ("叫", "名称") or "名称" in question.text:
+            pattern = _TITLE
+        if pattern is not None:
+            for text in (clause, sentence):
+                match = pattern.search(text)
+                if match:
+                    return match.group(0).strip()
+        return clause.strip()
+    a, b = _best_clause(question, sentence)
+    return sentence[a:b].strip()

@@ -1,0 +1,220 @@
+"""The on-disk index: FAISS vectors, chunk and document sidecars, BM25, and a manifest.
+
+Layout of the index folder:
+
+    CURRENT                  name of the live generation (replaced atomically)
+    gen-<n>/manifest.json    format version, model and dimension, chunking, documents with hashes
+    gen-<n>/vectors.faiss    IndexFlatIP over L2-normalised vectors (inner product = cosine)
+    gen-<n>/chunks.jsonl     one chunk per line, in FAISS row order
+    gen-<n>/documents.jsonl  one document per line (text, title, metadata)
+    gen-<n>/bm25.npz, bm25.json
+
+A new generation is written completely, fsynced, and only then named in CURRENT, so a crash at any
+moment leaves the previous generation live; readers always see one whole generation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .bm25 import BM25
+from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from .types import Chunk, Document
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+REBUILD_HINT = "rebuild it with: python -m rag index [PATH ...] --index {dir}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    segmenter: str
+    documents: dict[str, dict]  # doc_id -> {"hash", "title", "chunks", "source"}
+    chunk_count: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1)
+
+
+@dataclass
+class IndexData:
+    manifest: Manifest
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: object  # faiss.Index
+    bm25: BM25
+    folder: Path
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _doc_json(doc: Document) -> str:
+    return json.dumps(
+        {
+            "doc_id": doc.doc_id,
+            "title": doc.title,
+            "hash": doc.content_hash,
+            "metadata": [list(kv) for kv in doc.metadata],
+            "body_spans": [list(s) for s in doc.body_spans],
+            "text": doc.text,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _chunk_json(chunk: Chunk) -> str:
+    return json.dumps(
+        {"id": chunk.chunk_id, "doc": chunk.doc_id, "start": chunk.start, "end": chunk.end, "text": chunk.text, "path": list(chunk.heading_path)},
+        ensure_ascii=False,
+    )
+
+
+def live_generation(index_dir: Path) -> Path | None:
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    return index_dir / name
+
+
+def write_index(
+    index_dir: Path,
+    manifest: Manifest,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    bm25: BM25,
+) -> Path:
+    import faiss
+
+    if vectors.shape != (len(chunks), manifest.dimension):
+        raise ValueError(f"vectors {vectors.shape} do not match {len(chunks)} chunks × {manifest.dimension}")
+    index_dir.mkdir(parents=True, exist_ok=True)
+    previous = live_generation(index_dir)
+    number = 1 + max((int(p.name.split("-")[1]) for p in index_dir.glob("gen-*") if p.name.split("-")[1].isdigit()), default=0)
+    staging = index_dir / f".tmp-gen-{number}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+
+    flat = faiss.IndexFlatIP(manifest.dimension)
+    if len(vectors):
+        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(flat, str(staging / "vectors.faiss"))
+    _write(staging / "chunks.jsonl", "".join(_chunk_json(c) + "\n" for c in chunks))
+    _write(staging / "documents.jsonl", "".join(_doc_json(d) + "\n" for d in documents))
+    bm25.save(staging)
+    _write(staging / "manifest.json", manifest.to_json())  # written last: its presence marks a whole generation
+    _fsync_dir(staging)
+
+    final = index_dir / f"gen-{number}"
+    os.replace(staging, final)
+    pointer_tmp = index_dir / f".{CURRENT}.{os.getpid()}"
+    _write(pointer_tmp, final.name + "\n")
+    os.replace(pointer_tmp, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    _prune(index_dir, keep={final.name, previous.name if previous else ""})
+    return final
+
+
+def _prune(index_dir: Path, keep: set[str]) -> None:
+    """Drop old generations (keeping the previous one for readers still using it) and debris."""
+    for path in index_dir.iterdir():
+        if path.name.startswith(("gen-", ".tmp-gen-")) and path.name not in keep:
+            if path.name.startswith(".tmp-gen-") and path.name.endswith(f"-{os.getpid()}"):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    folder = live_generation(index_dir)
+    if folder is None:
+        raise IndexNotFoundError(f"no index in {index_dir}: build one with: python -m rag index [PATH ...] --index {index_dir}")
+    path = folder / "manifest.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest(**raw)
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"index file missing: {path}; {REBUILD_HINT.format(dir=index_dir)}") from exc
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise IndexCorruptError(f"index file damaged: {path}; {REBUILD_HINT.format(dir=index_dir)}") from exc
+
+
+def check_manifest(manifest: Manifest, index_dir: Path, model: str | None, dimension: int | None) -> None:
+    hint = REBUILD_HINT.format(dir=index_dir)
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(f"index in {index_dir} has format {manifest.format_version}, this version reads {FORMAT_VERSION}; {hint}")
+    if model is not None and manifest.model != model:
+        raise IndexMismatchError(f"index in {index_dir} was built with model '{manifest.model}', but '{model}' is configured; {hint} (or set RAG_EMBED_MODEL={manifest.model})")
+    if dimension is not None and manifest.dimension != dimension:
+        raise IndexMismatchError(f"index in {index_dir} has dimension {manifest.dimension}, the model gives {dimension}; {hint}")
+
+
+def read_index(index_dir: Path, model: str | None = None, dimension: int | None = None) -> IndexData:
+    import faiss
+
+    manifest = read_manifest(index_dir)
+    check_manifest(manifest, index_dir, model, dimension)
+    folder = live_generation(index_dir)
+    assert folder is not None
+    current = folder / "documents.jsonl"
+    try:
+        documents = {}
+        for line in current.read_text(encoding="utf-8").splitlines():
+            raw = json.loads(line)
+            documents[raw["doc_id"]] = Document(
+                doc_id=raw["doc_id"],
+                title=raw["title"],
+                text=raw["text"],
+                content_hash=raw["hash"],
+                metadata=tuple(tuple(kv) for kv in raw["metadata"]),
+                body_spans=tuple(tuple(s) for s in raw["body_spans"]),
+            )
+        current = folder / "chunks.jsonl"
+        chunks = []
+        for line in current.read_text(encoding="utf-8").splitlines():
+            raw = json.loads(line)
+            chunks.append(Chunk(raw["id"], raw["doc"], raw["start"], raw["end"], raw["text"], tuple(raw["path"])))
+        current = folder / "vectors.faiss"
+        vectors = faiss.read_index(str(current))
+        current = folder / "bm25.npz"
+        bm25 = BM25.load(folder)
+    except (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        raise IndexCorruptError(f"index file missing or damaged: {current}; {REBUILD_HINT.format(dir=index_dir)}") from exc
+    if vectors.ntotal != len(chunks) or bm25.matrix.shape[0] != len(chunks) or len(chunks) != manifest.chunk_count:
+        raise IndexCorruptError(f"index files in {folder} disagree on the number of chunks; {REBUILD_HINT.format(dir=index_dir)}")
+    for chunk in chunks:
+        doc = documents.get(chunk.doc_id)
+        if doc is None or doc.text[chunk.start : chunk.end] != chunk.text:
+            raise IndexCorruptError(f"chunk {chunk.chunk_id} does not match its document in {folder}; {REBUILD_HINT.format(dir=index_dir)}")
+    return IndexData(manifest, documents, chunks, vectors, bm25, folder)
+
+
+def stored_vectors(data: IndexData) -> np.ndarray:
+    if data.vectors.ntotal == 0:
+        return np.zeros((0, data.manifest.dimension), dtype=np.float32)
+    return data.vectors.reconstruct_n(0, data.vectors.ntotal)

@@ -1,0 +1,93 @@
+"""Value objects passed between the stages: Document → Chunk → Passage → Answer (with Citations).
+
+Offsets are always character offsets into `Document.text`, the text exactly as loaded, so that
+`document.text[chunk.start:chunk.end] == chunk.text` and every quote is a real slice of its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str  # path relative to the folder it was indexed from, with "/" separators
+    title: str
+    text: str
+    content_hash: str  # sha256 of the file's bytes
+    metadata: tuple[tuple[str, str], ...] = ()  # header fields such as ("文号", "闽工信提案〔2024〕30号")
+    # spans of `text` that hold the body; boilerplate outside them (page furniture) is not indexed
+    body_spans: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def meta(self) -> dict[str, str]:
+        return dict(self.metadata)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str  # "<doc_id>#<n>", stable while the document is unchanged
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    heading_path: tuple[str, ...] = ()
+
+    @property
+    def heading(self) -> str:
+        return " / ".join(self.heading_path)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with the scores that ranked it."""
+
+    chunk: Chunk
+    score: float  # fused score, higher is better
+    dense_score: float | None = None  # cosine similarity to the query
+    lexical_score: float | None = None  # BM25
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int  # the [n] mark in the answer text
+    doc_id: str
+    title: str
+    heading: str
+    quote: str  # == document.text[start:end]
+    start: int
+    end: int
+    passage: Passage
+    metadata: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str  # the sentence as it stands in the document
+    citation: int  # number of its citation
+    span: str  # the most specific part of it that answers (a clause or phrase; may equal text)
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # what the user reads, with [n] marks
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    sentences: tuple[AnswerSentence, ...] = ()
+    passages: tuple[Passage, ...] = ()  # what retrieval returned (shown as "nearest" on refusal)
+    notice: str = ""  # e.g. that a long question was truncated
+    confidence: float = 0.0
+
+    @property
+    def span(self) -> str:
+        """The most specific answering phrase of the best sentence ("" when refused)."""
+        return self.sentences[0].span if self.sentences else ""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    question: str
+    passages: tuple[Passage, ...] = field(default_factory=tuple)

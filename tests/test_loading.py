@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.errors import DocumentError
+from rag.loading import decode_bytes, document_from_bytes, load_document
+
+from conftest import SEED_FILE
+
+SAMPLE = "免申即享包括哪些政策？福建省工业和信息化厅。"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        SAMPLE.encode("utf-8"),
+        b"\xef\xbb\xbf" + SAMPLE.encode("utf-8"),
+        SAMPLE.encode("gbk"),
+        SAMPLE.encode("gb18030"),
+        SAMPLE.encode("utf-16"),  # with BOM
+        SAMPLE.encode("utf-16-le"),  # without BOM
+    ],
+    ids=["utf8", "utf8-bom", "gbk", "gb18030", "utf16-bom", "utf16le"],
+)
+def test_decodes_common_chinese_encodings(data):
+    assert decode_bytes(data) == SAMPLE
+
+
+def test_real_gbk_bytes():
+    # "政务服务" in GBK, written out byte by byte
+    assert decode_bytes(bytes.fromhex("d5fecef1b7fecef1")) == "政务服务"
+
+
+@pytest.mark.parametrize("data", [b"\x00\x01\x02\x03binary\x00\xff" * 20, bytes(range(256)) * 4])
+def test_binary_is_refused(data):
+    with pytest.raises(DocumentError):
+        decode_bytes(data)
+
+
+def test_empty_is_refused():
+    with pytest.raises(DocumentError, match="empty"):
+        document_from_bytes(b"  \n\n ", "empty.txt")
+
+
+def test_seed_metadata_and_title():
+    doc = load_document(SEED_FILE, SEED_FILE.name)
+    assert doc.title == "福建省工业和信息化厅关于省政协十三届二次会议第20243098号提案的答复"
+    meta = doc.meta
+    assert meta["文号"] == "闽工信提案〔2024〕30号"
+    assert meta["发布机构"] == "福建省工业和信息化厅"
+    assert meta["生成日期"] == "2024-04-18"
+    assert meta["索引号"] == "FJ00103-0901-2024-00109"
+
+
+def test_seed_boilerplate_outside_body():
+    doc = load_document(SEED_FILE, SEED_FILE.name)
+    body = "".join(doc.text[a:b] for a, b in doc.body_spans)
+    for line in ("扫一扫在手机上查看当前页面", "温馨提示", "PDF文件可直接使用非IE浏览器阅读查看", "相关链接"):
+        assert line in doc.text and line not in body
+    assert "失业保险稳岗返还" in body
+
+
+def test_unsupported_and_too_large(tmp_path):
+    pdf = tmp_path / "a.exe"
+    pdf.write_bytes(b"MZ")
+    with pytest.raises(DocumentError, match="unsupported"):
+        load_document(pdf, "a.exe")
+    big = tmp_path / "big.txt"
+    big.write_text("字" * 1000, encoding="utf-8")
+    with pytest.raises(DocumentError, match="too large"):
+        load_document(big, "big.txt", max_bytes=100)

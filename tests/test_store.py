@@ -1,0 +1,81 @@
+"""Index save → load → search round trip, manifest checks, crash safety, incremental updates."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from rag import Assistant, Settings, build_index
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.store import live_generation, read_index
+
+from conftest import FakeEmbedder
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return replace(Settings.from_env(), index_dir=tmp_path / "index")
+
+
+def test_round_trip(settings, seed_copy, fake_embedder):
+    report = build_index([seed_copy], settings, fake_embedder)
+    assert report.ok and report.added and report.chunks > 5
+    data = read_index(settings.index_dir, model=fake_embedder.info.model, dimension=64)
+    assert len(data.chunks) == report.chunks == data.vectors.ntotal
+    assistant = Assistant(settings, embedder=fake_embedder)
+    passages = assistant.search("失业保险稳岗返还", k=3).passages
+    assert "稳岗返还" in passages[0].chunk.text
+    for p in passages:
+        doc = assistant.documents[p.chunk.doc_id]
+        assert doc.text[p.chunk.start : p.chunk.end] == p.chunk.text
+
+
+def test_manifest_mismatch_says_how_to_rebuild(settings, seed_copy, fake_embedder):
+    build_index([seed_copy], settings, fake_embedder)
+    with pytest.raises(IndexMismatchError, match="python -m rag index"):
+        read_index(settings.index_dir, model="BAAI/bge-small-zh-v1.5", dimension=64)
+    with pytest.raises(IndexMismatchError, match="dimension"):
+        read_index(settings.index_dir, model=fake_embedder.info.model, dimension=384)
+
+
+def test_missing_index(settings):
+    with pytest.raises(IndexNotFoundError, match="python -m rag index"):
+        read_index(settings.index_dir)
+
+
+@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl", "manifest.json", "bm25.npz"])
+def test_damaged_file_names_itself(settings, seed_copy, fake_embedder, name):
+    build_index([seed_copy], settings, fake_embedder)
+    target = live_generation(settings.index_dir) / name
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 3])
+    with pytest.raises(IndexCorruptError) as err:
+        read_index(settings.index_dir, model=fake_embedder.info.model, dimension=64)
+    assert "rebuild" in str(err.value)
+
+
+def test_reindex_unchanged_embeds_nothing_and_change_embeds_one(settings, seed_copy, fake_embedder):
+    (seed_copy / "other.txt").write_text("另一份文件。内容与数字化转型有关。", encoding="utf-8")
+    first = build_index([seed_copy], settings, fake_embedder)
+    ids_before = [c.chunk_id for c in read_index(settings.index_dir).chunks]
+    again = FakeEmbedder()
+    second = build_index([seed_copy], settings, again)
+    assert again.calls == 0 and second.embedded_chunks == 0 and len(second.unchanged) == 2
+    assert [c.chunk_id for c in read_index(settings.index_dir).chunks] == ids_before
+    (seed_copy / "other.txt").write_text("另一份文件。内容改了。", encoding="utf-8")
+    third = build_index([seed_copy], settings, again)
+    assert third.changed == ["other.txt"] and again.calls == 1 and first.chunks >= third.chunks
+    (seed_copy / "other.txt").unlink()
+    fourth = build_index([seed_copy], settings, again)
+    assert fourth.removed == ["other.txt"]
+
+
+def test_bad_files_are_reported_and_the_rest_indexed(settings, seed_copy, fake_embedder):
+    (seed_copy / "empty.txt").write_bytes(b"")
+    (seed_copy / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    report = build_index([seed_copy], settings, fake_embedder)
+    assert not report.ok
+    reasons = {p.path.rsplit("/", 1)[-1]: p.reason for p in report.problems}
+    assert set(reasons) == {"empty.txt", "binary.txt"}
+    assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"]
+    assert report.documents == 1
