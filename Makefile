@@ -14,11 +14,12 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-# The browser test drives Debian's Chromium (a browser download at test time cannot work offline).
+# The browser test drives Debian's Chromium (a browser download at test time cannot work offline);
+# the CJK font makes its screenshots legible.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/opentype/noto ]; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 run: install
 	$(PY) app.py

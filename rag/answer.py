@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .headings import parse_heading
 from .question import QuestionAnalysis, analyse_question
 from .segment import char_bigrams
 from .span import best_span
@@ -125,7 +126,10 @@ class AnswerExtractor:
             for start, end in split_sentences(chunk.text, chunk.start):
                 start, end = _trim_long(doc.text, start, end, question)
                 sentence = doc.text[start:end]
-                cov = self.coverage(terms, sentence, weights)
+                if parse_heading(sentence) is not None and parse_heading(sentence).text == sentence.rstrip("。:："):
+                    continue  # a bare heading is context, not an answer
+                # title and heading path are the sentence's context ("二、下一步工作" answers "下一步呢?")
+                cov = self.coverage(terms, f"{doc.title} {chunk.heading} {sentence}", weights)
                 score = 0.6 * cov + 0.25 * passage_cov + 0.1 * prior + self._bonus(question, sentence)
                 out.append(_Candidate(passage, start, end, sentence, cov, score))
         return out

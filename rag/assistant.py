@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,15 @@ def _has_content(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """One index generation with the retriever and extractor built on it, swapped as a whole."""
+
+    data: IndexData
+    retriever: HybridRetriever
+    extractor: AnswerExtractor
+
+
 class Assistant:
     def __init__(self, settings: Settings, embedder=None, answer_settings: AnswerSettings = AnswerSettings()) -> None:
         self.settings = settings
@@ -54,7 +63,6 @@ class Assistant:
         self.embedder = embedder
         self.answer_settings = answer_settings
         self._lock = threading.Lock()
-        self._generation: Path | None = None
         self._load()
 
     @classmethod
@@ -67,15 +75,24 @@ class Assistant:
         self._install(data)
 
     def _install(self, data: IndexData) -> None:
-        self.data = data
-        self.retriever = HybridRetriever(data.chunks, data.vectors, data.bm25, self._encode_query, self.settings.retrieval)
-        self.extractor = AnswerExtractor(data.documents, data.bm25.idf, self.answer_settings)
-        self._generation = data.folder
+        retriever = HybridRetriever(data.chunks, data.vectors, data.bm25, self._encode_query, self.settings.retrieval)
+        extractor = AnswerExtractor(data.documents, data.bm25.idf, self.answer_settings)
+        self._snapshot = _Snapshot(data, retriever, extractor)  # one assignment: readers see old or new
+
+    @property
+    def data(self) -> IndexData:
+        return self._snapshot.data
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self._snapshot.retriever
 
     def refresh(self) -> bool:
         """Load the newest index generation if another writer published one. True if it changed."""
+        if live_generation(self.settings.index_dir) == self._snapshot.data.folder:
+            return False
         with self._lock:
-            if live_generation(self.settings.index_dir) == self._generation:
+            if live_generation(self.settings.index_dir) == self._snapshot.data.folder:
                 return False
             self._load()
             return True
@@ -85,14 +102,14 @@ class Assistant:
 
     @property
     def documents(self):
-        return self.data.documents
+        return self._snapshot.data.documents
 
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> SearchResult:
         text, _ = clean_question(question, self.settings.max_query_chars)
         if not text or not _has_content(text):
             return SearchResult(question=question, passages=())
         self.refresh()
-        passages = self.retriever.search(text, k=k, mode=mode)
+        passages = self._snapshot.retriever.search(text, k=k, mode=mode)
         return SearchResult(question=question, passages=tuple(passages))
 
     def ask(self, question: str, history: list[str] | None = None) -> Answer:
@@ -103,13 +120,14 @@ class Assistant:
         if not _has_content(text):
             return Answer(question=question, text=NO_CONTENT, refused=True)
         self.refresh()
+        snapshot = self._snapshot
         previous = next((q for q in reversed(history or []) if q and q.strip()), None)
         context = None
         if previous and is_follow_up(text):
             context = clean_question(previous, self.settings.max_query_chars)[0]
         query = f"{context} {text}" if context else text
-        passages: list[Passage] = self.retriever.search(query, k=self.settings.retrieval.top_k)
-        answer = self.extractor.answer(text, passages, context_question=context)
+        passages: list[Passage] = snapshot.retriever.search(query, k=self.settings.retrieval.top_k)
+        answer = snapshot.extractor.answer(text, passages, context_question=context)
         if notice:
             answer = replace(answer, notice=notice)
         return answer

@@ -27,6 +27,7 @@ from .store import FORMAT_VERSION, Manifest, read_index, stored_vectors, write_i
 from .types import Chunk, Document
 
 SEGMENTER = "char_bigrams"
+UPLOAD_PREFIX = "uploads/"  # documents uploaded in the web chat; a folder sync keeps them
 
 
 @dataclass
@@ -102,11 +103,12 @@ def build_index(
     on_problem: Callable[[LoadProblem], None] | None = None,
     keep_missing: bool = False,
     remove: Iterable[str] = (),
+    files: Iterable[tuple[Path, str]] = (),
 ) -> IndexReport:
     """Synchronise the index with the files under `sources`.
 
     keep_missing=True adds/updates the given files but keeps every other indexed document (used by
-    `add` and uploads); `remove` drops the given doc ids.
+    `add` and uploads); `remove` drops the given doc ids; `files` adds (path, doc_id) pairs.
     """
     started = time.perf_counter()
     report = IndexReport()
@@ -114,7 +116,7 @@ def build_index(
         old_docs, old_chunks, old_vectors = _previous(settings, embedder)
         documents: dict[str, Document] = {}
         fresh: list[Document] = []
-        for path, doc_id in iter_source_files(sources):
+        for path, doc_id in [*iter_source_files(sources), *files]:
             try:
                 if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                     raise DocumentError(f"unsupported file type '{path.suffix}' (supported: {', '.join(SUPPORTED_SUFFIXES)})")
@@ -142,7 +144,7 @@ def build_index(
         for doc_id, doc in old_docs.items():
             if doc_id in documents:
                 continue
-            if keep_missing and doc_id not in removed:
+            if (keep_missing or doc_id.startswith(UPLOAD_PREFIX)) and doc_id not in removed:
                 documents[doc_id] = doc
             else:
                 report.removed.append(doc_id)

@@ -17,7 +17,7 @@ from .segment import char_bigrams, normalise
 
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?]+")
 _PUNCT = "，,；;：:。！？!?、“”\"'（）()《》 \n"
-_NUMBER = re.compile(r"[约近超逾]?[\d,.]+(?:多|余)?\s*(?:[%％]|[个项条家场批次年月日天人元亿万千百十台件所名位岁米公里吨度倍种])*|[一二三四五六七八九十百千万亿两]+(?:多|余)?[个项条家场批次年月日天人元亿万倍种名位岁]")
+_NUMBER = re.compile(r"[约近超逾]?\d[\d,.\-]*(?:多|余)?\s*(?:[%％]|[个项条家场批次年月日天人元亿万千百十台件所名位岁米公里吨度倍种])*|[一二三四五六七八九十百千万亿两]+(?:多|余)?[个项条家场批次年月日天人元亿万倍种名位岁]")
 _DATE = re.compile(r"\d{4}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}(?:-\d{1,2})?|[一二三四五六七八九〇零]{4}年")
 _TITLE = re.compile(r"《[^》]{2,60}》")
 _QUESTION_CUES = ("哪一年", "什么时候", "多少", "哪些", "哪个", "哪位", "哪家", "哪里", "哪儿", "哪年", "哪天", "什么", "何时", "哪", "谁", "几", "多久", "多长", "多大", "啥")
@@ -88,6 +88,12 @@ def best_span(question: QuestionAnalysis, sentence: str) -> str:
             return aligned
         a, b = _best_clause(question, sentence)
         clause = sentence[a:b]
+        clauses = _clauses(sentence)
+        if set(char_bigrams(clause)) <= set(char_bigrams(question.text)) and (a, b) in clauses:
+            following = clauses.index((a, b)) + 1  # "领导署名:翁玉耀": the clause named by the question is a key
+            if following < len(clauses):
+                a, b = clauses[following]
+                clause = sentence[a:b]
         pattern = None
         if question.cue in ("多少", "几", "多久", "多长", "多大"):
             pattern = _NUMBER

@@ -1,0 +1,185 @@
+"""Web chat: `python app.py [--host 127.0.0.1] [--port 7860] [--index DIR] [--share]`.
+
+Wires the library into a Gradio page: a chat answering from the index with numbered citations, the
+cited passages beside it (answer sentence highlighted), and a knowledge-base tab to upload, list
+and remove documents. Builds the index from seeds/ on first start. The answer function is also an
+API endpoint, `/ask`, for gradio_client. Environment: RAG_HOST, RAG_PORT, RAG_INDEX_DIR,
+RAG_USERNAME + RAG_PASSWORD (enables login), and the library's RAG_* settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import gradio as gr
+
+from rag import Assistant, Settings, build_index
+from rag.cli import answer_json
+from rag.errors import IndexNotFoundError, RagError
+from rag.knowledge_base import KnowledgeBase
+from rag.render import CSS, chat_text, citations_html, documents_table
+
+log = logging.getLogger("rag.app")
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = ["免申即享包括哪些政策?", "实施方案叫什么?", "那数字化转型方面呢?", "全省成立了多少个中小企业公共服务机构?", "下一步如何加强企业权益保护?"]
+SORRY = "抱歉，处理这个问题时出错了，请换个问法再试。"
+
+
+def _text_of(content) -> str:
+    """Text of a chat message, whether Gradio hands it back as a string or as content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("value") or "")
+    if isinstance(content, (list, tuple)):
+        return "".join(_text_of(part) for part in content)
+    return ""
+
+
+def user_questions(history: list) -> list[str]:
+    return [_text_of(m.get("content")) for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
+
+
+def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
+    def respond(message: str, history: list):
+        history = list(history or [])
+        try:
+            answer = assistant.ask(message, history=user_questions(history))
+            reply, panel = chat_text(answer), citations_html(answer, assistant.documents)
+        except Exception:  # never show a stack trace to users; keep it in the server log
+            log.exception("answering failed")
+            reply, panel = SORRY, citations_html(None, {})
+        history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+        return "", history, panel
+
+    def ask_api(question: str, history: list[str] | None = None) -> dict:
+        """Answer one question; `history` lists the earlier questions of the conversation."""
+        try:
+            return answer_json(assistant.ask(question, history=list(history or [])), assistant)
+        except Exception:
+            log.exception("answering failed")
+            return {"question": question, "answer": SORRY, "refused": True, "citations": []}
+
+    def doc_choices():
+        docs = kb.documents()
+        return documents_table(docs), gr.update(choices=[d.doc_id for d in docs], value=None)
+
+    def upload(files, progress=gr.Progress()):
+        if not files:
+            return "请先选择要上传的文件。", *doc_choices()
+        pairs = [(Path(f), Path(getattr(f, "orig_name", None) or Path(f).name).name) for f in files]
+        try:
+            progress(0, desc="正在索引…")
+            result = kb.add(pairs, progress=lambda done, total: progress(done / max(total, 1), desc=f"正在嵌入段落 {done}/{total}"))
+            assistant.refresh()
+        except Exception:
+            log.exception("upload failed")
+            return "上传失败，索引保持不变。", *doc_choices()
+        r = result.report
+        lines = [f"已索引：新增 {len(r.added)}，更新 {len(r.changed)}，未变 {len(r.unchanged)}；共 {r.documents} 份文档、{r.chunks} 个段落。"]
+        lines += [f"未收录 {p.path.rsplit('/', 1)[-1]}：{p.reason}" for p in r.problems]
+        lines += [f"未收录 {line}" for line in result.refused]
+        return "\n".join(lines), *doc_choices()
+
+    def remove(doc_id: str | None):
+        if not doc_id:
+            return "请先选择要删除的文档。", *doc_choices()
+        try:
+            kb.remove(doc_id)
+            assistant.refresh()
+        except RagError:
+            return "该文档已不在知识库中。", *doc_choices()
+        except Exception:
+            log.exception("remove failed")
+            return "删除失败，索引保持不变。", *doc_choices()
+        return f"已删除：{doc_id}", *doc_choices()
+
+    with gr.Blocks(title="政务文档问答助手") as demo:
+        gr.Markdown("## 政务文档问答助手\n答案直接摘自文档原文，每句都标注出处 [n]。")
+        with gr.Tabs():
+            with gr.Tab("问答"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(label="对话", height=460, render_markdown=False, elem_id="chat")
+                        question = gr.Textbox(label="问题", placeholder="输入问题，例如：免申即享包括哪些政策？", elem_id="question")
+                        with gr.Row():
+                            send = gr.Button("发送", variant="primary", elem_id="send")
+                            clear = gr.Button("清空对话", elem_id="clear")
+                        gr.Examples(EXAMPLES, inputs=question, label="示例问题")
+                    with gr.Column(scale=2):
+                        gr.Markdown("### 引用来源")
+                        panel = gr.HTML(citations_html(None, {}), elem_id="citations")
+            with gr.Tab("知识库"):
+                table = gr.Dataframe(headers=["文档", "标题", "段落数"], value=documents_table(kb.documents()), interactive=False, elem_id="documents")
+                files = gr.File(label="上传文档（.txt / .md）", file_count="multiple", file_types=[".txt", ".md", ".markdown"], elem_id="upload")
+                upload_button = gr.Button("上传并索引", variant="primary", elem_id="upload-button")
+                status = gr.Textbox(label="状态", interactive=False, elem_id="kb-status")
+                with gr.Row():
+                    choice = gr.Dropdown(label="选择文档", choices=[d.doc_id for d in kb.documents()], elem_id="doc-choice")
+                    remove_button = gr.Button("删除文档", variant="stop", elem_id="remove-button")
+
+        send.click(respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
+        question.submit(respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
+        clear.click(lambda: ([], citations_html(None, {})), None, [chatbot, panel], api_visibility="private")
+        upload_button.click(upload, [files], [status, table, choice], api_visibility="private")
+        remove_button.click(remove, [choice], [status, table, choice], api_visibility="private")
+        gr.api(ask_api, api_name="ask")
+    return demo
+
+
+def prepare_index(settings: Settings, embedder) -> None:
+    """Build the index from seeds/ when there is none yet."""
+    try:
+        Assistant(settings, embedder=embedder)
+    except IndexNotFoundError:
+        print(f"no index in {settings.index_dir}: building it from seeds/ …", flush=True)
+        report = build_index([ROOT / "seeds"], settings, embedder)
+        print(report.summary(), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="政务文档问答助手 (web chat)")
+    parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
+    parser.add_argument("--index", help="index folder (default: $RAG_INDEX_DIR or ./index)")
+    parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    settings = Settings.from_env(index_dir=Path(args.index) if args.index else None)
+    if not settings.index_dir.is_absolute():
+        settings = replace(settings, index_dir=(Path.cwd() / settings.index_dir))
+    from rag.embedding import Embedder
+
+    try:
+        embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+        prepare_index(settings, embedder)
+        assistant = Assistant(settings, embedder=embedder)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    kb = KnowledgeBase(settings, embedder)
+    user, password = os.environ.get("RAG_USERNAME"), os.environ.get("RAG_PASSWORD")
+    demo = build_app(assistant, kb)
+    demo.queue(default_concurrency_limit=8)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        auth=(user, password) if user and password else None,
+        show_error=False,
+        max_file_size=settings.max_file_bytes,
+        theme=gr.themes.Soft(),
+        css=CSS,
+        footer_links=["api"],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Knowledge-base management for the web chat: upload, list, remove documents.
+
+Uploaded files are copied under `<index>/uploads/` with sanitised names (a name such as
+`../../x.txt` becomes `x.txt` inside that folder) and the stored copy is what gets indexed, under
+the doc id `uploads/<name>`. Updates go through `build_index`, which serialises writers.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings
+from .errors import RagError
+from .indexer import UPLOAD_PREFIX, IndexReport, build_index
+from .loading import SUPPORTED_SUFFIXES
+from .store import read_manifest
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    report: IndexReport
+    refused: tuple[str, ...]  # one line per file not accepted, with the reason (in Chinese)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    doc_id: str
+    title: str
+    chunks: int
+
+
+def sanitise_filename(name: str) -> str:
+    """A safe file name: no folders, no control characters, no leading dots.
+
+    >>> sanitise_filename("../../etc/passwd.txt")
+    'passwd.txt'
+    """
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
+    base = re.sub(r"[^\w\-.()（）〔〕【】《》 ]", "_", base).strip().lstrip(".")
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = stem[:100] or "upload"
+    return f"{stem}.{suffix.lower()}" if suffix else stem
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings, embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.upload_dir = settings.index_dir / "uploads"
+
+    def documents(self) -> list[DocumentInfo]:
+        try:
+            manifest = read_manifest(self.settings.index_dir)
+        except RagError:
+            return []
+        return [DocumentInfo(d, info["title"], info["chunks"]) for d, info in sorted(manifest.documents.items())]
+
+    def add(self, uploads: list[tuple[Path, str]], progress: Callable[[int, int], None] | None = None) -> UploadResult:
+        """Store and index uploaded files, given as (temporary path, original name)."""
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        files, refused = [], []
+        for temp, original in uploads:
+            name = sanitise_filename(original)
+            if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                refused.append(f"{original}: 不支持的文件类型（支持 {', '.join(SUPPORTED_SUFFIXES)}）")
+                continue
+            if temp.stat().st_size > self.settings.max_file_bytes:
+                refused.append(f"{original}: 文件过大（上限 {self.settings.max_file_bytes // 1024 // 1024} MB）")
+                continue
+            dest = (self.upload_dir / name).resolve()
+            if dest.parent != self.upload_dir.resolve():
+                refused.append(f"{original}: 文件名无效")
+                continue
+            shutil.copyfile(temp, dest)
+            files.append((dest, UPLOAD_PREFIX + name))
+        report = build_index([], self.settings, self.embedder, progress=progress, keep_missing=True, files=files)
+        return UploadResult(report, tuple(refused))
+
+    def remove(self, doc_id: str) -> IndexReport:
+        if doc_id not in {d.doc_id for d in self.documents()}:
+            raise RagError(f"not in the index: {doc_id}")
+        report = build_index([], self.settings, self.embedder, keep_missing=True, remove=[doc_id])
+        if doc_id.startswith(UPLOAD_PREFIX):
+            stored = (self.upload_dir / doc_id[len(UPLOAD_PREFIX) :]).resolve()
+            if stored.parent == self.upload_dir.resolve():
+                stored.unlink(missing_ok=True)
+        return report

@@ -1,0 +1,86 @@
+"""Answers as the web chat shows them. Every piece of document text is HTML-escaped here, so markup
+inside documents (`<script>`, `<img onerror=…>`) is displayed as text, never executed."""
+
+from __future__ import annotations
+
+from html import escape
+
+from .types import Answer, Document
+
+_META_FIELDS = ("文号", "发布机构", "生成日期", "发布日期", "成文日期", "索引号")
+
+
+def chat_text(answer: Answer) -> str:
+    """The chat bubble: the answer with its [n] marks, then one source line per citation."""
+    lines = []
+    if answer.notice:
+        lines.append(f"（{answer.notice}）")
+    lines.append(answer.text)
+    if answer.refused:
+        for i, p in enumerate(answer.passages[:3], start=1):
+            lines.append(f"（{i}）{p.chunk.text[:60]}…")
+    elif answer.citations:
+        lines.append("")
+        lines.append("来源：")
+        for c in answer.citations:
+            lines.append(f"[{c.number}] {c.title}" + (f" · {c.heading}" if c.heading else ""))
+    return "\n".join(lines)
+
+
+def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, quote_end: int | None) -> str:
+    text = doc.text
+    if quote_start is None or not (start <= quote_start <= quote_end <= end):
+        return escape(text[start:end])
+    return (
+        escape(text[start:quote_start])
+        + f'<mark class="answer">{escape(text[quote_start:quote_end])}</mark>'
+        + escape(text[quote_end:end])
+    )
+
+
+def _meta_html(doc: Document) -> str:
+    items = [(k, v) for k, v in doc.metadata if k in _META_FIELDS]
+    if not items:
+        return ""
+    return '<div class="meta">' + " · ".join(f"{escape(k)}：{escape(v)}" for k, v in items) + "</div>"
+
+
+def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str:
+    if answer is None:
+        return '<div class="citations empty">提问后，这里显示答案引用的原文段落。</div>'
+    parts = ['<div class="citations">']
+    if answer.refused:
+        parts.append('<div class="refused">文档中没有找到答案。最接近的段落：</div>')
+        cards = [(None, p.chunk, None, None) for p in answer.passages[:3]]
+    else:
+        cards = [(c.number, c.passage.chunk, c.start, c.end) for c in answer.citations]
+    for number, chunk, q_start, q_end in cards:
+        doc = documents.get(chunk.doc_id)
+        if doc is None:
+            continue
+        label = f"[{number}] " if number is not None else ""
+        parts.append('<div class="citation">')
+        parts.append(f'<div class="title">{escape(label)}{escape(doc.title)}</div>')
+        if chunk.heading:
+            parts.append(f'<div class="heading">{escape(chunk.heading)}</div>')
+        parts.append(_meta_html(doc))
+        parts.append(f'<div class="source">{escape(doc.doc_id)} · 字符 {chunk.start}–{chunk.end}</div>')
+        parts.append(f'<blockquote class="passage">{_passage_html(doc, chunk.start, chunk.end, q_start, q_end)}</blockquote>')
+        parts.append("</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def documents_table(rows) -> list[list[str | int]]:
+    """Rows for the knowledge-base table (plain values: the table shows them as text)."""
+    return [[r.doc_id, r.title, r.chunks] for r in rows]
+
+
+CSS = """
+.citations .citation { border: 1px solid #ddd; border-radius: 8px; padding: 10px; margin-bottom: 10px; }
+.citations .title { font-weight: 600; }
+.citations .heading, .citations .meta, .citations .source { color: #666; font-size: 0.9em; }
+.citations blockquote { margin: 6px 0 0 0; white-space: pre-wrap; }
+.citations mark.answer { background: #ffe58f; }
+.citations .refused { color: #a8071a; margin-bottom: 8px; }
+"""

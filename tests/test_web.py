@@ -1,0 +1,140 @@
+"""The web chat, driven the way a user drives it: Debian's headless Chromium through Playwright,
+and gradio_client against the running app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import FOUR_POLICIES, ROOT, SEED_FILE, SEED_QUESTION
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+HOSTILE = (
+    "关于恶意标记测试的通知\n\n"
+    "本测试文件包含标记<script>window.__pwned = 1</script>和图片<img src=x onerror=\"window.__pwned = 2\">，"
+    "用于检查网页是否把文档内容当作纯文本显示。恶意标记测试的结论是页面安全。\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    index = tmp_path_factory.mktemp("app-index")
+    port = free_port()
+    env = dict(os.environ, RAG_INDEX_DIR=str(index), RAG_PORT=str(port), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    log = open(tmp_path_factory.mktemp("app-log") / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited with {proc.returncode}: {Path(log.name).read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        raise RuntimeError("app did not start in time")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+def ask(page, question: str, expect: str) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    page.locator("#send").click()
+    page.locator("#chat").get_by_text(expect).first.wait_for(timeout=60_000)
+
+
+def test_seed_question_in_browser(app_url, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(app_url)
+    ask(page, SEED_QUESTION, "稳岗返还")
+    chat = page.locator("#chat").inner_text()
+    for policy in FOUR_POLICIES:
+        assert policy in chat
+    assert "[1]" in chat and "来源" in chat
+    citations = page.locator("#citations")
+    citations.get_by_text("闽工信提案〔2024〕30号").wait_for(timeout=10_000)
+    panel = citations.inner_text()
+    assert "福建省工业和信息化厅关于省政协十三届二次会议第20243098号提案的答复" in panel
+    assert SEED_FILE.name in panel
+    assert "稳岗返还" in citations.locator("mark").first.inner_text()  # the answer sentence is highlighted
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "seed_question.png"), full_page=True)
+    page.close()
+
+
+def test_follow_up_uses_the_conversation(app_url, browser):
+    page = browser.new_page()
+    page.goto(app_url)
+    ask(page, SEED_QUESTION, "稳岗返还")
+    ask(page, "下一步呢?", "覆盖范围")
+    last = page.locator("#chat").inner_text().split("下一步呢?")[-1]
+    assert "免申即享" in last and "覆盖范围" in last
+    page.close()
+
+
+def test_gradio_client(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    result = client.predict(SEED_QUESTION, [], api_name="/ask")
+    assert not result["refused"] and all(p in result["answer"] for p in FOUR_POLICIES)
+    assert result["citations"][0]["doc"] == SEED_FILE.name
+    follow = client.predict("下一步呢?", [SEED_QUESTION], api_name="/ask")
+    alone = client.predict("下一步呢?", [], api_name="/ask")
+    assert "免申即享" in follow["answer"] and "免申即享" not in alone["answer"]
+    refused = client.predict("如何办理护照?", [], api_name="/ask")
+    assert refused["refused"]
+
+
+def test_hostile_upload_renders_inert(app_url, browser, tmp_path):
+    hostile = tmp_path / "hostile.txt"
+    hostile.write_text(HOSTILE, encoding="utf-8")
+    page = browser.new_page()
+    page.goto(app_url)
+    page.get_by_role("tab", name="知识库").click()
+    page.locator("#upload input[type=file]").set_input_files(str(hostile))
+    page.locator("#upload-button").click()
+    page.wait_for_function("() => (document.querySelector('#kb-status textarea') || {}).value?.includes('新增 1')", timeout=120_000)
+    page.locator("#documents").get_by_text("uploads/hostile.txt").wait_for(timeout=10_000)
+    page.get_by_role("tab", name="问答").click()
+    ask(page, "恶意标记测试的结论是什么?", "页面安全")
+    page.locator("#citations").get_by_text("<script>", exact=False).first.wait_for(timeout=10_000)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#citations script, #chat script, #citations img, #chat img[src=x]").count() == 0
+    page.close()
