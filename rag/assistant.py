@@ -23,7 +23,7 @@ from .config import Settings
 from .question import is_follow_up
 from .retrieve import HybridRetriever
 from .store import IndexData, live_generation, read_index
-from .types import Answer, Passage, SearchResult
+from .types import Answer, SearchResult
 
 EMPTY_QUESTION = "请输入一个问题，例如：免申即享包括哪些政策？"
 NO_CONTENT = "没有看懂这个问题：请用中文或英文文字提问。"
@@ -76,7 +76,7 @@ class Assistant:
 
     def _install(self, data: IndexData) -> None:
         retriever = HybridRetriever(data.chunks, data.vectors, data.bm25, self._encode_query, self.settings.retrieval)
-        extractor = AnswerExtractor(data.documents, data.bm25.idf, self.answer_settings)
+        extractor = AnswerExtractor(data.documents, data.bm25.idf, self.answer_settings, known=data.bm25.vocabulary.__contains__)
         self._snapshot = _Snapshot(data, retriever, extractor)  # one assignment: readers see old or new
 
     @property
@@ -126,8 +126,8 @@ class Assistant:
         if previous and is_follow_up(text):
             context = clean_question(previous, self.settings.max_query_chars)[0]
         query = f"{context} {text}" if context else text
-        passages: list[Passage] = snapshot.retriever.search(query, k=self.settings.retrieval.top_k)
-        answer = snapshot.extractor.answer(text, passages, context_question=context)
+        passages, dense_z = snapshot.retriever.search_with_stats(query, k=self.settings.retrieval.top_k)
+        answer = snapshot.extractor.answer(text, passages, context_question=context, dense_z=dense_z)
         if notice:
             answer = replace(answer, notice=notice)
         return answer

@@ -230,7 +230,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="folder of documents (LeCoQA: the laws folder; JSONL: the collection)")
     p.add_argument("--json", dest="json_out", help="write all metrics to this file")
     p.add_argument("--limit", type=int, help="evaluate only the first N questions")
-    p.add_argument("--no-baselines", action="store_true", help="skip the baseline retrievers")
+    p.add_argument("--no-baselines", action="store_true", help="skip the jieba baseline (the slowest to build)")
+    p.add_argument("--sweep", action="store_true", help="also report recall for other dense fusion weights")
+    p.add_argument("--dense-weight", type=float, help="override the fusion weight of the dense ranking")
+    p.add_argument("--distractors", type=int, help="LeCoQA: index the gold laws plus N other files, not all laws")
     p.set_defaults(func=cmd_eval)
     return top
 

@@ -26,6 +26,19 @@ _QUESTION_WORDS = (
     "包括", "包含", "分别", "主要", "具体", "一下", "告诉", "我", "你", "们", "这", "那", "其", "它", "该", "叫",
 )
 _QUESTION_WORDS_RE = re.compile("|".join(sorted(map(re.escape, _QUESTION_WORDS), key=len, reverse=True)))
+# Different names for the same field of a government document: the question's words are matched
+# against the name the documents use (文号 in `文号:闽工信提案〔2024〕30号`).
+FIELD_SYNONYMS = {
+    "发文字号": "文号",
+    "发文号": "文号",
+    "发文机关": "发布机构",
+    "发文单位": "发布机构",
+    "发布单位": "发布机构",
+    "印发日期": "生成日期",
+    "成文日期": "生成日期",
+    "发布时间": "发布日期",
+    "落款": "署名",
+}
 _FOLLOW_UP_START = ("那", "那么", "还有", "此外", "另外", "它", "其", "该", "这个", "这些", "那个", "那些", "和", "以及")
 
 
@@ -54,7 +67,11 @@ def analyse_question(question: str) -> QuestionAnalysis:
             if candidate in text:
                 kind, cue = "factoid", candidate
                 break
-    terms = tuple(dict.fromkeys(char_bigrams(content_text(question))))
+    content = content_text(question)
+    for alias, canonical in FIELD_SYNONYMS.items():
+        if alias in text:
+            content += " " + canonical
+    terms = tuple(dict.fromkeys(char_bigrams(content)))
     return QuestionAnalysis(text=question, kind=kind, terms=terms, cue=cue)
 
 

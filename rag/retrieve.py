@@ -65,6 +65,7 @@ class HybridRetriever:
         self.encode_query = encode_query
         self.settings = settings
         self.timer = StageTimer()
+        self.last_query_vector: np.ndarray | None = None
 
     def dense(self, query_vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         if self.vectors.ntotal == 0:
@@ -75,6 +76,13 @@ class HybridRetriever:
 
     def search(self, query: str, k: int | None = None, mode: str = "hybrid", dense_weight: float | None = None) -> list[Passage]:
         """Top-k passages for the query. mode: "hybrid", "dense" or "bm25"."""
+        return self.search_with_stats(query, k, mode, dense_weight)[0]
+
+    def search_with_stats(self, query: str, k: int | None = None, mode: str = "hybrid", dense_weight: float | None = None) -> tuple[list[Passage], float]:
+        """Passages, and how far the best dense score stands out of the candidates' scores (a z-score).
+
+        e5's cosines are compressed (unrelated text still scores ~0.83), so the absolute score says
+        little; a best passage that stands out from the rest says the question is on topic."""
         k = k or self.settings.top_k
         n = max(self.settings.candidates, k)
         self.timer = StageTimer()
@@ -82,11 +90,16 @@ class HybridRetriever:
 
         dense_ids = np.zeros(0, np.int64)
         dense_scores: dict[int, float] = {}
+        dense_z = 0.0
         if mode in ("hybrid", "dense"):
             vector = self.encode_query(query)
+            self.last_query_vector = vector
             started = self.timer.record("embed", started)
             dense_ids, sims = self.dense(vector, n)
             dense_scores = {int(i): float(s) for i, s in zip(dense_ids, sims)}
+            if len(sims) >= 3:
+                rest = sims[1:]
+                dense_z = float((sims[0] - rest.mean()) / max(float(rest.std()), 1e-6))
             started = self.timer.record("dense", started)
 
         lexical_ids = np.zeros(0, np.int64)
@@ -116,4 +129,4 @@ class HybridRetriever:
             for rank, i in enumerate(order, start=1)
         ]
         self.timer.record("fusion", started)
-        return passages
+        return passages, dense_z

@@ -17,14 +17,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _TOKEN = re.compile(rf"([{_CJK}]+)|([a-z0-9]+(?:[.][0-9]+)?)")
+# spaces used to align field names ("联 系 人", "索 引 号") are not word breaks
+_SPACED_CJK = re.compile(rf"(?<=[{_CJK}])[ \u3000](?=[{_CJK}])")
 
 
 def normalise(text: str) -> str:
-    """Full-width forms to half-width and lower case: `ＡＢＣ１２３` → `abc123`."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """Full-width forms to half-width, lower case, no spaces inside CJK runs: `联 系 人ＡＢＣ` → `联系人abc`."""
+    return _SPACED_CJK.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
 def char_bigrams(text: str) -> list[str]:
@@ -46,6 +50,20 @@ def jieba_words(text: str) -> list[str]:
 
     jieba.setLogLevel(logging.WARNING)
     return [w for w in jieba.lcut(normalise(text)) if _TOKEN.fullmatch(w) or re.search(rf"[{_CJK}a-z0-9]", w)]
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    """The words of jieba's dictionary (349 k), as a plain word list."""
+    import jieba
+
+    path = Path(jieba.__file__).parent / "dict.txt"
+    with open(path, encoding="utf-8") as fh:
+        return frozenset(line.split(" ", 1)[0] for line in fh)
+
+
+def is_dictionary_word(term: str) -> bool:
+    return term in _dictionary()
 
 
 SEGMENTERS: dict[str, Callable[[str], list[str]]] = {

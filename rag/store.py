@@ -28,7 +28,7 @@ from .bm25 import BM25
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .types import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: spaces inside CJK runs no longer break BM25 terms
 CURRENT = "CURRENT"
 REBUILD_HINT = "rebuild it with: python -m rag index [PATH ...] --index {dir}"
 

@@ -1,0 +1,1 @@
+"""Evaluation harness: `python -m rag eval DATASET [--corpus DIR] [--json OUT]`."""

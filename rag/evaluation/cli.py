@@ -1,0 +1,79 @@
+"""`python -m rag eval`: index the dataset's corpus (cached, incremental), run every system, print
+a side-by-side table, optionally sweep fusion weights and write all figures as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..config import RetrievalSettings
+from .datasets import load_dataset
+from .runner import Evaluation
+
+WORKDIR = Path("bench/out/eval")
+
+
+def _table(result: dict) -> str:
+    rows = ["| system | R@1 | R@5 | R@10 | R@20 | MRR@10 |", "|---|---|---|---|---|---|"]
+    for name, m in result["retrieval"].items():
+        rows.append(f"| {name} | {m['R@1']:.3f} | {m['R@5']:.3f} | {m['R@10']:.3f} | {m['R@20']:.3f} | {m['MRR@10']:.3f} |")
+    if "answers" in result:
+        a = result["answers"]
+        rows.append("")
+        rows.append("| answers | hit | all strings | EM | F1 | chars | citation acc | false refusal | refusal P | refusal R |")
+        rows.append("|---|---|---|---|---|---|---|---|---|---|")
+        rows.append(
+            f"| product | {a['hit']:.3f} | {a['all_strings']:.3f} | {a['EM']:.1f} | {a['F1']:.1f} | {a['answer_chars']:.0f} | "
+            f"{a['citation_acc']:.3f} | {a['false_refusal']:.3f} | {a.get('refusal_precision', float('nan')):.3f} | {a.get('refusal_recall', float('nan')):.3f} |"
+        )
+    lat = result["latency_ms"]
+    rows.append("")
+    rows.append("| latency ms | " + " | ".join(lat) + " |")
+    rows.append("|---|" + "---|" * len(lat))
+    rows.append("| p50 | " + " | ".join(f"{v['p50']:.1f}" for v in lat.values()) + " |")
+    rows.append("| p95 | " + " | ".join(f"{v['p95']:.1f}" for v in lat.values()) + " |")
+    return "\n".join(rows)
+
+
+def run_eval(args, settings) -> int:
+    from tqdm import tqdm
+
+    from ..assistant import Assistant
+    from ..embedding import Embedder
+    from ..indexer import build_index
+
+    WORKDIR.mkdir(parents=True, exist_ok=True)
+    evalset = load_dataset(Path(args.dataset), Path(args.corpus) if args.corpus else None, WORKDIR, args.limit, args.distractors)
+    if args.dense_weight is not None:
+        settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=args.dense_weight))
+    if not args.index:
+        settings = replace(settings, index_dir=WORKDIR / f"index-{evalset.corpus.name}")
+    embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+    bar = tqdm(total=0, unit="chunk", desc=f"indexing {evalset.corpus.name}", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total, bar.n = total, done
+        bar.refresh()
+
+    started = time.perf_counter()
+    report = build_index([evalset.corpus], settings, embedder, progress=progress)
+    bar.close()
+    print(f"index: {report.summary()}", file=sys.stderr)
+    assistant = Assistant(settings, embedder=embedder)
+    evaluation = Evaluation(evalset, assistant, with_baselines=not args.no_baselines)
+    result = evaluation.run()
+    result["index_seconds"] = time.perf_counter() - started
+    print(f"## {evalset.name}: {result['questions']} questions, {result['chunks']} chunks, dense weight {result['dense_weight']}")
+    print(_table(result))
+    if args.sweep:
+        weights = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]
+        result["sweep"] = {str(w): m for w, m in evaluation.sweep(weights).items()}
+        print("\n| dense weight | R@1 | R@5 | R@10 | MRR@10 |\n|---|---|---|---|---|")
+        for w, m in result["sweep"].items():
+            print(f"| {w} | {m['R@1']:.3f} | {m['R@5']:.3f} | {m['R@10']:.3f} | {m['MRR@10']:.3f} |")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0

@@ -1,0 +1,146 @@
+"""Evaluation datasets, each turned into a corpus folder plus questions with their gold.
+
+- SQuAD/CMRC JSON: every paragraph becomes a document `<paragraph id>.txt`; a question's gold is
+  its own paragraph.
+- LeCoQA JSON + a laws folder: the corpus is the laws folder; a chunk is relevant when its document
+  is the gold law (title without `中华人民共和国`, any version) and its heading path holds the gold
+  article (`第五十四条`).
+- JSONL: `{"question", "answers": [...], "docs": [...], "answerable": bool}` over any folder.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..types import Chunk
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    qid: str
+    question: str
+    answers: tuple[str, ...] = ()
+    gold_docs: tuple[str, ...] = ()
+    gold_articles: tuple[tuple[str, str], ...] = ()  # (normalised law title, 第X条)
+    answerable: bool = True
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    corpus: Path  # folder to index
+    questions: tuple[EvalQuestion, ...]
+    kind: str  # "squad", "lecoqa" or "jsonl"
+
+    def is_relevant(self, q: EvalQuestion, chunk: Chunk, title: str) -> bool:
+        if self.kind == "lecoqa":
+            law = law_key(title)
+            return any(law == g_law and g_art in chunk.heading_path for g_law, g_art in q.gold_articles)
+        if q.gold_docs and chunk.doc_id not in q.gold_docs:
+            return False
+        if self.kind == "jsonl" and q.answers:  # the passage must hold an expected string
+            return any(a in chunk.text for a in q.answers)
+        return bool(q.gold_docs)
+
+
+def law_key(title: str) -> str:
+    """`中华人民共和国民法典` / `民法典(2020-05-28)` → `民法典`."""
+    title = re.sub(r"[（(]\d{4}-\d{2}-\d{2}[)）]$", "", title.strip())
+    return title.removeprefix("中华人民共和国").strip()
+
+
+def load_squad(path: Path, workdir: Path, limit: int | None) -> EvalSet:
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    corpus = workdir / f"corpus-{path.stem}"
+    corpus.mkdir(parents=True, exist_ok=True)
+    questions = []
+    for article in data:
+        for para in article["paragraphs"]:
+            doc_id = f"{para['id']}.txt"
+            target = corpus / doc_id
+            if not target.exists():
+                target.write_text(para["context"], encoding="utf-8")
+            for qa in para["qas"]:
+                answers = tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
+                questions.append(EvalQuestion(qa["id"], qa["question"], answers, (doc_id,)))
+    return EvalSet(path.stem, corpus, tuple(questions[:limit] if limit else questions), "squad")
+
+
+_ARTICLE = re.compile(r"^(.*?)(第[一二三四五六七八九十百千零〇两\d]+条(?:之[一二三四五六七八九十]+)?)$")
+
+
+def load_lecoqa(path: Path, laws: Path, workdir: Path, limit: int | None, distractors: int | None) -> EvalSet:
+    """LeCoQA over the national laws. With `distractors`, the corpus is the questions' gold laws
+    plus that many other national files drawn with a fixed seed (a documented part, for CPUs)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if limit:
+        raw = raw[:limit]
+    questions = []
+    for item in raw:
+        gold = []
+        for name in item["match_name"]:
+            m = _ARTICLE.match(name)
+            if m:
+                gold.append((law_key(m.group(1)), m.group(2)))
+        questions.append(EvalQuestion(str(item["query_id"]), item["问题"], (), (), tuple(gold)))
+    national = sorted(p for p in laws.rglob("*.md") if "DLC" not in p.relative_to(laws).parts)
+    if distractors is None:
+        corpus = laws
+        # the national folders only: link them into a folder without DLC/
+        corpus = workdir / "laws-national"
+        _link_files(national, laws, corpus)
+    else:
+        wanted = {g for q in questions for g, _ in q.gold_articles}
+        gold_files = [p for p in national if law_key(_first_heading(p)) in wanted]
+        others = [p for p in national if p not in set(gold_files)]
+        random.Random(0).shuffle(others)
+        chosen = gold_files + others[:distractors]
+        corpus = workdir / f"laws-subset-{len(questions)}q-{distractors}d"
+        _link_files(chosen, laws, corpus)
+    return EvalSet(path.stem, corpus, tuple(questions), "lecoqa")
+
+
+def _first_heading(path: Path) -> str:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("# "):
+                return line[2:].strip()
+    return path.stem
+
+
+def _link_files(files: list[Path], root: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        dest = target / f.relative_to(root)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.symlink_to(f.resolve())
+
+
+def load_jsonl(path: Path, corpus: Path, limit: int | None) -> EvalSet:
+    questions = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        questions.append(EvalQuestion(str(i), r["question"], tuple(r.get("answers", [])), tuple(r.get("docs", [])), (), bool(r.get("answerable", True))))
+    return EvalSet(path.stem, corpus, tuple(questions[:limit] if limit else questions), "jsonl")
+
+
+def load_dataset(dataset: Path, corpus: Path | None, workdir: Path, limit: int | None = None, distractors: int | None = None) -> EvalSet:
+    if dataset.suffix == ".jsonl":
+        if corpus is None:
+            raise ValueError("a JSONL dataset needs --corpus (the folder its docs are relative to)")
+        return load_jsonl(dataset, corpus, limit)
+    head = dataset.read_text(encoding="utf-8")[:2000]
+    if '"data"' in head and '"paragraphs"' in head:
+        return load_squad(dataset, workdir, limit)
+    if "match_name" in head or "相关法规" in head:
+        if corpus is None:
+            raise ValueError("LeCoQA needs --corpus pointing at the laws folder")
+        return load_lecoqa(dataset, corpus, workdir, limit, distractors)
+    raise ValueError(f"{dataset}: not a SQuAD/CMRC, LeCoQA or JSONL dataset")

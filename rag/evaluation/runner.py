@@ -1,0 +1,135 @@
+"""Run a dataset through the product pipeline and the baselines, on the same chunks, in one run.
+
+Systems: `product` (hybrid: e5 + character-bigram BM25, weighted RRF, then the extractive answer),
+`bm25-jieba`, `bm25-char` (unigrams + bigrams), `dense` (e5 only). The query is embedded once and
+shared. Rankings are kept so fusion weights can be swept offline (`sweep`).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..bm25 import BM25
+from ..chunking import embedding_text
+from ..retrieve import top_indices, weighted_rrf
+from .datasets import EvalQuestion, EvalSet
+from .metrics import AnswerScores, RetrievalScores, answer_text_for_scoring, best_over, char_f1, contains, exact_match
+
+DEPTH = 20
+
+
+@dataclass
+class Rankings:
+    dense: list[np.ndarray] = field(default_factory=list)
+    char: list[np.ndarray] = field(default_factory=list)
+    jieba: list[np.ndarray] = field(default_factory=list)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    return {"p50": statistics.median(ordered), "p95": ordered[int(0.95 * (len(ordered) - 1))]}
+
+
+class Evaluation:
+    def __init__(self, evalset: EvalSet, assistant, with_baselines: bool = True) -> None:
+        self.set = evalset
+        self.assistant = assistant
+        data = assistant.data
+        self.chunks = data.chunks
+        self.titles = {d: doc.title for d, doc in data.documents.items()}
+        self.index_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        self.jieba = None
+        if with_baselines:
+            texts = [embedding_text(c, self.titles[c.doc_id]) for c in self.chunks]
+            self.jieba = BM25.build(texts, segmenter="jieba")
+
+    def _ranks(self, q: EvalQuestion, ids) -> list[int]:
+        return [r for r, i in enumerate(ids, start=1) if self.set.is_relevant(q, self.chunks[int(i)], self.titles[self.chunks[int(i)].doc_id])]
+
+    def run(self) -> dict:
+        retriever = self.assistant.retriever
+        extractor = self.assistant._snapshot.extractor
+        systems = {name: RetrievalScores() for name in ("product", "bm25-char", "dense") + (("bm25-jieba",) if self.jieba else ())}
+        answers = AnswerScores()
+        stages: dict[str, list[float]] = {s: [] for s in ("embed", "dense", "bm25", "fusion", "answer", "total")}
+        self.rankings = Rankings()
+        w = retriever.settings.dense_weight
+        for q in self.set.questions:
+            started = time.perf_counter()
+            passages, dense_z = retriever.search_with_stats(q.question, k=DEPTH)
+            t_answer = time.perf_counter()
+            answer = extractor.answer(q.question, passages[: self.assistant.settings.retrieval.top_k], dense_z=dense_z)
+            done = time.perf_counter()
+            for stage, secs in retriever.timer.seconds.items():
+                stages[stage].append(1000 * secs)
+            stages["answer"].append(1000 * (done - t_answer))
+            stages["total"].append(1000 * (done - started))
+
+            product_ids = [self.index_of[p.chunk.chunk_id] for p in passages]
+            depth = retriever.settings.candidates
+            dense_ids, _ = retriever.dense(retriever.last_query_vector, depth)
+            char_scores = retriever.bm25.scores(q.question)
+            char_ids = top_indices(char_scores, depth)
+            char_ids = char_ids[char_scores[char_ids] > 0]
+            self.rankings.dense.append(dense_ids)
+            self.rankings.char.append(char_ids)
+            if q.answerable:  # unanswerable questions have nothing to retrieve
+                systems["product"].add(self._ranks(q, product_ids))
+                systems["bm25-char"].add(self._ranks(q, char_ids[:DEPTH]))
+                systems["dense"].add(self._ranks(q, dense_ids[:DEPTH]))
+            if self.jieba:
+                js = self.jieba.scores(q.question)
+                jieba_ids = top_indices(js, DEPTH)
+                jieba_ids = jieba_ids[js[jieba_ids] > 0]
+                self.rankings.jieba.append(jieba_ids)
+                if q.answerable:
+                    systems["bm25-jieba"].add(self._ranks(q, jieba_ids))
+            if self.set.kind != "lecoqa":
+                self._score_answer(q, answer, answers)
+        result = {"dataset": self.set.name, "questions": len(self.set.questions), "chunks": len(self.chunks), "dense_weight": w}
+        result["retrieval"] = {name: s.summary() for name, s in systems.items()}
+        if self.set.kind != "lecoqa":
+            result["answers"] = answers.summary()
+        result["latency_ms"] = {stage: _percentiles(v) for stage, v in stages.items() if v}
+        return result
+
+    def _score_answer(self, q: EvalQuestion, answer, scores: AnswerScores) -> None:
+        if answer.refused:
+            scores.refused_total += 1
+        if not q.answerable:
+            scores.unanswerable += 1
+            scores.refused_unanswerable += int(answer.refused)
+            return
+        scores.answerable += 1
+        if answer.refused:
+            scores.false_refusals += 1
+            return
+        scores.answered += 1
+        predicted = answer_text_for_scoring(answer.span, answer.text)
+        scores.hit += int(any(contains(answer.text, r) for r in q.answers))
+        scores.all_strings += int(all(contains(answer.text, r) for r in q.answers))
+        scores.em += best_over(exact_match, predicted, q.answers)
+        scores.f1 += best_over(char_f1, predicted, q.answers)
+        scores.length += len(predicted)
+        scores.cited_right += int(any(contains(c.passage.chunk.text, r) for c in answer.citations for r in q.answers))
+
+    def sweep(self, weights: list[float]) -> dict[float, dict[str, float]]:
+        """Recall/MRR of weighted RRF for other dense weights, from the stored rankings."""
+        retriever = self.assistant.retriever
+        out = {}
+        for w in weights:
+            scores = RetrievalScores()
+            for q, dense_ids, char_ids in zip(self.set.questions, self.rankings.dense, self.rankings.char):
+                if not q.answerable:
+                    continue
+                fused = weighted_rrf([(dense_ids, w), (char_ids, 1 - w)], retriever.settings.rrf_k, retriever.settings.candidates + 1)
+                order = sorted(fused, key=lambda i: -fused[i])[:DEPTH]
+                scores.add(self._ranks(q, order))
+            out[w] = scores.summary()
+        return out
