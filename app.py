@@ -22,6 +22,7 @@ from rag import Assistant, Settings, build_index
 from rag.cli import answer_json
 from rag.errors import IndexNotFoundError, RagError
 from rag.knowledge_base import KnowledgeBase
+from rag.loading import SUPPORTED_SUFFIXES
 from rag.render import CSS, chat_text, citations_html, documents_table
 
 log = logging.getLogger("rag.app")
@@ -116,7 +117,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
                         panel = gr.HTML(citations_html(None, {}), elem_id="citations")
             with gr.Tab("知识库"):
                 table = gr.Dataframe(headers=["文档", "标题", "段落数"], value=documents_table(kb.documents()), interactive=False, elem_id="documents")
-                files = gr.File(label="上传文档（.txt / .md）", file_count="multiple", file_types=[".txt", ".md", ".markdown"], elem_id="upload")
+                files = gr.File(label="上传文档（.txt .md .html .pdf .docx）", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")
                 upload_button = gr.Button("上传并索引", variant="primary", elem_id="upload-button")
                 status = gr.Textbox(label="状态", interactive=False, elem_id="kb-status")
                 with gr.Row():

@@ -205,6 +205,7 @@ class AnswerExtractor:
                     end=cand.end,
                     passage=cand.passage,
                     metadata=doc.metadata,
+                    page=doc.page_of(cand.start),
                 )
             )
             sentences.append(AnswerSentence(cand.text, number, best_span(question, cand.text), cand.score))

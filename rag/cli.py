@@ -46,6 +46,7 @@ def _citation_json(c) -> dict:
         "start": c.start,
         "end": c.end,
         "metadata": dict(c.metadata),
+        "page": c.page,
     }
 
 
@@ -88,7 +89,8 @@ def print_answer(answer, assistant) -> None:
     for c in answer.citations:
         meta = " · ".join(f"{k}:{v}" for k, v in c.metadata if k in ("文号", "发布机构", "生成日期", "发布日期"))
         print(f"[{c.number}] {c.title}" + (f"（{meta}）" if meta else ""))
-        print(f"    {c.doc_id} · {c.heading or '正文'} · 字符 {c.start}–{c.end}")
+        page = f" · 第 {c.page} 页" if c.page else ""
+        print(f"    {c.doc_id} · {c.heading or '正文'}{page} · 字符 {c.start}–{c.end}")
         print(f"    “{c.quote}”")
 
 

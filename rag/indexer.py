@@ -129,7 +129,7 @@ def build_index(
                     documents[doc_id] = previous
                     report.unchanged.append(doc_id)
                     continue
-                doc = document_from_bytes(data, doc_id, is_markdown=path.suffix.lower() != ".txt")
+                doc = document_from_bytes(data, doc_id, suffix=path.suffix)
             except (DocumentError, OSError) as exc:
                 problem = LoadProblem(str(path), str(exc) if isinstance(exc, DocumentError) else f"cannot read: {exc}")
                 report.problems.append(problem)

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DocumentError
+from .formats import SUPPORTED_SUFFIXES, extract
 from .govdoc import analyse
 from .types import Document
-
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES
 
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8"),
@@ -105,14 +103,17 @@ def load_document(path: Path, doc_id: str, max_bytes: int | None = None) -> Docu
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise DocumentError(f"unsupported file type '{path.suffix}' (supported: {', '.join(SUPPORTED_SUFFIXES)})")
     data = path.read_bytes()
-    return document_from_bytes(data, doc_id, is_markdown=path.suffix.lower() != ".txt")
+    return document_from_bytes(data, doc_id, suffix=path.suffix)
 
 
-def document_from_bytes(data: bytes, doc_id: str, is_markdown: bool = False) -> Document:
-    text = decode_bytes(data)
+def document_from_bytes(data: bytes, doc_id: str, suffix: str = ".txt") -> Document:
+    if not data.strip():
+        raise DocumentError("empty file (no text)")
+    extracted = extract(data, suffix, decode_bytes)
+    text = extracted.text
     if not text.strip():
         raise DocumentError("empty file (no text)")
-    structure = analyse(text, fallback_title=Path(doc_id).stem, is_markdown=is_markdown)
+    structure = analyse(text, fallback_title=Path(doc_id).stem, is_markdown=extracted.is_markdown)
     if not any(text[a:b].strip() for a, b in structure.body_spans):
         raise DocumentError("no body text after removing page boilerplate")
     return Document(
@@ -122,6 +123,7 @@ def document_from_bytes(data: bytes, doc_id: str, is_markdown: bool = False) -> 
         content_hash=content_hash(data),
         metadata=structure.metadata,
         body_spans=structure.body_spans,
+        page_starts=extracted.page_starts,
     )
 
 

@@ -64,7 +64,9 @@ def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str
         if chunk.heading:
             parts.append(f'<div class="heading">{escape(chunk.heading)}</div>')
         parts.append(_meta_html(doc))
-        parts.append(f'<div class="source">{escape(doc.doc_id)} · 字符 {chunk.start}–{chunk.end}</div>')
+        page = doc.page_of(q_start if q_start is not None else chunk.start)
+        where = f" · 第 {page} 页" if page else ""
+        parts.append(f'<div class="source">{escape(doc.doc_id)}{where} · 字符 {chunk.start}–{chunk.end}</div>')
         parts.append(f'<blockquote class="passage">{_passage_html(doc, chunk.start, chunk.end, q_start, q_end)}</blockquote>')
         parts.append("</div>")
     parts.append("</div>")

@@ -81,6 +81,7 @@ def _doc_json(doc: Document) -> str:
             "hash": doc.content_hash,
             "metadata": [list(kv) for kv in doc.metadata],
             "body_spans": [list(s) for s in doc.body_spans],
+            "page_starts": list(doc.page_starts),
             "text": doc.text,
         },
         ensure_ascii=False,
@@ -193,6 +194,7 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
                 content_hash=raw["hash"],
                 metadata=tuple(tuple(kv) for kv in raw["metadata"]),
                 body_spans=tuple(tuple(s) for s in raw["body_spans"]),
+                page_starts=tuple(raw.get("page_starts", ())),
             )
         current = folder / "chunks.jsonl"
         chunks = []

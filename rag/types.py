@@ -18,10 +18,17 @@ class Document:
     metadata: tuple[tuple[str, str], ...] = ()  # header fields such as ("文号", "闽工信提案〔2024〕30号")
     # spans of `text` that hold the body; boilerplate outside them (page furniture) is not indexed
     body_spans: tuple[tuple[int, int], ...] = ()
+    page_starts: tuple[int, ...] = ()  # PDFs: offset where each page begins
 
     @property
     def meta(self) -> dict[str, str]:
         return dict(self.metadata)
+
+    def page_of(self, offset: int) -> int | None:
+        """1-based page holding `offset`, or None for documents without pages."""
+        if not self.page_starts:
+            return None
+        return sum(1 for start in self.page_starts if start <= offset) or 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class Citation:
     end: int
     passage: Passage
     metadata: tuple[tuple[str, str], ...] = ()
+    page: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,185 @@
+"""Text out of the file formats people bring: plain text and Markdown, HTML, PDF, Word (.docx).
+
+Each extractor returns the text that becomes `Document.text` (all offsets refer to it) and, for
+PDFs, where each page starts, so citations can name the page. Tables become one line per row in
+which every cell keeps its column header (`项目：免申即享；数量：两批`).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+from .errors import DocumentError
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+HTML_SUFFIXES = (".html", ".htm")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".pdf", ".docx")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    text: str
+    page_starts: tuple[int, ...] = ()  # offset where page 1, 2, … begins (PDF only)
+    is_markdown: bool = False
+
+
+def table_rows_as_text(rows: list[list[str]]) -> list[str]:
+    """First row is the header; each later row becomes `header：cell；header：cell`."""
+    rows = [[re.sub(r"\s+", " ", c).strip() for c in row] for row in rows if any(c.strip() for c in row)]
+    if len(rows) < 2:
+        return ["；".join(c for c in row if c) for row in rows]
+    header, out = rows[0], []
+    for row in rows[1:]:
+        cells = [f"{h}：{c}" if h else c for h, c in zip(header + [""] * len(row), row) if c]
+        out.append("；".join(cells))
+    return out
+
+
+class _HTMLText(HTMLParser):
+    """Main text of a page: scripts, styles, navigation, headers, footers and forms are dropped;
+    block elements end lines; tables keep their headers."""
+
+    SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg", "button", "select", "template"}
+    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "tr", "table", "ul", "ol", "blockquote", "pre", "title", "dd", "dt"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip_depth = 0
+        self.table: list[list[str]] | None = None
+        self.cell: list[str] | None = None
+        self.heading: int | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.skip_depth += 1
+            return
+        if self.skip_depth:
+            return
+        if tag == "table":
+            self.table = []
+        elif tag == "tr" and self.table is not None:
+            self.table.append([])
+        elif tag in ("td", "th") and self.table is not None:
+            self.cell = []
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self.parts.append("#" * int(tag[1]) + " ")
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.skip_depth = max(0, self.skip_depth - 1)
+            return
+        if self.skip_depth:
+            return
+        if tag in ("td", "th") and self.table is not None and self.cell is not None:
+            if not self.table:
+                self.table.append([])
+            self.table[-1].append("".join(self.cell))
+            self.cell = None
+        elif tag == "table" and self.table is not None:
+            self.parts.append("\n" + "\n".join(table_rows_as_text(self.table)) + "\n")
+            self.table = None
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if self.skip_depth:
+            return
+        if self.cell is not None:
+            self.cell.append(data)
+        elif self.table is None:
+            self.parts.append(data)
+
+
+def html_text(html: str) -> str:
+    parser = _HTMLText()
+    parser.feed(html)
+    parser.close()
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in "".join(parser.parts).splitlines()]
+    text = "\n\n".join(ln for ln in lines if ln)
+    return text + "\n" if text else ""
+
+
+def pdf_text(data: bytes) -> Extracted:
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+    except ImportError as exc:  # pragma: no cover - requirements.txt installs it
+        raise DocumentError("reading PDFs needs pypdf: pip install pypdf") from exc
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise DocumentError("encrypted PDF (password required)")
+            except (NotImplementedError, PdfReadError) as exc:
+                raise DocumentError("encrypted PDF (password required)") from exc
+        pages, starts, pos = [], [], 0
+        for page in reader.pages:
+            content = (page.extract_text() or "").strip()
+            starts.append(pos)
+            pages.append(content + "\n\n")
+            pos += len(pages[-1])
+    except DocumentError:
+        raise
+    except Exception as exc:  # pypdf raises many types on damaged files
+        raise DocumentError(f"damaged or unreadable PDF ({type(exc).__name__})") from exc
+    text = "".join(pages)
+    if not text.strip():
+        raise DocumentError("PDF has no text layer (scanned? OCR is not supported)")
+    return Extracted(text, tuple(starts))
+
+
+def docx_text(data: bytes) -> str:
+    try:
+        import docx
+    except ImportError as exc:  # pragma: no cover
+        raise DocumentError("reading .docx needs python-docx: pip install python-docx") from exc
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:
+        raise DocumentError(f"damaged or unreadable .docx ({type(exc).__name__})") from exc
+    blocks: list[str] = []
+    body = document.element.body
+    for child in body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            text = "".join(node.text or "" for node in child.iter() if node.tag.endswith("}t"))
+            style = child.find(".//{*}pStyle")
+            level = None
+            if style is not None:
+                name = style.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}val", "")
+                match = re.match(r"(?i)heading\s*(\d)|标题\s*(\d)", name)
+                if match:
+                    level = int(match.group(1) or match.group(2))
+            if text.strip():
+                blocks.append(("#" * level + " " if level else "") + text.strip())
+        elif tag == "tbl":
+            rows = []
+            for tr in child.iter("{*}tr"):
+                rows.append(["".join(t.text or "" for t in tc.iter("{*}t")) for tc in tr.iter("{*}tc")])
+            blocks.extend(table_rows_as_text(rows))
+    return "\n\n".join(blocks) + "\n"
+
+
+def extract(data: bytes, suffix: str, decode) -> Extracted:
+    """Text of a file's bytes, by its suffix; `decode` turns bytes into str for text formats."""
+    suffix = suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return Extracted(decode(data), is_markdown=suffix != ".txt")
+    if suffix in HTML_SUFFIXES:
+        return Extracted(html_text(decode(data)), is_markdown=True)
+    if suffix == ".pdf":
+        if not data.startswith(b"%PDF"):
+            raise DocumentError("not a PDF file (no %PDF header)")
+        return pdf_text(data)
+    if suffix == ".docx":
+        if not data.startswith(b"PK"):
+            raise DocumentError("not a .docx file (not a ZIP archive)")
+        return Extracted(docx_text(data), is_markdown=True)
+    raise DocumentError(f"unsupported file type '{suffix}' (supported: {', '.join(SUPPORTED_SUFFIXES)})")
