@@ -21,6 +21,7 @@ import numpy as np
 from .bm25 import BM25
 from .chunking import chunk_document, embedding_text
 from .config import Settings
+from .embed_cache import EmbeddingCache
 from .errors import DocumentError, RagError
 from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, SUPPORTED_SUFFIXES
 from .store import FORMAT_VERSION, Manifest, read_index, stored_vectors, write_index
@@ -84,15 +85,64 @@ def _previous(settings: Settings, embedder) -> tuple[dict[str, Document], dict[s
     return data.documents, by_doc, vec_by_chunk
 
 
-def _embed(embedder, documents: list[Document], chunks: list[Chunk], batch: int, progress: Callable[[int, int], None] | None) -> np.ndarray:
-    titles = {d.doc_id: d.title for d in documents}
-    texts = [embedding_text(c, titles[c.doc_id]) for c in chunks]
-    out = np.zeros((len(texts), embedder.info.dimension), dtype=np.float32)
-    for start in range(0, len(texts), batch):
-        out[start : start + batch] = embedder.encode_passages(texts[start : start + batch])
+def _embed(
+    embedder,
+    documents: list[Document],
+    chunks_by_doc: dict[str, list[Chunk]],
+    cache: EmbeddingCache,
+    batch: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[dict[str, np.ndarray], int]:
+    """Vectors per document, in chunk order; documents finished by an earlier, interrupted run come
+    from the cache. Returns (vectors by doc id, number of chunks actually embedded)."""
+    total = sum(len(chunks_by_doc[d.doc_id]) for d in documents)
+    out: dict[str, np.ndarray] = {}
+    pending: list[Document] = []
+    done = embedded = 0
+    for doc in documents:
+        cached = cache.get(doc.content_hash, len(chunks_by_doc[doc.doc_id]))
+        if cached is not None:
+            out[doc.doc_id] = cached
+            done += len(cached)
+        else:
+            pending.append(doc)
+    if progress and done:
+        progress(done, total)
+    buffer_texts: list[str] = []
+    buffer_owner: list[str] = []
+    parts: dict[str, list[np.ndarray]] = {d.doc_id: [] for d in pending}
+    remaining = {d.doc_id: len(chunks_by_doc[d.doc_id]) for d in pending}
+    by_id = {d.doc_id: d for d in pending}
+
+    def flush() -> None:
+        nonlocal done, embedded
+        if not buffer_texts:
+            return
+        vectors = embedder.encode_passages(buffer_texts)
+        for owner, vector in zip(buffer_owner, vectors):
+            parts[owner].append(vector)
+            remaining[owner] -= 1
+            if remaining[owner] == 0:  # document complete: keep it, and save it for a resumed run
+                out[owner] = np.vstack(parts.pop(owner))
+                cache.put(by_id[owner].content_hash, out[owner])
+        done += len(buffer_texts)
+        embedded += len(buffer_texts)
+        buffer_texts.clear()
+        buffer_owner.clear()
         if progress:
-            progress(min(start + batch, len(texts)), len(texts))
-    return out
+            progress(done, total)
+
+    for doc in pending:
+        if not chunks_by_doc[doc.doc_id]:
+            out[doc.doc_id] = np.zeros((0, embedder.info.dimension), np.float32)
+            continue
+        for chunk in chunks_by_doc[doc.doc_id]:
+            buffer_texts.append(embedding_text(chunk, doc.title))
+            buffer_owner.append(doc.doc_id)
+            if len(buffer_texts) >= batch:
+                flush()
+    flush()
+    return out, embedded
 
 
 def build_index(
@@ -151,24 +201,25 @@ def build_index(
 
         ordered = [documents[d] for d in sorted(documents)]
         fresh_ids = {d.doc_id for d in fresh}
-        new_chunks = [c for d in fresh for c in chunk_document(d, settings.chunk)]
+        new_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in fresh}
+        cache = EmbeddingCache(settings.index_dir, embedder.info.model, embedder.info.dimension, settings.chunk.size, settings.chunk.overlap)
         embed_started = time.perf_counter()
-        new_vectors = _embed(embedder, fresh, new_chunks, 64, progress)
+        new_vectors, embedded = _embed(embedder, fresh, new_by_doc, cache, 64, progress)
         report.embed_seconds = time.perf_counter() - embed_started
-        new_by_id = {c.chunk_id: new_vectors[i] for i, c in enumerate(new_chunks)}
-        new_by_doc: dict[str, list[Chunk]] = {}
-        for c in new_chunks:
-            new_by_doc.setdefault(c.doc_id, []).append(c)
 
         chunks: list[Chunk] = []
         rows: list[np.ndarray] = []
         for doc in ordered:
-            doc_chunks = new_by_doc.get(doc.doc_id, []) if doc.doc_id in fresh_ids else old_chunks.get(doc.doc_id, [])
-            source = new_by_id if doc.doc_id in fresh_ids else old_vectors
-            chunks.extend(doc_chunks)
-            rows.extend(source[c.chunk_id] for c in doc_chunks)
+            if doc.doc_id in fresh_ids:
+                chunks.extend(new_by_doc[doc.doc_id])
+                rows.append(new_vectors[doc.doc_id])
+            else:
+                doc_chunks = old_chunks.get(doc.doc_id, [])
+                chunks.extend(doc_chunks)
+                rows.extend(old_vectors[c.chunk_id][None, :] for c in doc_chunks)
         dim = embedder.info.dimension
         vectors = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+        del rows
 
         titles = {d.doc_id: d.title for d in ordered}
         per_doc = Counter(c.doc_id for c in chunks)
@@ -189,8 +240,9 @@ def build_index(
         changed = report.added or report.changed or report.removed or not (settings.index_dir / "CURRENT").exists()
         if changed:
             write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)
+        cache.clear()
     report.documents = len(ordered)
     report.chunks = len(chunks)
-    report.embedded_chunks = len(new_chunks)
+    report.embedded_chunks = embedded
     report.seconds = time.perf_counter() - started
     return report
