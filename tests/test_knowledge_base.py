@@ -1,0 +1,109 @@
+"""Uploads: safe names, allowed types, size limit, stored copy == indexed; concurrent use."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+
+from rag import Assistant, Settings, build_index
+from rag.knowledge_base import KnowledgeBase, sanitise_filename
+from rag.loading import content_hash
+from rag.store import read_index
+
+from conftest import FakeEmbedder
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("../../x.txt", "x.txt"),
+        ("..\\..\\windows.txt", "windows.txt"),
+        ("/etc/passwd", "passwd"),
+        (".hidden.md", "hidden.md"),
+        ("政策 汇编（2024）.TXT", "政策 汇编（2024）.txt"),
+        ("a\x00b<script>.txt", "ab_script_.txt"),
+        ("", "upload"),
+    ],
+)
+def test_sanitise_filename(name, expected):
+    assert sanitise_filename(name) == expected
+
+
+@pytest.fixture
+def kb(tmp_path, seed_copy):
+    settings = replace(Settings.from_env(), index_dir=tmp_path / "index", max_file_bytes=10_000)
+    embedder = FakeEmbedder()
+    build_index([seed_copy], settings, embedder)
+    return KnowledgeBase(settings, embedder), settings, embedder
+
+
+def test_upload_lands_inside_and_is_what_was_indexed(kb, tmp_path):
+    base, settings, embedder = kb
+    src = tmp_path / "evil.txt"
+    src.write_text("上传的文件。数字化转型试点。", encoding="utf-8")
+    result = base.add([(src, "../../evil.txt")])
+    assert result.report.added == ["uploads/evil.txt"] and not result.refused
+    stored = settings.index_dir / "uploads" / "evil.txt"
+    assert stored.read_bytes() == src.read_bytes()
+    data = read_index(settings.index_dir)
+    assert data.documents["uploads/evil.txt"].content_hash == content_hash(stored.read_bytes())
+    assert {d.doc_id for d in base.documents()} >= {"uploads/evil.txt"}
+    base.remove("uploads/evil.txt")
+    assert not stored.exists() and "uploads/evil.txt" not in read_index(settings.index_dir).documents
+
+
+def test_upload_refuses_wrong_type_and_too_large(kb, tmp_path):
+    base, settings, _ = kb
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ" * 10)
+    big = tmp_path / "big.txt"
+    big.write_text("字" * 20_000, encoding="utf-8")
+    result = base.add([(exe, "tool.exe"), (big, "big.txt")])
+    assert len(result.refused) == 2
+    assert "不支持" in result.refused[0] and "过大" in result.refused[1]
+    assert not (settings.index_dir / "uploads" / "tool.exe").exists()
+
+
+def test_folder_sync_keeps_uploads(kb, tmp_path, seed_copy):
+    base, settings, embedder = kb
+    src = tmp_path / "note.md"
+    src.write_text("# 备忘\n\n上传的备忘内容。", encoding="utf-8")
+    base.add([(src, "note.md")])
+    report = build_index([seed_copy], settings, embedder)  # `python -m rag index seeds` again
+    assert "uploads/note.md" not in report.removed
+    assert "uploads/note.md" in read_index(settings.index_dir).documents
+
+
+def test_concurrent_uploads_and_questions(kb, tmp_path):
+    base, settings, embedder = kb
+    assistant = Assistant(settings, embedder=embedder)
+    failures: list[BaseException] = []
+
+    def upload(i: int) -> None:
+        try:
+            src = tmp_path / f"doc{i}.txt"
+            src.write_text(f"第{i}份上传文件。内容关于免申即享政策第{i}项。", encoding="utf-8")
+            base.add([(src, f"doc{i}.txt")])
+        except BaseException as exc:
+            failures.append(exc)
+
+    def ask() -> None:
+        try:
+            for _ in range(15):
+                answer = assistant.ask("免申即享包括哪些政策?")
+                assert "稳岗返还" in answer.text, answer.text
+                for c in answer.citations:
+                    assert assistant.documents[c.doc_id].text[c.start : c.end] == c.quote
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(6)] + [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    data = read_index(settings.index_dir)  # checks every chunk against its document
+    assert {f"uploads/doc{i}.txt" for i in range(6)} <= set(data.documents)
