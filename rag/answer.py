@@ -174,13 +174,14 @@ class AnswerExtractor:
             return self.refuse(question_text, passages, confidence=confidence)
 
         chosen = [best]
-        if question.kind != "factoid":
-            for cand in candidates[1:]:
-                if len(chosen) >= self.settings.max_sentences or cand.score < self.settings.follow_ratio * best.score:
-                    break
-                overlaps = any(c.passage.chunk.doc_id == cand.passage.chunk.doc_id and c.start < cand.end and cand.start < c.end for c in chosen)
-                if not overlaps and cand.text not in {c.text for c in chosen}:
-                    chosen.append(cand)
+        # a factoid gets its best sentence and at most one runner-up that scores nearly as well
+        limit, ratio = (2, 0.95) if question.kind == "factoid" else (self.settings.max_sentences, self.settings.follow_ratio)
+        for cand in candidates[1:]:
+            if len(chosen) >= limit or cand.score < ratio * best.score:
+                break
+            overlaps = any(c.passage.chunk.doc_id == cand.passage.chunk.doc_id and c.start < cand.end and cand.start < c.end for c in chosen)
+            if not overlaps and cand.text not in {c.text for c in chosen}:
+                chosen.append(cand)
         return self._compose(question_text, question, chosen, passages, confidence)
 
     def _shares_a_word(self, question: QuestionAnalysis, best: _Candidate) -> bool:

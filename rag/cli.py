@@ -236,6 +236,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", action="store_true", help="also report recall for other dense fusion weights")
     p.add_argument("--dense-weight", type=float, help="override the fusion weight of the dense ranking")
     p.add_argument("--distractors", type=int, help="LeCoQA: index the gold laws plus N other files, not all laws")
+    p.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N missed answers and N weak spans")
+    p.add_argument("--chunk-size", type=int, help="override the chunk size (characters) for this evaluation")
+    p.add_argument("--chunk-overlap", type=int, help="override the chunk overlap (characters)")
     p.set_defaults(func=cmd_eval)
     return top
 

@@ -39,7 +39,7 @@ class ChunkSettings:
 class RetrievalSettings:
     top_k: int = 5
     candidates: int = 50  # per retriever, before fusion
-    dense_weight: float = 0.5  # weight of the dense ranking in weighted reciprocal-rank fusion
+    dense_weight: float = 0.4  # weight of the dense ranking in weighted RRF (best on CMRC: docs/benchmarks.md)
     rrf_k: int = 60
 
 

@@ -11,6 +11,7 @@ the span is the clause holding the enumeration. The span is always a substring o
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .question import QuestionAnalysis
 from .segment import char_bigrams, normalise
@@ -36,12 +37,41 @@ def _best_clause(question: QuestionAnalysis, sentence: str) -> tuple[int, int]:
     return max(clauses, key=lambda c: (_hits(question, sentence[c[0] : c[1]]), -c[0]))
 
 
+def _fold(text: str) -> str:
+    """Character-by-character NFKC + lower case, keeping the length (so offsets map back)."""
+    out = []
+    for ch in text:
+        folded = unicodedata.normalize("NFKC", ch).lower()
+        out.append(folded if len(folded) == 1 else ch)
+    return "".join(out)
+
+
+def _occurrences(text: str, piece: str) -> list[int]:
+    out, pos = [], text.find(piece)
+    while pos >= 0:
+        out.append(pos)
+        pos = text.find(piece, pos + 1)
+    return out
+
+
+def _context_pieces(context: str, from_end: bool) -> list[tuple[str, int]]:
+    """(piece, quality) of the question's context nearest the cue; longer and nearer is better."""
+    pieces = []
+    for skip in range(0, 4):
+        for n in (6, 5, 4, 3, 2):
+            if len(context) < skip + n:
+                continue
+            piece = context[len(context) - skip - n : len(context) - skip] if from_end else context[skip : skip + n]
+            if not any(ch in _PUNCT for ch in piece):
+                pieces.append((piece, 2 * n - skip))
+    return pieces
+
+
 def _aligned(question: str, sentence: str) -> str | None:
-    """Text of the sentence standing where the question word stands in the question."""
-    q = normalise(question).rstrip("?？。 ")
-    s = normalise(sentence)
-    if len(s) != len(sentence):
-        return None  # normalisation changed lengths: offsets would not map back
+    """Text of the sentence standing where the question word stands in the question: the best pair
+    of (left context end, right context start) no more than 30 characters apart."""
+    q = _fold(question).rstrip("?？。 ")
+    s = _fold(sentence)
     for cue in _QUESTION_CUES:
         pos = q.find(cue)
         if pos >= 0:
@@ -50,31 +80,30 @@ def _aligned(question: str, sentence: str) -> str | None:
         return None
     left, right = q[:pos], q[pos + len(cue) :]
     # measure words that belong to the question word: 哪两个公司 -> cue 哪 + 两个 + 公司
-    right = re.sub(r"^[一两二三四五六七八九十\d]*[个位家项种条年名次]", "", right)
-    start = end = None
-    for n in (4, 3, 2):
-        ctx = left[-n:]
-        if len(ctx) == n and ctx.strip(_PUNCT) == ctx and ctx in s:
-            start = s.find(ctx) + n
-            break
-    search_from = start or 0
-    for n in (4, 3, 2):
-        ctx = right[:n]
-        if len(ctx) == n and ctx.strip(_PUNCT) == ctx:
-            found = s.find(ctx, search_from)
-            if found >= 0:
-                end = found
-                break
-    if start is None and end is None:
-        return None
-    if start is None:
-        cut = max(s.rfind(p, 0, end) for p in "，,；;：:。“《")
-        start = cut + 1
-    if end is None:
-        ends = [i for i in (s.find(p, start) for p in "，,；;。！？") if i >= 0]
-        end = min(ends) if ends else len(s)
-    span = sentence[start:end].strip(_PUNCT.replace("《", "").replace("》", ""))
-    return span if 0 < len(span) <= 40 else None
+    right = re.sub(r"^[一两二三四五六七八九十\d]*[个位家项种条年名次届部本首座间支]", "", right)
+    lefts = [(o + len(p), quality) for p, quality in _context_pieces(left, True) for o in _occurrences(s, p)]
+    rights = [(o, quality) for p, quality in _context_pieces(right, False) for o in _occurrences(s, p)]
+    best, best_score = None, 0.0
+    for l_end, lq in lefts:
+        for r_start, rq in rights:
+            gap = r_start - l_end
+            if 0 < gap <= 30 and lq + rq - 0.1 * gap > best_score:
+                best, best_score = (l_end, r_start), lq + rq - 0.1 * gap
+    if best is None:  # one side only: from it to the clause boundary
+        ends = "，,；;。！？"
+        if lefts and (not rights or max(q for _, q in lefts) >= max(q for _, q in rights)):
+            l_end = max(lefts, key=lambda x: x[1])[0]
+            stops = [i for i in (s.find(p, l_end) for p in ends) if i >= 0]
+            best = (l_end, min(stops) if stops else len(s))
+        elif rights:
+            r_start = max(rights, key=lambda x: x[1])[0]
+            best = (max(s.rfind(p, 0, r_start) for p in ends + "：:“《") + 1, r_start)
+        else:
+            return None
+    start, end = best
+    span = sentence[start:end].strip(_PUNCT.replace("《", "").replace("》", "")).lstrip("》）)」』")
+    span = re.sub(r"^(?:是|为|有|在|于|由|叫|称)", "", span) if len(span) > 2 else span
+    return span if 1 < len(span) <= 40 or (len(span) == 1 and span.isdigit()) else None
 
 
 def best_span(question: QuestionAnalysis, sentence: str) -> str:
@@ -84,7 +113,8 @@ def best_span(question: QuestionAnalysis, sentence: str) -> str:
         return sentence[a:b].strip()
     if question.kind == "factoid":
         aligned = _aligned(question.text, sentence)
-        if aligned:
+        numeric = question.cue in ("多少", "几", "多久", "多长", "多大")
+        if aligned and (not numeric or re.search(r"\d|[一二三四五六七八九十百千万亿两]", aligned)):
             return aligned
         a, b = _best_clause(question, sentence)
         clause = sentence[a:b]

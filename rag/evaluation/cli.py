@@ -49,8 +49,12 @@ def run_eval(args, settings) -> int:
     evalset = load_dataset(Path(args.dataset), Path(args.corpus) if args.corpus else None, WORKDIR, args.limit, args.distractors)
     if args.dense_weight is not None:
         settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=args.dense_weight))
+    if args.chunk_size or args.chunk_overlap is not None:
+        chunk = replace(settings.chunk, size=args.chunk_size or settings.chunk.size, overlap=settings.chunk.overlap if args.chunk_overlap is None else args.chunk_overlap)
+        settings = replace(settings, chunk=chunk)
     if not args.index:
-        settings = replace(settings, index_dir=WORKDIR / f"index-{evalset.corpus.name}")
+        suffix = f"-c{settings.chunk.size}o{settings.chunk.overlap}"
+        settings = replace(settings, index_dir=WORKDIR / f"index-{evalset.corpus.name}{suffix}")
     embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
     bar = tqdm(total=0, unit="chunk", desc=f"indexing {evalset.corpus.name}", file=sys.stderr)
 
@@ -70,10 +74,17 @@ def run_eval(args, settings) -> int:
     print(_table(result))
     if args.sweep:
         weights = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]
-        result["sweep"] = {str(w): m for w, m in evaluation.sweep(weights).items()}
-        print("\n| dense weight | R@1 | R@5 | R@10 | MRR@10 |\n|---|---|---|---|---|")
+        result["sweep"] = evaluation.sweep(weights)
+        print("\n| fusion | R@1 | R@5 | R@10 | MRR@10 |\n|---|---|---|---|---|")
         for w, m in result["sweep"].items():
             print(f"| {w} | {m['R@1']:.3f} | {m['R@5']:.3f} | {m['R@10']:.3f} | {m['MRR@10']:.3f} |")
+    if args.show_errors:
+        print("\nmissed (question | reference | answer):")
+        for row in evaluation.misses[: args.show_errors]:
+            print("  " + " | ".join(row))
+        print("weak spans (question | reference | span):")
+        for row in evaluation.weak_spans[: args.show_errors]:
+            print("  " + " | ".join(row))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0

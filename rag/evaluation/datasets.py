@@ -48,9 +48,9 @@ class EvalSet:
 
 
 def law_key(title: str) -> str:
-    """`中华人民共和国民法典` / `民法典(2020-05-28)` → `民法典`."""
+    """`中华人民共和国民法典` / `民法典(2020-05-28)` → `民法典`; also inside 《》 of interpretations."""
     title = re.sub(r"[（(]\d{4}-\d{2}-\d{2}[)）]$", "", title.strip())
-    return title.removeprefix("中华人民共和国").strip()
+    return title.replace("中华人民共和国", "").strip()
 
 
 def load_squad(path: Path, workdir: Path, limit: int | None) -> EvalSet:

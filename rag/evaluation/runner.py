@@ -44,6 +44,8 @@ class Evaluation:
         self.chunks = data.chunks
         self.titles = {d: doc.title for d, doc in data.documents.items()}
         self.index_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        self.misses: list[tuple[str, str, str]] = []  # answer text lacks every reference
+        self.weak_spans: list[tuple[str, str, str]] = []  # right sentence, span F1 < 0.5
         self.jieba = None
         if with_baselines:
             texts = [embedding_text(c, self.titles[c.doc_id]) for c in self.chunks]
@@ -112,6 +114,10 @@ class Evaluation:
             return
         scores.answered += 1
         predicted = answer_text_for_scoring(answer.span, answer.text)
+        if not any(contains(answer.text, r) for r in q.answers):
+            self.misses.append((q.question, q.answers[0], answer.text[:120]))
+        elif best_over(char_f1, predicted, q.answers) < 0.5:
+            self.weak_spans.append((q.question, q.answers[0], predicted))
         scores.hit += int(any(contains(answer.text, r) for r in q.answers))
         scores.all_strings += int(all(contains(answer.text, r) for r in q.answers))
         scores.em += best_over(exact_match, predicted, q.answers)
@@ -119,17 +125,17 @@ class Evaluation:
         scores.length += len(predicted)
         scores.cited_right += int(any(contains(c.passage.chunk.text, r) for c in answer.citations for r in q.answers))
 
-    def sweep(self, weights: list[float]) -> dict[float, dict[str, float]]:
-        """Recall/MRR of weighted RRF for other dense weights, from the stored rankings."""
+    def sweep(self, weights: list[float], rrf_ks: tuple[int, ...] = (10, 30, 60)) -> dict[str, dict[str, float]]:
+        """Recall/MRR of weighted RRF for other dense weights and RRF constants, from the stored rankings."""
         retriever = self.assistant.retriever
         out = {}
-        for w in weights:
+        for w, rrf_k in [(w, k) for k in rrf_ks for w in weights]:
             scores = RetrievalScores()
             for q, dense_ids, char_ids in zip(self.set.questions, self.rankings.dense, self.rankings.char):
                 if not q.answerable:
                     continue
-                fused = weighted_rrf([(dense_ids, w), (char_ids, 1 - w)], retriever.settings.rrf_k, retriever.settings.candidates + 1)
+                fused = weighted_rrf([(dense_ids, w), (char_ids, 1 - w)], rrf_k, retriever.settings.candidates + 1)
                 order = sorted(fused, key=lambda i: -fused[i])[:DEPTH]
                 scores.add(self._ranks(q, order))
-            out[w] = scores.summary()
+            out[f"w={w} k={rrf_k}"] = scores.summary()
         return out

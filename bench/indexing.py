@@ -1,0 +1,63 @@
+"""Indexing throughput against the model's raw `encode` throughput on the same chunks, same run.
+
+    python bench/indexing.py PATH [PATH ...] [--limit-files N]
+
+Builds a fresh index of PATH in a temporary folder (load → chunk → embed → BM25 → write), then
+encodes exactly the same chunk texts with the bare embedder, and prints chunks/s for both, their
+ratio, characters/s, and the peak RSS of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("--limit-files", type=int, help="index only the first N files (sorted)")
+    args = parser.parse_args()
+
+    from rag import Settings, build_index
+    from rag.chunking import embedding_text
+    from rag.embedding import Embedder
+    from rag.loading import iter_source_files
+    from rag.store import read_index
+
+    settings = Settings.from_env()
+    embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+    files = list(iter_source_files(args.paths))
+    if args.limit_files:
+        files = files[: args.limit_files]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = replace(settings, index_dir=Path(tmp) / "index")
+        started = time.perf_counter()
+        report = build_index([], settings, embedder, files=files)
+        index_seconds = time.perf_counter() - started
+        data = read_index(settings.index_dir)
+        texts = [embedding_text(c, data.documents[c.doc_id].title) for c in data.chunks]
+        chars = sum(len(c.text) for c in data.chunks)
+    started = time.perf_counter()
+    for i in range(0, len(texts), 64):
+        embedder.encode_passages(texts[i : i + 64])
+    raw_seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    index_rate, raw_rate = report.chunks / index_seconds, len(texts) / raw_seconds
+    print(f"{report.documents} documents, {report.chunks} chunks, {chars:,} characters, {len(report.problems)} files skipped")
+    print("| stage | seconds | chunks/s | characters/s |\n|---|---|---|---|")
+    print(f"| index (load, chunk, embed, BM25, write) | {index_seconds:.1f} | {index_rate:.2f} | {chars / index_seconds:,.0f} |")
+    print(f"| raw encode of the same chunks | {raw_seconds:.1f} | {raw_rate:.2f} | {chars / raw_seconds:,.0f} |")
+    print(f"ratio index / raw encode: {index_rate / raw_rate:.3f}; peak RSS {peak:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
