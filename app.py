@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     from rag.embedding import Embedder
 
     try:
-        embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+        embedder = Embedder.from_settings(settings)
         prepare_index(settings, embedder)
         assistant = Assistant(settings, embedder=embedder)
     except RagError as exc:

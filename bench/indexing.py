@@ -1,6 +1,7 @@
 """Indexing throughput against the model's raw `encode` throughput on the same chunks, same run.
 
     python bench/indexing.py PATH [PATH ...] [--limit-files N]
+    python bench/indexing.py ../shared/data/gov_reports/government_work_reports.jsonl   # JSONL: one file per record
 
 Builds a fresh index of PATH in a temporary folder (load → chunk → embed → BM25 → write), then
 encodes exactly the same chunk texts with the bare embedder, and prints chunks/s for both, their
@@ -21,6 +22,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def materialise(jsonl: Path) -> Path:
+    """Write each JSONL record (`title`, `content`) as a .txt file under bench/out/corpora/."""
+    import json
+
+    folder = ROOT / "bench" / "out" / "corpora" / jsonl.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, line in enumerate(jsonl.read_text(encoding="utf-8").splitlines()):
+        record = json.loads(line)
+        target = folder / f"{i:04d}.txt"
+        if not target.exists():
+            target.write_text(f"{record.get('title', '')}\n\n{record.get('content', '')}", encoding="utf-8")
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("paths", nargs="+", type=Path)
@@ -34,8 +49,9 @@ def main() -> None:
     from rag.store import read_index
 
     settings = Settings.from_env()
-    embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
-    files = list(iter_source_files(args.paths))
+    embedder = Embedder.from_settings(settings)
+    paths = [materialise(p) if p.suffix == ".jsonl" else p for p in args.paths]
+    files = list(iter_source_files(paths))
     if args.limit_files:
         files = files[: args.limit_files]
     with tempfile.TemporaryDirectory() as tmp:

@@ -59,7 +59,7 @@ class Assistant:
         if embedder is None:
             from .embedding import Embedder
 
-            embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+            embedder = Embedder.from_settings(settings)
         self.embedder = embedder
         self.answer_settings = answer_settings
         self._lock = threading.Lock()

@@ -43,14 +43,29 @@ def _sections(doc: Document) -> Iterator[tuple[int, int, tuple[str, ...]]]:
             line_end = text.find("\n", pos, span_end)
             line_end = span_end if line_end < 0 else line_end
             heading = parse_heading(text[pos:line_end])
-            if heading is not None and heading.text != doc.title:
-                if text[section_start:pos].strip():
+            if heading is not None and heading.text != doc.title and stack.accepts(heading):
+                if _has_body(text[section_start:pos]):
                     yield section_start, pos, path
+                    section_start = pos
+                # a section holding only headings ("# 标题", "## 第一章") joins the next one
                 stack.push(heading)
-                section_start, path = pos, stack.path
+                path = stack.path
             pos = line_end + 1
         if text[section_start:span_end].strip():
             yield section_start, span_end, path
+
+
+def _has_body(section: str) -> bool:
+    """True when the section has text besides bare heading lines (an inline heading such as
+    `第五条 民事主体…` or `(二)推动政策精准落地。充分发挥…` carries body text)."""
+    for line in section.splitlines():
+        stripped = line.strip().lstrip("#").strip()
+        if not stripped:
+            continue
+        heading = parse_heading(line)
+        if heading is None or len(stripped) > len(heading.text) + 1:
+            return True
+    return False
 
 
 def chunk_document(doc: Document, settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:

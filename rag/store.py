@@ -28,7 +28,7 @@ from .bm25 import BM25
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .types import Chunk, Document
 
-FORMAT_VERSION = 2  # 2: spaces inside CJK runs no longer break BM25 terms
+FORMAT_VERSION = 3  # 2: spaces inside CJK runs no longer break BM25 terms; 3: heading-only sections merged
 CURRENT = "CURRENT"
 REBUILD_HINT = "rebuild it with: python -m rag index [PATH ...] --index {dir}"
 
@@ -165,9 +165,9 @@ def read_manifest(index_dir: Path) -> Manifest:
         raise IndexCorruptError(f"index file damaged: {path}; {REBUILD_HINT.format(dir=index_dir)}") from exc
 
 
-def check_manifest(manifest: Manifest, index_dir: Path, model: str | None, dimension: int | None) -> None:
+def check_manifest(manifest: Manifest, index_dir: Path, model: str | None, dimension: int | None, check_format: bool = True) -> None:
     hint = REBUILD_HINT.format(dir=index_dir)
-    if manifest.format_version != FORMAT_VERSION:
+    if check_format and manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(f"index in {index_dir} has format {manifest.format_version}, this version reads {FORMAT_VERSION}; {hint}")
     if model is not None and manifest.model != model:
         raise IndexMismatchError(f"index in {index_dir} was built with model '{manifest.model}', but '{model}' is configured; {hint} (or set RAG_EMBED_MODEL={manifest.model})")
@@ -175,11 +175,11 @@ def check_manifest(manifest: Manifest, index_dir: Path, model: str | None, dimen
         raise IndexMismatchError(f"index in {index_dir} has dimension {manifest.dimension}, the model gives {dimension}; {hint}")
 
 
-def read_index(index_dir: Path, model: str | None = None, dimension: int | None = None) -> IndexData:
+def read_index(index_dir: Path, model: str | None = None, dimension: int | None = None, check_format: bool = True) -> IndexData:
     import faiss
 
     manifest = read_manifest(index_dir)
-    check_manifest(manifest, index_dir, model, dimension)
+    check_manifest(manifest, index_dir, model, dimension, check_format)
     folder = live_generation(index_dir)
     assert folder is not None
     current = folder / "documents.jsonl"

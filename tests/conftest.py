@@ -58,7 +58,7 @@ def fake_embedder():
 def embedder():
     from rag.embedding import Embedder
 
-    return Embedder(dtype="float32")
+    return Embedder(dtype="float32", query_engine="model")
 
 
 @pytest.fixture(scope="session")

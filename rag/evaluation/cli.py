@@ -55,7 +55,7 @@ def run_eval(args, settings) -> int:
     if not args.index:
         suffix = f"-c{settings.chunk.size}o{settings.chunk.overlap}"
         settings = replace(settings, index_dir=WORKDIR / f"index-{evalset.corpus.name}{suffix}")
-    embedder = Embedder(settings.embed_model, settings.cache_dir, settings.embed_device, settings.embed_dtype)
+    embedder = Embedder.from_settings(settings)
     bar = tqdm(total=0, unit="chunk", desc=f"indexing {evalset.corpus.name}", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
