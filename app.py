@@ -20,10 +20,13 @@ import gradio as gr
 
 from rag import Assistant, Settings, build_index
 from rag.cli import answer_json
-from rag.errors import IndexNotFoundError, RagError
+from rag.errors import RagError
+from rag.store import live_generation
 from rag.knowledge_base import KnowledgeBase
 from rag.loading import SUPPORTED_SUFFIXES
-from rag.render import CSS, chat_text, citations_html, documents_table
+from html import unescape
+
+from rag.render import CSS, chat_text, citations_html, documents_table, escape_chat
 
 log = logging.getLogger("rag.app")
 ROOT = Path(__file__).resolve().parent
@@ -43,25 +46,27 @@ def _text_of(content) -> str:
 
 
 def user_questions(history: list) -> list[str]:
-    return [_text_of(m.get("content")) for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
+    """The user's earlier questions (stored escaped in the chat, unescaped here)."""
+    return [unescape(_text_of(m.get("content"))) for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
 
 
 def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
     def respond(message: str, history: list):
         history = list(history or [])
         try:
-            answer = assistant.ask(message, history=user_questions(history))
-            reply, panel = chat_text(answer), citations_html(answer, assistant.documents)
+            answer, documents = assistant.ask_in_context(message, history=user_questions(history))
+            reply, panel = chat_text(answer), citations_html(answer, documents)
         except Exception:  # never show a stack trace to users; keep it in the server log
             log.exception("answering failed")
             reply, panel = SORRY, citations_html(None, {})
-        history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+        history += [{"role": "user", "content": escape_chat(message or "")}, {"role": "assistant", "content": reply}]
         return "", history, panel
 
     def ask_api(question: str, history: list[str] | None = None) -> dict:
         """Answer one question; `history` lists the earlier questions of the conversation."""
         try:
-            return answer_json(assistant.ask(question, history=list(history or [])), assistant)
+            answer, documents = assistant.ask_in_context(question, history=list(history or []))
+            return answer_json(answer, documents)
         except Exception:
             log.exception("answering failed")
             return {"question": question, "answer": SORRY, "refused": True, "citations": []}
@@ -77,13 +82,13 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
         try:
             progress(0, desc="正在索引…")
             result = kb.add(pairs, progress=lambda done, total: progress(done / max(total, 1), desc=f"正在嵌入段落 {done}/{total}"))
-            assistant.refresh()
         except Exception:
             log.exception("upload failed")
             return "上传失败，索引保持不变。", *doc_choices()
+        assistant.refresh()
         r = result.report
         lines = [f"已索引：新增 {len(r.added)}，更新 {len(r.changed)}，未变 {len(r.unchanged)}；共 {r.documents} 份文档、{r.chunks} 个段落。"]
-        lines += [f"未收录 {p.path.rsplit('/', 1)[-1]}：{p.reason}" for p in r.problems]
+        lines += [f"未收录 {Path(p.path).name.removeprefix('.incoming-')}：{p.reason}" for p in r.problems]
         lines += [f"未收录 {line}" for line in result.refused]
         return "\n".join(lines), *doc_choices()
 
@@ -92,12 +97,12 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
             return "请先选择要删除的文档。", *doc_choices()
         try:
             kb.remove(doc_id)
-            assistant.refresh()
         except RagError:
             return "该文档已不在知识库中。", *doc_choices()
         except Exception:
             log.exception("remove failed")
             return "删除失败，索引保持不变。", *doc_choices()
+        assistant.refresh()
         return f"已删除：{doc_id}", *doc_choices()
 
     with gr.Blocks(title="政务文档问答助手") as demo:
@@ -135,9 +140,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
 
 def prepare_index(settings: Settings, embedder) -> None:
     """Build the index from seeds/ when there is none yet."""
-    try:
-        Assistant(settings, embedder=embedder)
-    except IndexNotFoundError:
+    if live_generation(settings.index_dir) is None:
         print(f"no index in {settings.index_dir}: building it from seeds/ …", flush=True)
         report = build_index([ROOT / "seeds"], settings, embedder)
         print(report.summary(), flush=True)
@@ -150,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", help="index folder (default: $RAG_INDEX_DIR or ./index)")
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     args = parser.parse_args(argv)
+    user, password = os.environ.get("RAG_USERNAME"), os.environ.get("RAG_PASSWORD")
+    if args.share and not (user and password):
+        parser.error("--share publishes the app (uploads and deletions included): set RAG_USERNAME and RAG_PASSWORD first")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     settings = Settings.from_env(index_dir=Path(args.index) if args.index else None)
@@ -165,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     kb = KnowledgeBase(settings, embedder)
-    user, password = os.environ.get("RAG_USERNAME"), os.environ.get("RAG_PASSWORD")
     demo = build_app(assistant, kb)
     demo.queue(default_concurrency_limit=8)
     demo.launch(

@@ -10,6 +10,7 @@ Both the CLI and the web chat go through this class. It reloads the index when a
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -20,11 +21,13 @@ import numpy as np
 
 from .answer import AnswerExtractor, AnswerSettings
 from .config import Settings
+from .errors import RagError
 from .question import is_follow_up
 from .retrieve import HybridRetriever
 from .store import IndexData, live_generation, read_index
 from .types import Answer, SearchResult
 
+log = logging.getLogger(__name__)
 EMPTY_QUESTION = "请输入一个问题，例如：免申即享包括哪些政策？"
 NO_CONTENT = "没有看懂这个问题：请用中文或英文文字提问。"
 
@@ -63,6 +66,7 @@ class Assistant:
         self.embedder = embedder
         self.answer_settings = answer_settings
         self._lock = threading.Lock()
+        self._failed: Path | None = None
         self._load()
 
     @classmethod
@@ -88,13 +92,22 @@ class Assistant:
         return self._snapshot.retriever
 
     def refresh(self) -> bool:
-        """Load the newest index generation if another writer published one. True if it changed."""
-        if live_generation(self.settings.index_dir) == self._snapshot.data.folder:
+        """Load the newest index generation if another writer published one. True if it changed.
+
+        If the new generation cannot be loaded, the current one keeps answering (and it is logged)."""
+        live = live_generation(self.settings.index_dir)
+        if live == self._snapshot.data.folder or live == self._failed:
             return False
         with self._lock:
-            if live_generation(self.settings.index_dir) == self._snapshot.data.folder:
+            live = live_generation(self.settings.index_dir)
+            if live == self._snapshot.data.folder or live == self._failed:
                 return False
-            self._load()
+            try:
+                self._load()
+            except RagError:
+                log.exception("could not load index generation %s; still answering from %s", live, self._snapshot.data.folder)
+                self._failed = live
+                return False
             return True
 
     def _encode_query(self, text: str) -> np.ndarray:
@@ -114,13 +127,21 @@ class Assistant:
 
     def ask(self, question: str, history: list[str] | None = None) -> Answer:
         """Answer a question; `history` holds the user's earlier questions, oldest first."""
+        return self.ask_in_context(question, history)[0]
+
+    def ask_in_context(self, question: str, history: list[str] | None = None) -> tuple[Answer, dict]:
+        """The answer and the documents of the index generation it came from (for rendering
+        citations even if another generation is published meanwhile)."""
+        self.refresh()
+        snapshot = self._snapshot
+        return self._answer(snapshot, question, history), snapshot.data.documents
+
+    def _answer(self, snapshot: _Snapshot, question: str, history: list[str] | None) -> Answer:
         text, notice = clean_question(question, self.settings.max_query_chars)
         if not text:
             return Answer(question=question, text=EMPTY_QUESTION, refused=True)
         if not _has_content(text):
             return Answer(question=question, text=NO_CONTENT, refused=True)
-        self.refresh()
-        snapshot = self._snapshot
         previous = next((q for q in reversed(history or []) if q and q.strip()), None)
         context = None
         if previous and is_follow_up(text):

@@ -50,8 +50,8 @@ def _citation_json(c) -> dict:
     }
 
 
-def _passage_json(p, assistant) -> dict:
-    doc = assistant.documents[p.chunk.doc_id]
+def _passage_json(p, documents) -> dict:
+    doc = documents[p.chunk.doc_id]
     return {
         "doc": p.chunk.doc_id,
         "title": doc.title,
@@ -65,7 +65,8 @@ def _passage_json(p, assistant) -> dict:
     }
 
 
-def answer_json(answer, assistant) -> dict:
+def answer_json(answer, documents) -> dict:
+    """`documents`: the index snapshot the answer came from (doc id → Document)."""
     return {
         "question": answer.question,
         "answer": answer.text,
@@ -73,7 +74,7 @@ def answer_json(answer, assistant) -> dict:
         "span": answer.span,
         "notice": answer.notice,
         "citations": [_citation_json(c) for c in answer.citations],
-        "passages": [_passage_json(p, assistant) for p in answer.passages] if answer.refused else [],
+        "passages": [_passage_json(p, documents) for p in answer.passages] if answer.refused else [],
     }
 
 
@@ -156,10 +157,10 @@ def cmd_ask(args) -> int:
     assistant = Assistant(_settings(args))
     history: list[str] = []
     for question in _questions(args.questions):
-        answer = assistant.ask(question, history=history if args.follow_up else None)
+        answer, documents = assistant.ask_in_context(question, history=history if args.follow_up else None)
         history.append(question)
         if args.json:
-            print(json.dumps(answer_json(answer, assistant), ensure_ascii=False), flush=True)
+            print(json.dumps(answer_json(answer, documents), ensure_ascii=False), flush=True)
         else:
             print_answer(answer, assistant)
             print()
@@ -173,7 +174,7 @@ def cmd_search(args) -> int:
     for question in _questions(args.questions):
         result = assistant.search(question, k=args.k)
         if args.json:
-            out = {"question": question, "passages": [_passage_json(p, assistant) for p in result.passages]}
+            out = {"question": question, "passages": [_passage_json(p, assistant.documents) for p in result.passages]}
             print(json.dumps(out, ensure_ascii=False), flush=True)
             continue
         print(f"# {question}")

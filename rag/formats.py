@@ -147,9 +147,11 @@ def docx_text(data: bytes) -> str:
     blocks: list[str] = []
     body = document.element.body
     for child in body.iterchildren():
+        if not isinstance(child.tag, str):  # comments and processing instructions
+            continue
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
-            text = "".join(node.text or "" for node in child.iter() if node.tag.endswith("}t"))
+            text = "".join(node.text or "" for node in child.iter() if isinstance(node.tag, str) and node.tag.endswith("}t"))
             style = child.find(".//{*}pStyle")
             level = None
             if style is not None:

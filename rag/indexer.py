@@ -193,8 +193,14 @@ def build_index(
                     report.unchanged.append(doc_id)
                     continue
                 doc = document_from_bytes(data, doc_id, suffix=path.suffix)
-            except (DocumentError, OSError) as exc:
-                problem = LoadProblem(str(path), str(exc) if isinstance(exc, DocumentError) else f"cannot read: {exc}")
+            except Exception as exc:  # one bad file is reported and skipped; the others still index
+                if isinstance(exc, DocumentError):
+                    reason = str(exc)
+                elif isinstance(exc, OSError):
+                    reason = f"cannot read: {exc.strerror or exc}"
+                else:
+                    reason = f"unreadable ({type(exc).__name__}: {exc})"
+                problem = LoadProblem(str(path), reason)
                 report.problems.append(problem)
                 if on_problem:
                     on_problem(problem)

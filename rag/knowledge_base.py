@@ -7,6 +7,7 @@ the doc id `uploads/<name>`. Updates go through `build_index`, which serialises 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import unicodedata
@@ -79,9 +80,16 @@ class KnowledgeBase:
             if dest.parent != self.upload_dir.resolve():
                 refused.append(f"{original}: 文件名无效")
                 continue
-            shutil.copyfile(temp, dest)
-            files.append((dest, UPLOAD_PREFIX + name))
-        report = build_index([], self.settings, self.embedder, progress=progress, keep_missing=True, files=files)
+            incoming = dest.with_name(f".incoming-{dest.name}")  # becomes the stored copy only if it indexes
+            shutil.copyfile(temp, incoming)
+            files.append((incoming, dest, UPLOAD_PREFIX + name))
+        report = build_index([], self.settings, self.embedder, progress=progress, keep_missing=True, files=[(i, d) for i, _, d in files])
+        failed = {p.path for p in report.problems}
+        for incoming, dest, _ in files:
+            if str(incoming) in failed:
+                incoming.unlink(missing_ok=True)  # the previous stored copy (if any) stays as indexed
+            else:
+                os.replace(incoming, dest)
         return UploadResult(report, tuple(refused))
 
     def remove(self, doc_id: str) -> IndexReport:

@@ -30,7 +30,7 @@ def decode_bytes(data: bytes) -> str:
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, errors="strict")
+            return _strict(data[len(bom) :], encoding)
     if data[:200].count(b"\x00") > 0:
         sample = data[:4000]
         if len(sample) % 2 == 0 and sample[1::2].count(0) > len(sample) // 4:

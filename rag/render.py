@@ -10,8 +10,13 @@ from .types import Answer, Document
 _META_FIELDS = ("文号", "发布机构", "生成日期", "发布日期", "成文日期", "索引号")
 
 
+def escape_chat(text: str) -> str:
+    """Chat bubbles are set as HTML by Gradio even without Markdown: escape, keep line breaks."""
+    return escape(text).replace("\n", "<br>")
+
+
 def chat_text(answer: Answer) -> str:
-    """The chat bubble: the answer with its [n] marks, then one source line per citation."""
+    """The chat bubble (escaped HTML): the answer with its [n] marks, then one source line per citation."""
     lines = []
     if answer.notice:
         lines.append(f"（{answer.notice}）")
@@ -24,7 +29,7 @@ def chat_text(answer: Answer) -> str:
         lines.append("来源：")
         for c in answer.citations:
             lines.append(f"[{c.number}] {c.title}" + (f" · {c.heading}" if c.heading else ""))
-    return "\n".join(lines)
+    return escape_chat("\n".join(lines))
 
 
 def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, quote_end: int | None) -> str:

