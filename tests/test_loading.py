@@ -69,3 +69,24 @@ def test_unsupported_and_too_large(tmp_path):
     big.write_text("字" * 1000, encoding="utf-8")
     with pytest.raises(DocumentError, match="too large"):
         load_document(big, "big.txt", max_bytes=100)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_decoder_on_arbitrary_bytes_decodes_or_says_why(data):
+    try:
+        text = decode_bytes(data)
+    except DocumentError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(text, str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=500))
+def test_decoder_round_trips_utf8_text(text):
+    assert decode_bytes(text.encode("utf-8")) == text
+    assert decode_bytes(b"\xef\xbb\xbf" + text.encode("utf-8")) == text
