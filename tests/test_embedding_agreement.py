@@ -108,3 +108,4 @@ def test_fast_query_engine_agrees_with_the_model(embedder):
     questions = TEXTS[:20]
     cos = (fast.encode_queries(questions) * embedder.encode_queries(questions)).sum(axis=1)
     assert cos.min() >= 0.999
+    assert fast._st is None  # answering queries never loaded the torch model: fast start-up

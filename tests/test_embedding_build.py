@@ -31,8 +31,9 @@ def test_builds_and_encodes_offline_in_fresh_cache(tmp_path):
                HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))
     code = (
         "from rag.embedding import Embedder\n"
-        "e = Embedder()\n"
+        "e = Embedder(query_engine='model')\n"
         "v = e.encode_queries(['免申即享包括哪些政策?'])\n"
+        "assert e.encode_passages(['将免征部分行业地方水利建设基金纳入免申即享范围']).shape == (1, 384)\n"
         "print(e.info.dimension, v.shape, round(float((v * v).sum()), 4))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

