@@ -19,7 +19,7 @@ from conftest import FOUR_POLICIES, ROOT, SEED_FILE, SEED_QUESTION
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 HOSTILE = (
-    "关于恶意标记测试的通知\n\n"
+    "关于恶意标记<img src=x onerror=\"window.__pwned = 3\">测试的通知\n\n"
     "本测试文件包含标记<script>window.__pwned = 1</script>和图片<img src=x onerror=\"window.__pwned = 2\">，"
     "用于检查网页是否把文档内容当作纯文本显示。恶意标记测试的结论是页面安全。\n"
 )
@@ -31,26 +31,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    index = tmp_path_factory.mktemp("app-index")
+def start_app(folder: Path, **extra_env: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = dict(os.environ, RAG_INDEX_DIR=str(index), RAG_PORT=str(port), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    log = open(tmp_path_factory.mktemp("app-log") / "app.log", "w")
+    env = dict(os.environ, RAG_INDEX_DIR=str(folder / "index"), RAG_PORT=str(port), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", **extra_env)
+    log = open(folder / "app.log", "w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 300
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"app exited with {proc.returncode}: {Path(log.name).read_text()[-2000:]}")
+            raise RuntimeError(f"app exited with {proc.returncode}: {(folder / 'app.log').read_text()[-2000:]}")
         try:
             urllib.request.urlopen(url, timeout=2)
-            break
+            return proc, url
         except OSError:
             time.sleep(1)
-    else:
-        proc.kill()
-        raise RuntimeError("app did not start in time")
+    proc.kill()
+    raise RuntimeError("app did not start in time")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    proc, url = start_app(tmp_path_factory.mktemp("app"))
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -132,6 +134,8 @@ def test_hostile_upload_renders_inert(app_url, browser, tmp_path):
     page.locator("#upload-button").click()
     page.wait_for_function("() => (document.querySelector('#kb-status textarea') || {}).value?.includes('新增 1')", timeout=120_000)
     page.locator("#documents").get_by_text("uploads/hostile.txt").wait_for(timeout=10_000)
+    assert "<img src=x onerror=" in page.locator("#documents").inner_text()  # the title, as text
+    assert page.locator("#documents img").count() == 0 and page.evaluate("window.__pwned") is None
     page.get_by_role("tab", name="问答").click()
     ask(page, "恶意标记测试的结论是什么?", "页面安全")
     page.locator("#citations").get_by_text("<script>", exact=False).first.wait_for(timeout=10_000)
@@ -141,3 +145,17 @@ def test_hostile_upload_renders_inert(app_url, browser, tmp_path):
     assert page.evaluate("window.__pwned") is None
     assert page.locator("#citations script, #chat script, #citations img, #chat img[src=x]").count() == 0
     page.close()
+
+
+def test_login_when_credentials_are_configured(tmp_path):
+    from gradio_client import Client
+
+    proc, url = start_app(tmp_path, RAG_USERNAME="staff", RAG_PASSWORD="s3cret")
+    try:
+        with pytest.raises(Exception, match="(?i)login|credential|auth"):
+            Client(url, verbose=False).predict(SEED_QUESTION, [], api_name="/ask")
+        result = Client(url, auth=("staff", "s3cret"), verbose=False).predict(SEED_QUESTION, [], api_name="/ask")
+        assert "稳岗返还" in result["answer"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
