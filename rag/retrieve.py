@@ -1,9 +1,10 @@
 """Hybrid retrieval: dense (FAISS inner product on e5 vectors) and BM25, fused.
 
-Fusion is weighted reciprocal-rank fusion: score = w / (k + rank_dense) + (1 - w) / (k + rank_bm25),
-a ranking missing from one side's candidate list counting as rank = candidates + 1. Plain RRF
-(w = 0.5) lowered recall where one retriever was much weaker; the weight is a measured,
-per-corpus setting (docs/benchmarks.md).
+Default fusion ("minmax"): each retriever's candidate scores are min-max normalised to [0, 1] and
+combined as w * dense + (1 - w) * bm25, a candidate missing from one list scoring 0 there. It beat
+weighted reciprocal-rank fusion ("rrf": w / (k + rank_dense) + (1 - w) / (k + rank_bm25)) on both
+CMRC and LeCoQA because it keeps how far ahead the best candidates are, which ranks throw away.
+The weight is a measured, per-corpus setting (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     part = np.argpartition(-scores, k - 1)[:k]
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+def minmax_fusion(sides: list[tuple[np.ndarray, np.ndarray, float]]) -> dict[int, float]:
+    """sides: (ids, scores, weight) per retriever → fused score per id."""
+    fused: dict[int, float] = {}
+    for ids, scores, weight in sides:
+        if len(scores) == 0:
+            continue
+        lo, span = float(scores.min()), float(scores.max() - scores.min())
+        for i, s in zip(ids, scores):
+            norm = (float(s) - lo) / span if span > 0 else 1.0
+            fused[int(i)] = fused.get(int(i), 0.0) + weight * norm
+    return fused
 
 
 def weighted_rrf(rankings: list[tuple[np.ndarray, float]], rrf_k: int, missing_rank: int) -> dict[int, float]:
@@ -116,7 +130,11 @@ class HybridRetriever:
             fused = {int(i): float(all_lexical[i]) for i in lexical_ids}
         else:
             w = self.settings.dense_weight if dense_weight is None else dense_weight
-            fused = weighted_rrf([(dense_ids, w), (lexical_ids, 1.0 - w)], self.settings.rrf_k, n + 1)
+            if self.settings.fusion == "rrf":
+                fused = weighted_rrf([(dense_ids, w), (lexical_ids, 1.0 - w)], self.settings.rrf_k, n + 1)
+            else:
+                dense_sims = np.asarray([dense_scores[int(i)] for i in dense_ids], dtype=np.float32)
+                fused = minmax_fusion([(dense_ids, dense_sims, w), (lexical_ids, all_lexical[lexical_ids], 1.0 - w)])
         order = sorted(fused, key=lambda i: -fused[i])[:k]
         passages = [
             Passage(

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..bm25 import BM25
 from ..chunking import embedding_text
-from ..retrieve import top_indices, weighted_rrf
+from ..retrieve import minmax_fusion, top_indices, weighted_rrf
 from .datasets import EvalQuestion, EvalSet
 from .metrics import AnswerScores, RetrievalScores, answer_text_for_scoring, best_over, char_f1, contains, exact_match
 
@@ -25,7 +25,9 @@ DEPTH = 20
 @dataclass
 class Rankings:
     dense: list[np.ndarray] = field(default_factory=list)
+    dense_scores: list[np.ndarray] = field(default_factory=list)
     char: list[np.ndarray] = field(default_factory=list)
+    char_scores: list[np.ndarray] = field(default_factory=list)
     jieba: list[np.ndarray] = field(default_factory=list)
 
 
@@ -75,12 +77,14 @@ class Evaluation:
 
             product_ids = [self.index_of[p.chunk.chunk_id] for p in passages]
             depth = retriever.settings.candidates
-            dense_ids, _ = retriever.dense(retriever.last_query_vector, depth)
+            dense_ids, dense_sims = retriever.dense(retriever.last_query_vector, depth)
             char_scores = retriever.bm25.scores(q.question)
             char_ids = top_indices(char_scores, depth)
             char_ids = char_ids[char_scores[char_ids] > 0]
             self.rankings.dense.append(dense_ids)
+            self.rankings.dense_scores.append(dense_sims)
             self.rankings.char.append(char_ids)
+            self.rankings.char_scores.append(char_scores[char_ids])
             if q.answerable:  # unanswerable questions have nothing to retrieve
                 systems["product"].add(self._ranks(q, product_ids))
                 systems["bm25-char"].add(self._ranks(q, char_ids[:DEPTH]))
@@ -125,17 +129,23 @@ class Evaluation:
         scores.length += len(predicted)
         scores.cited_right += int(any(contains(c.passage.chunk.text, r) for c in answer.citations for r in q.answers))
 
-    def sweep(self, weights: list[float], rrf_ks: tuple[int, ...] = (10, 30, 60)) -> dict[str, dict[str, float]]:
-        """Recall/MRR of weighted RRF for other dense weights and RRF constants, from the stored rankings."""
+    def sweep(self, weights: list[float], rrf_ks: tuple[int, ...] = (10, 60)) -> dict[str, dict[str, float]]:
+        """Recall/MRR of min-max score fusion and of weighted RRF (several constants) for other
+        dense weights, from the stored candidate lists."""
         retriever = self.assistant.retriever
+        r = self.rankings
+        configs = [("minmax", w, 0) for w in weights] + [("rrf", w, k) for k in rrf_ks for w in weights]
         out = {}
-        for w, rrf_k in [(w, k) for k in rrf_ks for w in weights]:
+        for mode, w, rrf_k in configs:
             scores = RetrievalScores()
-            for q, dense_ids, char_ids in zip(self.set.questions, self.rankings.dense, self.rankings.char):
+            for n, q in enumerate(self.set.questions):
                 if not q.answerable:
                     continue
-                fused = weighted_rrf([(dense_ids, w), (char_ids, 1 - w)], rrf_k, retriever.settings.candidates + 1)
+                if mode == "rrf":
+                    fused = weighted_rrf([(r.dense[n], w), (r.char[n], 1 - w)], rrf_k, retriever.settings.candidates + 1)
+                else:
+                    fused = minmax_fusion([(r.dense[n], r.dense_scores[n], w), (r.char[n], r.char_scores[n], 1 - w)])
                 order = sorted(fused, key=lambda i: -fused[i])[:DEPTH]
                 scores.add(self._ranks(q, order))
-            out[f"w={w} k={rrf_k}"] = scores.summary()
+            out[f"{mode} w={w}" + (f" k={rrf_k}" if mode == "rrf" else "")] = scores.summary()
         return out
