@@ -14,7 +14,7 @@ import re
 import unicodedata
 
 from .question import QuestionAnalysis
-from .segment import char_bigrams, normalise
+from .segment import char_bigrams
 
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?]+")
 _PUNCT = "，,；;：:。！？!?、“”\"'（）()《》 \n"

@@ -9,7 +9,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ..config import RetrievalSettings
 from .datasets import load_dataset
 from .runner import Evaluation
 
