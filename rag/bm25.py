@@ -7,6 +7,7 @@ few columns of a CSC matrix.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +25,15 @@ class BM25:
         self._segment = SEGMENTERS[segmenter]
 
     @classmethod
-    def build(cls, texts: list[str], segmenter: str = "char_bigrams", k1: float = 1.2, b: float = 0.75) -> "BM25":
+    def build(cls, texts: Iterable[str], segmenter: str = "char_bigrams", k1: float = 1.2, b: float = 0.75) -> "BM25":
+        """`texts` may be a generator: each text is segmented once and not kept."""
         segment = SEGMENTERS[segmenter]
         vocabulary: dict[str, int] = {}
         rows, cols, counts = [], [], []
-        lengths = np.zeros(len(texts), dtype=np.float32)
+        length_list: list[int] = []
         for row, text in enumerate(texts):
             terms = segment(text)
-            lengths[row] = len(terms)
+            length_list.append(len(terms))
             tf: dict[int, int] = {}
             for term in terms:
                 col = vocabulary.setdefault(term, len(vocabulary))
@@ -39,7 +41,8 @@ class BM25:
             rows.extend([row] * len(tf))
             cols.extend(tf.keys())
             counts.extend(tf.values())
-        n_docs = len(texts)
+        lengths = np.asarray(length_list, dtype=np.float32)
+        n_docs = len(lengths)
         shape = (n_docs, max(len(vocabulary), 1))
         tf_matrix = sparse.csr_matrix((np.asarray(counts, np.float32), (rows, cols)), shape=shape)
         df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=shape[1]).astype(np.float32)

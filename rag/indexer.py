@@ -246,7 +246,7 @@ def build_index(
 
         titles = {d.doc_id: d.title for d in ordered}
         per_doc = Counter(c.doc_id for c in chunks)
-        bm25 = BM25.build([embedding_text(c, titles[c.doc_id]) for c in chunks], segmenter=SEGMENTER)
+        bm25 = BM25.build((embedding_text(c, titles[c.doc_id]) for c in chunks), segmenter=SEGMENTER)
         manifest = Manifest(
             format_version=FORMAT_VERSION,
             model=embedder.info.model,

@@ -67,8 +67,14 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _write(path: Path, text: str) -> None:
+    _write_lines(path, [text])
+
+
+def _write_lines(path: Path, lines) -> None:
+    """Write an iterable of strings, streamed (a large corpus is never joined into one string)."""
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+        for line in lines:
+            fh.write(line)
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -126,8 +132,8 @@ def write_index(
     if len(vectors):
         flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(flat, str(staging / "vectors.faiss"))
-    _write(staging / "chunks.jsonl", "".join(_chunk_json(c) + "\n" for c in chunks))
-    _write(staging / "documents.jsonl", "".join(_doc_json(d) + "\n" for d in documents))
+    _write_lines(staging / "chunks.jsonl", (_chunk_json(c) + "\n" for c in chunks))
+    _write_lines(staging / "documents.jsonl", (_doc_json(d) + "\n" for d in documents))
     bm25.save(staging)
     _write(staging / "manifest.json", manifest.to_json())  # written last: its presence marks a whole generation
     for path in staging.iterdir():  # every file on disk before the generation is named live
