@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .headings import parse_heading
 from .question import QuestionAnalysis, analyse_question
 from .segment import char_bigrams, is_dictionary_word
-from .span import best_span
+from .span import TITLE, best_span
 from .types import Answer, AnswerSentence, Citation, Document, Passage
 
 NOT_FOUND = "未在文档中找到相关内容。以下是最接近的段落，供参考："
@@ -26,7 +26,6 @@ _SENTENCE_END = re.compile(r"[^。！？；!?;\n]*[。！？；!?;\n]+|[^。！�
 _ENUMERATION = re.compile(r"[、；;]")
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个项条家场批次年月日%]")
 _DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|\d{4}-\d{1,2}")
-_TITLE = re.compile(r"《[^》]{2,60}》")
 MAX_SENTENCE_CHARS = 180
 
 
@@ -129,7 +128,7 @@ class AnswerExtractor:
         if question.cue in ("何时", "什么时候", "哪年", "哪一年", "哪天"):
             return 0.1 if _DATE.search(sentence) else 0.0
         if question.cue in ("叫", "名称") or "叫什么" in question.text:
-            return 0.1 if _TITLE.search(sentence) else 0.0
+            return 0.1 if TITLE.search(sentence) else 0.0
         return 0.0
 
     def _candidates(self, question: QuestionAnalysis, passages: list[Passage], extra_terms: tuple[str, ...]) -> list[_Candidate]:

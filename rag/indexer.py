@@ -24,7 +24,7 @@ from .chunking import chunk_document, embedding_text
 from .config import Settings
 from .embed_cache import EmbeddingCache
 from .errors import DocumentError, RagError
-from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, SUPPORTED_SUFFIXES
+from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, read_source
 from .store import FORMAT_VERSION, Manifest, read_index, read_manifest, stored_vectors, write_index
 from .types import Chunk, Document
 
@@ -181,12 +181,7 @@ def build_index(
         fresh: list[Document] = []
         for path, doc_id in [*iter_source_files(sources), *files]:
             try:
-                if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                    raise DocumentError(f"unsupported file type '{path.suffix}' (supported: {', '.join(SUPPORTED_SUFFIXES)})")
-                size = path.stat().st_size
-                if size > settings.max_file_bytes:
-                    raise DocumentError(f"too large ({size:,} bytes; the limit is {settings.max_file_bytes:,})")
-                data = path.read_bytes()
+                data = read_source(path, settings.max_file_bytes)
                 previous = old_docs.get(doc_id)
                 if previous is not None and previous.content_hash == content_hash(data):
                     documents[doc_id] = previous

@@ -93,17 +93,21 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_document(path: Path, doc_id: str, max_bytes: int | None = None) -> Document:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise DocumentError(f"cannot read: {exc.strerror}") from exc
-    if max_bytes is not None and size > max_bytes:
-        raise DocumentError(f"too large ({size:,} bytes; the limit is {max_bytes:,})")
+def read_source(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of a file we can index, or DocumentError saying why not (type, size, unreadable)."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise DocumentError(f"unsupported file type '{path.suffix}' (supported: {', '.join(SUPPORTED_SUFFIXES)})")
-    data = path.read_bytes()
-    return document_from_bytes(data, doc_id, suffix=path.suffix)
+    try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise DocumentError(f"too large ({size:,} bytes; the limit is {max_bytes:,})")
+        return path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"cannot read: {exc.strerror or exc}") from exc
+
+
+def load_document(path: Path, doc_id: str, max_bytes: int | None = None) -> Document:
+    return document_from_bytes(read_source(path, max_bytes), doc_id, suffix=path.suffix)
 
 
 def document_from_bytes(data: bytes, doc_id: str, suffix: str = ".txt") -> Document:
