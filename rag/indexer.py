@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,12 +56,15 @@ class IndexReport:
         )
 
 
-def _current_format(index_dir: Path) -> bool:
-    """True when a live index of this format exists (otherwise it is rewritten even if unchanged)."""
+def _same_build(settings: Settings) -> bool:
+    """True when the live index was built in this format with these chunk and segmenter settings."""
     try:
-        return read_manifest(index_dir).format_version == FORMAT_VERSION
+        m = read_manifest(settings.index_dir)
     except RagError:
         return False
+    return (m.format_version, m.chunk_size, m.chunk_overlap, m.segmenter) == (
+        FORMAT_VERSION, settings.chunk.size, settings.chunk.overlap, SEGMENTER
+    )
 
 
 @contextmanager
@@ -178,7 +180,6 @@ def build_index(
     with index_lock(settings.index_dir):
         old_docs, old_vectors = _previous(settings, embedder)
         documents: dict[str, Document] = {}
-        fresh: list[Document] = []
         for path, doc_id in [*iter_source_files(sources), *files]:
             try:
                 data = read_source(path, settings.max_file_bytes)
@@ -189,19 +190,13 @@ def build_index(
                     continue
                 doc = document_from_bytes(data, doc_id, suffix=path.suffix)
             except Exception as exc:  # one bad file is reported and skipped; the others still index
-                if isinstance(exc, DocumentError):
-                    reason = str(exc)
-                elif isinstance(exc, OSError):
-                    reason = f"cannot read: {exc.strerror or exc}"
-                else:
-                    reason = f"unreadable ({type(exc).__name__}: {exc})"
+                reason = str(exc) if isinstance(exc, DocumentError) else f"unreadable ({type(exc).__name__}: {exc})"
                 problem = LoadProblem(str(path), reason)
                 report.problems.append(problem)
                 if on_problem:
                     on_problem(problem)
                 continue
             documents[doc_id] = doc
-            fresh.append(doc)
             (report.changed if doc_id in old_docs else report.added).append(doc_id)
 
         removed = set(remove)
@@ -214,6 +209,12 @@ def build_index(
                 report.removed.append(doc_id)
 
         ordered = [documents[d] for d in sorted(documents)]
+        if not (report.added or report.changed or report.removed) and _same_build(settings):
+            # nothing to do: skip chunking, BM25 and writing (re-indexing an unchanged folder)
+            report.documents = len(ordered)
+            report.chunks = read_manifest(settings.index_dir).chunk_count
+            report.seconds = time.perf_counter() - started
+            return report
         chunks_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in ordered}
         reusable = {
             d.doc_id
@@ -240,7 +241,6 @@ def build_index(
         del rows
 
         titles = {d.doc_id: d.title for d in ordered}
-        per_doc = Counter(c.doc_id for c in chunks)
         bm25 = BM25.build((embedding_text(c, titles[c.doc_id]) for c in chunks), segmenter=SEGMENTER)
         manifest = Manifest(
             format_version=FORMAT_VERSION,
@@ -250,14 +250,12 @@ def build_index(
             chunk_overlap=settings.chunk.overlap,
             segmenter=SEGMENTER,
             documents={
-                d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": per_doc[d.doc_id]}
+                d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": len(chunks_by_doc[d.doc_id])}
                 for d in ordered
             },
             chunk_count=len(chunks),
         )
-        changed = report.added or report.changed or report.removed or embedded or not _current_format(settings.index_dir)
-        if changed:
-            write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)
+        write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)
         cache.clear()
     report.documents = len(ordered)
     report.chunks = len(chunks)
