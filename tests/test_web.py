@@ -139,7 +139,7 @@ def test_hostile_upload_renders_inert(app_url, browser, tmp_path):
     page.get_by_role("tab", name="问答").click()
     ask(page, "恶意标记测试的结论是什么?", "页面安全")
     page.locator("#citations").get_by_text("<script>", exact=False).first.wait_for(timeout=10_000)
-    ask(page, "本测试文件包含什么标记和图片?", "onerror")  # an answer that quotes the markup itself
+    ask(page, "本测试文件包含什么标记和图片?", "window.__pwned = 1")  # an answer that quotes the markup itself
     chat = page.locator("#chat").inner_text()
     assert "<script>window.__pwned = 1</script>" in chat and "<img src=x onerror=" in chat  # shown as text
     assert page.evaluate("window.__pwned") is None
