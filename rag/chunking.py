@@ -86,7 +86,7 @@ def chunk_document(doc: Document, settings: ChunkSettings = ChunkSettings()) -> 
                     doc_id=doc.doc_id,
                     start=start + found,
                     end=start + found + len(piece),
-                    text=piece,
+                    source=doc.text,
                     heading_path=path,
                 )
             )

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from .bm25 import BM25
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .types import Chunk, Document
 
-FORMAT_VERSION = 3  # 2: spaces inside CJK runs no longer break BM25 terms; 3: heading-only sections merged
+# 2: spaces inside CJK runs no longer break BM25 terms; 3: heading-only sections merged;
+# 4: chunks.jsonl holds offsets and a checksum instead of a copy of the text
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 REBUILD_HINT = "rebuild it with: python -m rag index [PATH ...] --index {dir}"
 
@@ -94,9 +97,13 @@ def _doc_json(doc: Document) -> str:
     )
 
 
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
 def _chunk_json(chunk: Chunk) -> str:
     return json.dumps(
-        {"id": chunk.chunk_id, "doc": chunk.doc_id, "start": chunk.start, "end": chunk.end, "text": chunk.text, "path": list(chunk.heading_path)},
+        {"id": chunk.chunk_id, "doc": chunk.doc_id, "start": chunk.start, "end": chunk.end, "crc": _crc(chunk.text), "path": list(chunk.heading_path)},
         ensure_ascii=False,
     )
 
@@ -184,6 +191,12 @@ def check_manifest(manifest: Manifest, index_dir: Path, model: str | None, dimen
         raise IndexMismatchError(f"index in {index_dir} has dimension {manifest.dimension}, the model gives {dimension}; {hint}")
 
 
+def _lines(path: Path):
+    """The lines of a sidecar, read one at a time (the file is never held whole next to its parse)."""
+    with open(path, encoding="utf-8") as fh:
+        yield from fh
+
+
 def read_index(index_dir: Path, model: str | None = None, dimension: int | None = None, check_format: bool = True) -> IndexData:
     import faiss
 
@@ -193,7 +206,7 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
     current = folder / "documents.jsonl"
     try:
         documents = {}
-        for line in current.read_text(encoding="utf-8").splitlines():
+        for line in _lines(current):
             raw = json.loads(line)
             documents[raw["doc_id"]] = Document(
                 doc_id=raw["doc_id"],
@@ -205,10 +218,12 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
                 page_starts=tuple(raw.get("page_starts", ())),
             )
         current = folder / "chunks.jsonl"
-        chunks = []
-        for line in current.read_text(encoding="utf-8").splitlines():
+        chunks, checksums = [], []
+        for line in _lines(current):
             raw = json.loads(line)
-            chunks.append(Chunk(raw["id"], raw["doc"], raw["start"], raw["end"], raw["text"], tuple(raw["path"])))
+            doc = documents.get(raw["doc"])
+            chunks.append(Chunk(raw["id"], raw["doc"], raw["start"], raw["end"], doc.text if doc else "", tuple(raw["path"])))
+            checksums.append(raw["crc"])
         current = folder / "vectors.faiss"
         vectors = faiss.read_index(str(current))
         current = folder / "bm25.npz"
@@ -217,9 +232,8 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
         raise IndexCorruptError(f"index file missing or damaged: {current}; {REBUILD_HINT.format(dir=index_dir)}") from exc
     if vectors.ntotal != len(chunks) or bm25.matrix.shape[0] != len(chunks) or len(chunks) != manifest.chunk_count:
         raise IndexCorruptError(f"index files in {folder} disagree on the number of chunks; {REBUILD_HINT.format(dir=index_dir)}")
-    for chunk in chunks:
-        doc = documents.get(chunk.doc_id)
-        if doc is None or doc.text[chunk.start : chunk.end] != chunk.text:
+    for chunk, checksum in zip(chunks, checksums):
+        if chunk.doc_id not in documents or not 0 <= chunk.start < chunk.end <= len(chunk.source) or _crc(chunk.text) != checksum:
             raise IndexCorruptError(f"chunk {chunk.chunk_id} does not match its document in {folder}; {REBUILD_HINT.format(dir=index_dir)}")
     return IndexData(manifest, documents, chunks, vectors, bm25, folder)
 

@@ -37,8 +37,14 @@ class Chunk:
     doc_id: str
     start: int
     end: int
-    text: str
+    # the whole text of the chunk's document, shared, not copied: a corpus is held in memory once,
+    # however many (overlapping) chunks it has
+    source: str = field(repr=False, compare=False)
     heading_path: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.source[self.start : self.end]
 
     @property
     def heading(self) -> str:

@@ -44,7 +44,7 @@ def test_missing_index(settings):
         read_index(settings.index_dir)
 
 
-@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl", "manifest.json", "bm25.npz"])
+@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl", "documents.jsonl", "manifest.json", "bm25.npz"])
 def test_damaged_file_names_itself(settings, seed_copy, fake_embedder, name):
     build_index([seed_copy], settings, fake_embedder)
     target = live_generation(settings.index_dir) / name
@@ -52,6 +52,21 @@ def test_damaged_file_names_itself(settings, seed_copy, fake_embedder, name):
     with pytest.raises(IndexCorruptError) as err:
         read_index(settings.index_dir, model=fake_embedder.info.model, dimension=64)
     assert "rebuild" in str(err.value)
+
+
+def test_edited_document_text_is_caught_by_chunk_checksums(settings, seed_copy, fake_embedder):
+    build_index([seed_copy], settings, fake_embedder)
+    target = live_generation(settings.index_dir) / "documents.jsonl"
+    target.write_text(target.read_text(encoding="utf-8").replace("稳岗返还", "稳岗退还", 1), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="does not match its document"):
+        read_index(settings.index_dir)
+
+
+def test_chunks_share_their_document_text(settings, seed_copy, fake_embedder):
+    build_index([seed_copy], settings, fake_embedder)
+    data = read_index(settings.index_dir)
+    for chunk in data.chunks:  # one copy of the corpus in memory, not one per chunk
+        assert chunk.source is data.documents[chunk.doc_id].text
 
 
 def test_reindex_unchanged_embeds_nothing_and_change_embeds_one(settings, seed_copy, fake_embedder):
