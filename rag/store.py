@@ -223,7 +223,9 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
             raw = json.loads(line)
             doc = documents.get(raw["doc"])
             chunks.append(Chunk(raw["id"], raw["doc"], raw["start"], raw["end"], doc.text if doc else "", tuple(raw["path"])))
-            checksums.append(raw["crc"])
+            # format 3 and older stored the text itself: checked the same way, so an old index still
+            # lends its vectors to the rebuild that upgrades it
+            checksums.append(raw["crc"] if "crc" in raw else _crc(raw["text"]))
         current = folder / "vectors.faiss"
         vectors = faiss.read_index(str(current))
         current = folder / "bm25.npz"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
 
 from rag import Assistant, Settings, build_index
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from rag.store import live_generation, read_index
+from rag.store import FORMAT_VERSION, live_generation, read_index
 
 from conftest import FakeEmbedder
 
@@ -94,3 +95,24 @@ def test_bad_files_are_reported_and_the_rest_indexed(settings, seed_copy, fake_e
     assert set(reasons) == {"empty.txt", "binary.txt"}
     assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"]
     assert report.documents == 1
+
+
+def test_upgrading_an_old_format_index_reuses_its_vectors(settings, seed_copy, fake_embedder):
+    build_index([seed_copy], settings, fake_embedder)
+    folder = live_generation(settings.index_dir)
+    documents = {json.loads(line)["doc_id"]: json.loads(line)["text"] for line in (folder / "documents.jsonl").read_text(encoding="utf-8").splitlines()}
+    rows = []
+    for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines():  # format 3 kept a copy of the text
+        raw = json.loads(line)
+        raw["text"] = documents[raw["doc"]][raw["start"] : raw["end"]]
+        del raw["crc"]
+        rows.append(json.dumps(raw, ensure_ascii=False))
+    (folder / "chunks.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 3}), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="format 3"):
+        read_index(settings.index_dir)
+    again = FakeEmbedder()
+    report = build_index([seed_copy], settings, again)
+    assert again.calls == 0 and report.embedded_chunks == 0
+    assert read_index(settings.index_dir).manifest.format_version == FORMAT_VERSION
