@@ -11,7 +11,9 @@ dev set, the answer says plainly that the documents do not answer and lists the 
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,7 +50,8 @@ class _Candidate:
     end: int
     text: str
     coverage: float
-    score: float
+    score: float  # which sentence answers: question terms weighed by their rarity among the candidates
+    support: float  # whether the passages answer at all: question terms weighed by corpus IDF only
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -135,7 +138,7 @@ class AnswerExtractor:
         weights = {t: self.term_weight(t) for t in question.terms}
         weights.update({t: 0.3 * self.idf(t) for t in extra_terms if t not in weights})
         terms = tuple(weights)
-        out = []
+        rows = []
         for passage in passages:
             chunk = passage.chunk
             doc = self.documents[chunk.doc_id]
@@ -148,9 +151,24 @@ class AnswerExtractor:
                 if parse_heading(sentence) is not None and parse_heading(sentence).text == sentence.rstrip("。:："):
                     continue  # a bare heading is context, not an answer
                 # title and heading path are the sentence's context ("二、下一步工作" answers "下一步呢?")
-                cov = self.coverage(terms, f"{doc.title} {chunk.heading} {sentence}", weights)
-                score = 0.6 * cov + 0.25 * passage_cov + 0.1 * prior + self._bonus(question, sentence)
-                out.append(_Candidate(passage, start, end, sentence, cov, score))
+                present = set(char_bigrams(f"{doc.title} {chunk.heading} {sentence}"))
+                rows.append((passage, start, end, sentence, present, passage_cov, prior))
+        # Terms found in most candidate sentences (the subject's name) do not tell them apart: the
+        # sentence ranking weighs each term by its IDF times its rarity among the candidates.
+        # (CMRC trial, 1,002 questions: best sentence holds the answer 0.669 → 0.691; tuned there,
+        # checked on CMRC dev 0.711 → 0.734 and on the seed dev set.)
+        n = len(rows)
+        found = Counter(t for row in rows for t in row[4] if t in weights)
+        local = {t: weights[t] * math.log((n + 1) / (found[t] + 0.5)) / math.log(2 * n + 2) for t in terms}
+        total, local_total = sum(weights.values()), sum(local.values())
+        out = []
+        for passage, start, end, sentence, present, passage_cov, prior in rows:
+            cov = sum(weights[t] for t in terms if t in present) / total if total > 0 else 0.0
+            sharp = sum(local[t] for t in terms if t in present) / local_total if local_total > 0 else 0.0
+            bonus = self._bonus(question, sentence)
+            score = 0.6 * sharp + 0.25 * passage_cov + 0.2 * prior + bonus
+            support = 0.6 * cov + 0.25 * passage_cov + 0.1 * prior + bonus
+            out.append(_Candidate(passage, start, end, sentence, cov, score, support))
         return out
 
     def answer(self, question_text: str, passages: list[Passage], context_question: str | None = None, dense_z: float | None = None) -> Answer:
@@ -166,7 +184,7 @@ class AnswerExtractor:
             return self.refuse(question_text, passages)
         candidates.sort(key=lambda c: -c.score)
         best = candidates[0]
-        confidence = best.coverage
+        confidence = max(candidates, key=lambda c: c.support).coverage
         if dense_z is not None:
             confidence += self.settings.z_weight * (dense_z - self.settings.z_center)
         if confidence < self.settings.min_confidence or not self._shares_a_word(question, best):
