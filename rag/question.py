@@ -16,8 +16,10 @@ from .segment import char_bigrams, normalise
 LIST_CUES = ("哪些", "有哪", "包括", "包含", "哪几", "几项", "几个方面", "分别", "列举", "措施", "举措")
 FACTOID_CUES = (
     "多少", "几", "何时", "什么时候", "哪年", "哪一年", "哪天", "哪里", "哪儿", "何地", "哪个", "哪位", "哪家",
-    "谁", "什么", "啥", "叫", "名称", "多久", "多长", "多大", "多高", "哪一", "何", "是否", "有没有",
+    "谁", "什么", "啥", "叫", "名称", "多久", "多长", "多大", "多高", "哪一", "何", "是否", "有没有", "哪",
 )
+# Why and how questions are answered by a sentence, not a phrase (为什么 is not a 什么 question).
+REASON_CUES = ("为什么", "为何", "怎么", "怎样", "如何")
 # Words that shape a question but carry no content; removed before matching against documents.
 _QUESTION_WORDS = (
     "请问", "请", "哪些", "哪几", "哪个", "哪位", "哪家", "哪里", "哪儿", "哪一", "哪", "什么", "啥", "多少", "如何",
@@ -63,10 +65,9 @@ def analyse_question(question: str) -> QuestionAnalysis:
             kind, cue = "list", candidate
             break
     else:
-        for candidate in FACTOID_CUES:
-            if candidate in text:
-                kind, cue = "factoid", candidate
-                break
+        cue = next((c for c in REASON_CUES if c in text), "")  # a why/how question stays "general"
+        if not cue:
+            kind, cue = next((("factoid", c) for c in FACTOID_CUES if c in text), ("general", ""))
     content = content_text(question)
     for alias, canonical in FIELD_SYNONYMS.items():
         if alias in text:
