@@ -88,9 +88,7 @@ def load_lecoqa(path: Path, laws: Path, workdir: Path, limit: int | None, distra
                 gold.append((law_key(m.group(1)), m.group(2)))
         questions.append(EvalQuestion(str(item["query_id"]), item["问题"], (), (), tuple(gold)))
     national = sorted(p for p in laws.rglob("*.md") if "DLC" not in p.relative_to(laws).parts)
-    if distractors is None:
-        corpus = laws
-        # the national folders only: link them into a folder without DLC/
+    if distractors is None:  # the national folders only: linked into a folder without DLC/
         corpus = workdir / "laws-national"
         _link_files(national, laws, corpus)
     else:
