@@ -27,6 +27,14 @@ def test_seed_question_names_all_four_policies(assistant):
     assert "、" in answer.span and "水利建设基金" in answer.span
 
 
+def test_follow_up_answers_from_the_section_its_own_words_name(assistant):
+    follow = assistant.ask("下一步呢?", [SEED_QUESTION])
+    assert not follow.refused, follow.text
+    assert "免申即享" in follow.text and "覆盖范围" in follow.text  # 三、下一步工作 on 免申即享
+    assert "下一步" in follow.citations[0].heading
+    assert "免申即享" not in assistant.ask("下一步呢?").text
+
+
 def test_citation_quotes_are_source_slices(assistant):
     for question in (SEED_QUESTION, "中小企业公共服务机构有多少个?", "下一步如何加强权益保护?"):
         answer = assistant.ask(question)
