@@ -57,7 +57,10 @@ def main() -> None:
         files = files[: args.limit_files]
     texts, chars = [], 0
     for path, doc_id in files:  # the chunks the index will hold, made by the same code
-        doc = document_from_bytes(read_source(path, settings.max_file_bytes), doc_id, suffix=path.suffix)
+        try:
+            doc = document_from_bytes(read_source(path, settings.max_file_bytes), doc_id, suffix=path.suffix)
+        except Exception:  # the indexer reports and skips such files too
+            continue
         for chunk in chunk_document(doc, settings.chunk):
             texts.append(embedding_text(chunk, doc.title))
             chars += len(chunk.text)

@@ -1,12 +1,14 @@
 """Extractive answers: pick the sentences of the retrieved passages that answer the question.
 
 No language model. Each sentence of the top passages is scored by how much of the question's
-content it covers (character unigrams and bigrams weighted by corpus IDF), by the coverage of its
-whole passage, and by its passage's retrieval rank, with a bonus for what the question asks for
-(an enumeration for 哪些/包括, a number for 多少/几, a date for 何时, a 《title》 for 叫什么). The answer
-quotes the best sentences, each followed by its citation mark; each sentence also carries its most
-specific answering span (see span.py). When the best coverage is below a threshold calibrated on the
-dev set, the answer says plainly that the documents do not answer and lists the nearest passages.
+content it covers (character unigrams and bigrams weighted by corpus IDF and by how rare they are
+among the candidate sentences), by the coverage of its whole passage, and by its passage's retrieval
+rank, with a bonus for what the question asks for (an enumeration for 哪些/包括, a number for
+多少/几, a date for 何时, a 《title》 for 叫什么). The answer quotes the best sentences, each followed
+by its citation mark; each sentence also carries its most specific answering span (see span.py).
+Whether to answer at all is decided apart from that ranking: when the IDF coverage of the sentence
+that plain IDF scoring ranks first is below a threshold calibrated on the dev set, the answer says
+plainly that the documents do not answer and lists the nearest passages.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ MAX_SENTENCE_CHARS = 180
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    # Confidence = coverage of the question by the best sentence + z_weight * (dense z - z_center);
+    # Confidence = IDF coverage of the question by the best-supported sentence (plain IDF scoring)
+    # + z_weight * (dense z - z_center);
     # below min_confidence the question is refused. Calibrated on tests/data/seed_dev.jsonl
     # (docs/benchmarks.md).
     min_confidence: float = 0.348
@@ -179,7 +182,7 @@ class AnswerExtractor:
         if context_question:
             previous = analyse_question(context_question)
             extra = previous.terms
-            if question.kind == "general":
+            if question.kind == "general" and not question.cue:  # elliptical: 那下一步呢? (not 为什么呢?)
                 question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue)
         candidates = self._candidates(question, passages, extra)
         if not candidates:

@@ -101,7 +101,8 @@ def _previous(settings: Settings, embedder) -> tuple[dict[str, Document], dict[b
 
 
 # Chunk texts are gathered into windows and encoded shortest first, so each batch pads little; a
-# document's vectors are saved for a resumed run once its window is done.
+# document's vectors are saved for a resumed run once its window is done (an interrupted run loses
+# at most one window: ~4 minutes at 18 chunks/s on 2 cores).
 WINDOW = 4096
 BATCH = 64
 
@@ -142,6 +143,8 @@ def _embed(
         for first in range(0, len(order), BATCH):
             batch = order[first : first + BATCH]
             vectors = embedder.encode_passages([window[i][2] for i in batch])
+            if len(vectors) != len(batch):
+                raise RuntimeError(f"the embedder returned {len(vectors)} vectors for {len(batch)} texts")
             for i, vector in zip(batch, vectors):
                 doc, row, _ = window[i]
                 parts[doc.doc_id][row] = vector

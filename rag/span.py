@@ -4,8 +4,10 @@ Questions are usually the answer sentence with the answer replaced by a question
 `《战国无双3》是由哪两个公司合作开发的` ~ `《战国无双3》是由光荣和ω-force开发的`. So the span is found by
 aligning the words around the question word (its left and right context) with the sentence and
 taking what lies between. When that fails, the question word's type decides (a number for 多少, a
-date for 何时, a 《title》 for 叫什么), and last the best-covered clause is used. For list questions
-the span is the clause holding the enumeration. The span is always a substring of the sentence.
+date for 何时, a 《title》 for 叫什么, the match nearest the question's words). When no type applies,
+and for why/how and other general questions, the span is the sentence less the clauses at its edges
+that only restate the question. For list questions the span is the clause holding the enumeration.
+The span is always a substring of the sentence.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def best_span(question: QuestionAnalysis, sentence: str) -> str:
             if match:
                 return match
         return clause.strip()
-    return _without_restatement(question, sentence)  # 怎么, 如何, 为什么 …: the sentence answers
+    return _without_restatement(question, sentence)  # why/how (为什么, 如何 …) and other general questions
 
 
 def _without_restatement(question: QuestionAnalysis, sentence: str, share: float = 0.6) -> str:
@@ -167,7 +169,8 @@ def _nearest_match(pattern: re.Pattern, question: QuestionAnalysis, text: str) -
     if not matches:
         return None
     asked = set(question.terms) | set(char_bigrams(question.text))
-    places = [i for i in range(len(text) - 1) if text[i : i + 2] in asked]
+    folded = _fold(text)  # the question's terms are normalised; _fold keeps offsets
+    places = [i for i in range(len(folded) - 1) if folded[i : i + 2] in asked]
     if not places:
         return matches[0].group(0).strip()
 

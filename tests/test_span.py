@@ -37,3 +37,17 @@ def test_span_is_always_a_substring_of_the_sentence():
     sentence = "免征部分行业地方水利建设基金、减征文化事业建设费、省技改项目融资支持、失业保险稳岗返还等政策纳入范围。"
     for question in ("免申即享包括哪些政策?", "什么纳入了范围?", "怎么办理?", "多少项政策?"):
         assert span(question, sentence) in sentence
+
+
+def test_a_why_follow_up_keeps_its_own_question_type():
+    from rag.answer import AnswerExtractor
+    from rag.types import Chunk, Document, Passage
+
+    text = "补贴标准提高到每人500元,原因是物价上涨较快。"
+    doc = Document("d.txt", "补贴说明", text, "h")
+    passage = Passage(Chunk("d.txt#0", "d.txt", 0, len(text), text), score=1.0, rank=1)
+    extractor = AnswerExtractor({"d.txt": doc}, idf=lambda term: 1.0)
+    count = extractor.answer("补贴提高到多少?", [passage])
+    assert "500元" in count.span
+    why = extractor.answer("为什么提高呢?", [passage], context_question="补贴提高到多少?")
+    assert not why.refused and "物价上涨" in why.span  # a reason, not the 多少 span of the question before
