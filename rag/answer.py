@@ -148,6 +148,7 @@ class AnswerExtractor:
             context = " ".join((doc.title, *chunk.heading_path, chunk.text))
             passage_cov = self.coverage(terms, context, weights)
             prior = 1.0 / passage.rank if passage.rank else 0.0
+            context_grams = set(char_bigrams(f"{doc.title} {chunk.heading}"))  # shared by the passage's sentences
             for start, end in split_sentences(chunk.text, chunk.start):
                 start, end = _trim_long(doc.text, start, end, question)
                 sentence = doc.text[start:end]
@@ -155,7 +156,7 @@ class AnswerExtractor:
                     continue  # a bare heading is context, not an answer
                 # title and heading path are the sentence's context ("二、下一步工作" answers "下一步呢?")
                 own = set(char_bigrams(sentence))
-                present = own | set(char_bigrams(f"{doc.title} {chunk.heading}"))
+                present = own | context_grams
                 rows.append((passage, start, end, sentence, present, own, passage_cov, prior))
         # Terms found in most candidate sentences (the subject's name) do not tell them apart: the
         # sentence ranking weighs each term by its IDF times its rarity among the candidates' own
