@@ -31,6 +31,10 @@ _ENUMERATION = re.compile(r"[、；;]")
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个项条家场批次年月日%]")
 _DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|\d{4}-\d{1,2}")
 MAX_SENTENCE_CHARS = 180
+_ANNOUNCE = re.compile(r"(?:以下|如下|下列)?([一二三四五六七八九十两几\d]*)(?:个方面|个|点|项|类|种|条|以下|如下|下列)[^。；;：:]{0,6}[：:]")
+_ITEM = re.compile(r"[一二三四五六七八九十]+是|第[一二三四五六七八九十]+[，,、]|[（(]?[一二三四五六七八九十\d]+[）)、.．]")
+_CONSEQUENCE = re.compile(r"(?:因此|所以|因而|于是|故而|从而|由此|因为这样|这使|这让)")
+_LEAD_END = re.compile(r"[（(，,。；;：:、\s]|是|为|位于|生于")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,34 @@ class _Candidate:
     coverage: float
     score: float  # which sentence answers: question terms weighed by their rarity among the candidates
     support: float  # whether the passages answer at all: question terms weighed by corpus IDF only
+
+
+def _count_of(numeral: str) -> int:
+    """`三` → 3, `12` → 12; 0 when there is no count (`以下`, `几`)."""
+    if numeral.isdigit():
+        return int(numeral)
+    digits = "一二三四五六七八九"
+    if len(numeral) == 1 and numeral in digits:
+        return digits.index(numeral) + 1
+    if numeral == "两":
+        return 2
+    if numeral.startswith("十") or (len(numeral) == 2 and numeral[1] == "十"):
+        tens = 1 if numeral.startswith("十") else digits.index(numeral[0]) + 1
+        ones = numeral[1:] if numeral.startswith("十") else ""
+        return 10 * tens + (digits.index(ones) + 1 if ones in digits and ones else 0)
+    return 0
+
+
+def lead_subject(doc: Document) -> str:
+    """The name an encyclopedic text opens with (`短叶水蜈蚣（学名：）…是莎草科…` → `短叶水蜈蚣`), or "".
+
+    Chinese drops the subject of later sentences (`分布在美洲…`): they are about the document's
+    topic, which is its title and, where the title is only a file name, the name it opens with."""
+    start = doc.body_spans[0][0] if doc.body_spans else 0
+    opening = doc.text[start : start + 40]
+    end = _LEAD_END.search(opening)
+    lead = opening[: end.start()] if end else ""
+    return lead if 2 <= len(lead) <= 20 else ""
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -148,12 +180,13 @@ class AnswerExtractor:
             context = " ".join((doc.title, *chunk.heading_path, chunk.text))
             passage_cov = self.coverage(terms, context, weights)
             prior = 1.0 / passage.rank if passage.rank else 0.0
-            context_grams = set(char_bigrams(f"{doc.title} {chunk.heading}"))  # shared by the passage's sentences
+            context_grams = set(char_bigrams(f"{doc.title} {lead_subject(doc)} {chunk.heading}"))  # shared by the passage's sentences
             for start, end in split_sentences(chunk.text, chunk.start):
                 start, end = _trim_long(doc.text, start, end, question)
                 sentence = doc.text[start:end]
-                if parse_heading(sentence) is not None and parse_heading(sentence).text == sentence.rstrip("。:："):
-                    continue  # a bare heading is context, not an answer
+                heading = parse_heading(sentence)
+                if heading is not None and heading.text == sentence.lstrip("# ").rstrip("。:：# "):
+                    continue  # a bare heading (`二、下一步工作`, `# 标题`) is context, not an answer
                 # title and heading path are the sentence's context ("二、下一步工作" answers "下一步呢?")
                 own = set(char_bigrams(sentence))
                 present = own | context_grams
@@ -196,6 +229,7 @@ class AnswerExtractor:
         if confidence < self.settings.min_confidence or not self._shares_a_word(question, best):
             return self.refuse(question_text, passages, confidence=confidence)
 
+        best = self._with_discourse(question, best)
         chosen = [best]
         # a factoid gets its best sentence and at most one runner-up that scores nearly as well
         limit, ratio = (2, 0.95) if question.kind == "factoid" else (self.settings.max_sentences, self.settings.follow_ratio)
@@ -206,6 +240,35 @@ class AnswerExtractor:
             if not overlaps and cand.text not in {c.text for c in chosen}:
                 chosen.append(cand)
         return self._compose(question_text, question, chosen, passages, confidence)
+
+    def _with_discourse(self, question: QuestionAnalysis, best: _Candidate) -> _Candidate:
+        """A sentence that announces what follows (`其特点主要有以下三点：`) is quoted with what follows;
+        one that draws a consequence (`因此它被称为…`) answers a why-question with its cause, the
+        sentence before. Both stay inside the cited passage."""
+        chunk = best.passage.chunk
+        doc_text = self.documents[chunk.doc_id].text
+        spans = split_sentences(chunk.text, chunk.start)
+        start, end = best.start, best.end
+        announced = _ANNOUNCE.search(best.text)
+        if announced or best.text.rstrip().endswith(("：", ":")):
+            count = _count_of(announced.group(1)) if announced else 0
+            items = int(bool(announced and _ITEM.match(best.text[announced.end() :].lstrip())))  # `…三点：第一，…。`
+            for a, b in (s for s in spans if s[0] >= end):
+                is_item = bool(_ITEM.match(doc_text[a:b]))
+                new_paragraph = "\n" in doc_text[end:a] and not is_item
+                if new_paragraph or b - start > 2 * MAX_SENTENCE_CHARS or (count and items >= count and is_item):
+                    break
+                if count and items >= count:  # the last announced item ends with its first sentence
+                    break
+                items += is_item
+                end = b
+        if question.cue in ("为什么", "为何") and _CONSEQUENCE.match(best.text):
+            before = [s for s in spans if s[1] <= start]
+            if before:
+                start = before[-1][0]
+        if (start, end) == (best.start, best.end):
+            return best
+        return _Candidate(best.passage, start, end, doc_text[start:end], best.coverage, best.score, best.support)
 
     def _shares_a_word(self, question: QuestionAnalysis, best: _Candidate) -> bool:
         """An answer must share at least one word (a weighted bigram) with the question, in the

@@ -55,15 +55,18 @@ def law_key(title: str) -> str:
 
 def load_squad(path: Path, workdir: Path, limit: int | None) -> EvalSet:
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    corpus = workdir / f"corpus-{path.stem}"
+    # Each passage is a Markdown file headed by its article's title: documents have titles, and
+    # the title is the topic of sentences that omit their subject (分布于… of a species article).
+    corpus = workdir / f"corpus-{path.stem}-titled"
     corpus.mkdir(parents=True, exist_ok=True)
     questions = []
     for article in data:
+        title = " ".join(article.get("title", "").split())
         for para in article["paragraphs"]:
-            doc_id = f"{para['id']}.txt"
+            doc_id = f"{para['id']}.md"
             target = corpus / doc_id
             if not target.exists():
-                target.write_text(para["context"], encoding="utf-8")
+                target.write_text(f"# {title}\n\n{para['context']}" if title else para["context"], encoding="utf-8")
             for qa in para["qas"]:
                 answers = tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
                 questions.append(EvalQuestion(qa["id"], qa["question"], answers, (doc_id,)))

@@ -1,0 +1,54 @@
+"""Which sentences the answer step quotes (rag/answer.py): topics, headings and discourse."""
+
+from __future__ import annotations
+
+from rag.answer import AnswerExtractor, lead_subject
+from rag.types import Answer, Chunk, Document, Passage
+
+
+def answer(question: str, text: str, title: str = "d", doc_id: str = "d.txt") -> Answer:
+    doc = Document(doc_id, title, text, "h", body_spans=((0, len(text)),))
+    passage = Passage(Chunk(f"{doc_id}#0", doc_id, 0, len(text), text), score=1.0, rank=1)
+    return AnswerExtractor({doc_id: doc}, idf=lambda term: 1.0).answer(question, [passage])
+
+
+SPECIES = (
+    "短叶水蜈蚣（学名：），别名无头土香、白香附、散寒草、金钮草、三荚草，是莎草科水蜈蚣属的植物。"
+    "分布在美洲、印度尼西亚、菲律宾、越南、非洲热带以及中国大陆的四川、贵州、浙江等地。"
+)
+
+
+def test_an_encyclopedic_text_opens_with_its_topic():
+    doc = Document("x.txt", "x", SPECIES, "h", body_spans=((0, len(SPECIES)),))
+    assert lead_subject(doc) == "短叶水蜈蚣"
+    prose = "近年来，我省持续优化营商环境。"
+    assert lead_subject(Document("y.txt", "y", prose, "h")) == "近年来"
+    assert lead_subject(Document("z.txt", "z", "• 索 引 号:FJ00103", "h")) == ""
+
+
+def test_a_sentence_without_its_subject_is_about_the_topic():
+    # the subject's name is only in the first sentence; the second omits it, as Chinese does
+    got = answer("短叶水蜈蚣分布在哪些地区?", SPECIES, title="TRIAL_1")
+    assert got.sentences[0].text.startswith("分布在美洲")
+
+
+def test_a_title_line_is_context_not_an_answer():
+    text = "# 乌石渔港\n\n乌石渔港是位于台湾宜兰县头城镇的观光渔港。"
+    got = answer("乌石渔港在哪里?", text, title="乌石渔港", doc_id="d.md")
+    assert got.sentences[0].text.startswith("乌石渔港是位于台湾宜兰县头城镇")
+
+
+def test_an_announcing_sentence_is_quoted_with_what_it_announces():
+    text = "乡里制是古代基层组织。其特点主要有以下三点：第一，职官与长者并用。第二，刑禁与教化并施。第三，秩序制和晋升制于一体。乡里组织后来瓦解。"
+    quoted = answer("乡里制的特点是什么?", text).sentences[0].text
+    assert quoted.startswith("其特点主要有以下三点") and quoted.endswith("秩序制和晋升制于一体。")
+    items = "主要措施如下：\n一是减免租金；\n二是发放补贴。\n\n其他事项另行通知。"
+    quoted = answer("主要措施有哪些?", items).sentences[0].text
+    assert quoted.endswith("二是发放补贴。")  # items on their own lines belong to the list; the next paragraph does not
+
+
+def test_a_why_question_answered_by_a_consequence_gets_its_cause():
+    text = "猴面包树的果实钙含量比菠菜高50%以上，维生素C含量是橙子的三倍。因此它有时也被称为笨蛋水果。它的叶子可以吃。"
+    got = answer("为什么称猴面包树为笨蛋水果?", text)
+    assert got.sentences[0].text.startswith("猴面包树的果实钙含量") and "笨蛋水果" in got.sentences[0].text
+    assert "钙含量" in got.span
