@@ -30,8 +30,9 @@ from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .types import Chunk, Document
 
 # 2: spaces inside CJK runs no longer break BM25 terms; 3: heading-only sections merged;
-# 4: chunks.jsonl holds offsets and a checksum instead of a copy of the text
-FORMAT_VERSION = 4
+# 4: chunks.jsonl holds offsets and a checksum instead of a copy of the text; 5: a title line
+# opening the body is not a chunk of its own
+FORMAT_VERSION = 5
 CURRENT = "CURRENT"
 REBUILD_HINT = "rebuild it with: python -m rag index [PATH ...] --index {dir}"
 

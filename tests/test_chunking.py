@@ -63,3 +63,14 @@ def test_offsets_hold_for_arbitrary_unicode(text, size, overlap):
     for chunk in chunk_document(doc, ChunkSettings(size=size, overlap=overlap)):
         assert doc.text[chunk.start : chunk.end] == chunk.text
         assert chunk.text.strip() == chunk.text and chunk.text
+
+
+def test_the_title_line_is_not_a_chunk_of_its_own():
+    body = "乌石渔港是位于台湾宜兰县头城镇的观光渔港。" * 20  # longer than one chunk
+    doc = document_from_bytes(f"# 乌石渔港\n\n{body}".encode(), "port.md")
+    assert doc.title == "乌石渔港"
+    chunks = chunk_document(doc)
+    assert chunks and all(c.text.startswith("乌石渔港是") for c in chunks[:1])
+    assert not any(c.text.strip("# \n") == "乌石渔港" for c in chunks)
+    law = document_from_bytes("# 某某条例\n\n## 第一章 总则\n\n第一条 为了规范管理，制定本条例。".encode(), "law.md")
+    assert [c.heading_path for c in chunk_document(law)] == [("第一章 总则", "第一条")]
