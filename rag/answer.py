@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from .headings import parse_heading
 from .question import QuestionAnalysis, analyse_question
 from .segment import char_bigrams, is_dictionary_word
-from .span import TITLE, best_span
+from .span import NUMBER, TITLE, best_span
 from .types import Answer, AnswerSentence, Citation, Document, Passage
 
 NOT_FOUND = "未在文档中找到相关内容。以下是最接近的段落，供参考："
 _SENTENCE_END = re.compile(r"[^。！？；!?;\n]*[。！？；!?;\n]+|[^。！？；!?;\n]+$")
 _ENUMERATION = re.compile(r"[、；;]")
-_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个项条家场批次年月日%]")
 _DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|\d{4}-\d{1,2}")
 MAX_SENTENCE_CHARS = 180
 _ANNOUNCE = re.compile(r"(?:以下|如下|下列)?([一二三四五六七八九十两几\d]*)(?:个方面|个|点|项|类|种|条|以下|如下|下列)[^。；;：:]{0,6}[：:]")
@@ -162,7 +161,7 @@ class AnswerExtractor:
         if question.kind != "factoid":
             return 0.0
         if question.cue in ("多少", "几", "多久", "多长", "多大", "多高"):
-            return 0.1 if _NUMBER.search(sentence) else -0.3  # a count needs a number
+            return 0.1 if NUMBER.search(sentence) else -0.3  # a count needs a number
         if question.cue in ("何时", "什么时候", "哪年", "哪一年", "哪天"):
             return 0.1 if _DATE.search(sentence) else 0.0
         if question.cue in ("叫", "名称") or "叫什么" in question.text:

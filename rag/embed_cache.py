@@ -2,7 +2,7 @@
 without re-embedding finished documents.
 
 Folder: `<index>/.embed-cache/<key>/<document sha256>.npy`, where the key names the model, its
-dimension and the chunk settings (chunking is deterministic, so a document's hash fixes its chunks).
+dimension, the chunk settings and the index format (chunking is deterministic, so a document's hash fixes its chunks).
 Each file is written to a temporary name and renamed, so a killed run leaves only whole files. The
 cache is cleared once a generation that holds those documents is published.
 """
@@ -18,8 +18,8 @@ import numpy as np
 
 
 class EmbeddingCache:
-    def __init__(self, index_dir: Path, model: str, dimension: int, chunk_size: int, chunk_overlap: int) -> None:
-        key = hashlib.sha256(f"{model}|{dimension}|{chunk_size}|{chunk_overlap}".encode()).hexdigest()[:16]
+    def __init__(self, index_dir: Path, model: str, dimension: int, chunk_size: int, chunk_overlap: int, chunker: int = 0) -> None:
+        key = hashlib.sha256(f"{model}|{dimension}|{chunk_size}|{chunk_overlap}|{chunker}".encode()).hexdigest()[:16]
         self.root = index_dir / ".embed-cache"
         self.folder = self.root / key
         self.dimension = dimension

@@ -113,13 +113,16 @@ def _embed(
     chunks_by_doc: dict[str, list[Chunk]],
     cache: EmbeddingCache,
     progress: Callable[[int, int], None] | None,
+    known: dict[bytes, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], int]:
     """Vectors per document, in chunk order; documents finished by an earlier, interrupted run come
-    from the cache. Returns (vectors by doc id, number of chunks actually embedded).
+    from the cache, and chunks whose embedded text is in `known` (the previous index) are not
+    embedded again: an edit, or a change of the chunker, re-embeds only the chunks it changed.
+    Returns (vectors by doc id, number of chunks actually embedded).
 
     Texts are encoded in windows sorted by length, so a batch holds texts of similar length
     (measured on law articles: 18.2 chunks/s against 12.6 with batches in document order)."""
-    total = sum(len(chunks_by_doc[d.doc_id]) for d in documents)
+    known = known or {}
     dim = embedder.info.dimension
     out: dict[str, np.ndarray] = {}
     pending: list[Document] = []
@@ -131,6 +134,7 @@ def _embed(
             done += len(cached)
         else:
             pending.append(doc)
+    total = done + sum(1 for d in pending for c in chunks_by_doc[d.doc_id] if _text_key(c, d.title) not in known)
     if progress and done:
         progress(done, total)
     window: list[tuple[Document, int, str]] = []  # (document, row in it, text to embed)
@@ -163,10 +167,20 @@ def _embed(
         if not chunks:
             out[doc.doc_id] = np.zeros((0, dim), np.float32)
             continue
-        parts[doc.doc_id] = np.empty((len(chunks), dim), np.float32)
-        remaining[doc.doc_id] = len(chunks)
+        vectors = parts[doc.doc_id] = np.empty((len(chunks), dim), np.float32)
+        new_rows = []
         for row, chunk in enumerate(chunks):
-            window.append((doc, row, embedding_text(chunk, doc.title)))
+            reused = known.get(_text_key(chunk, doc.title))
+            if reused is None:
+                new_rows.append(row)
+            else:
+                vectors[row] = reused
+        remaining[doc.doc_id] = len(new_rows)
+        if not new_rows:
+            out[doc.doc_id] = parts.pop(doc.doc_id)
+            continue
+        for row in new_rows:
+            window.append((doc, row, embedding_text(chunks[row], doc.title)))
             if len(window) >= WINDOW:
                 flush()
     flush()
@@ -229,26 +243,13 @@ def build_index(
             report.seconds = time.perf_counter() - started
             return report
         chunks_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in ordered}
-        reusable = {
-            d.doc_id
-            for d in ordered
-            if all(_text_key(c, d.title) in old_vectors for c in chunks_by_doc[d.doc_id])
-        }
-        to_embed = [d for d in ordered if d.doc_id not in reusable]
-        cache = EmbeddingCache(settings.index_dir, embedder.info.model, embedder.info.dimension, settings.chunk.size, settings.chunk.overlap)
+        cache = EmbeddingCache(settings.index_dir, embedder.info.model, embedder.info.dimension, settings.chunk.size, settings.chunk.overlap, FORMAT_VERSION)
         embed_started = time.perf_counter()
-        new_vectors, embedded = _embed(embedder, to_embed, chunks_by_doc, cache, progress)
+        by_doc, embedded = _embed(embedder, ordered, chunks_by_doc, cache, progress, old_vectors)
         report.embed_seconds = time.perf_counter() - embed_started
-
-        chunks: list[Chunk] = []
-        rows: list[np.ndarray] = []
-        for doc in ordered:
-            doc_chunks = chunks_by_doc[doc.doc_id]
-            chunks.extend(doc_chunks)
-            if doc.doc_id in reusable:
-                rows.extend(old_vectors[_text_key(c, doc.title)][None, :] for c in doc_chunks)
-            else:
-                rows.append(new_vectors[doc.doc_id])
+        chunks = [c for doc in ordered for c in chunks_by_doc[doc.doc_id]]
+        rows = [by_doc[doc.doc_id] for doc in ordered]
+        del by_doc
         dim = embedder.info.dimension
         vectors = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
         del rows

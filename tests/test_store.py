@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from rag import Assistant, Settings, build_index
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from rag.store import FORMAT_VERSION, live_generation, read_index
+from rag.store import FORMAT_VERSION, live_generation, read_index, stored_vectors
 
 from conftest import FakeEmbedder
 
@@ -84,6 +85,22 @@ def test_reindex_unchanged_embeds_nothing_and_change_embeds_one(settings, seed_c
     (seed_copy / "other.txt").unlink()
     fourth = build_index([seed_copy], settings, again)
     assert fourth.removed == ["other.txt"]
+
+
+def test_an_edit_re_embeds_only_the_chunks_it_changed(settings, seed_copy, fake_embedder):
+    seed = next(seed_copy.glob("*.txt"))
+    build_index([seed_copy], settings, fake_embedder)
+    before = read_index(settings.index_dir)
+    seed.write_text(seed.read_text(encoding="utf-8") + "\n\n附件:会议纪要一份。\n", encoding="utf-8")
+    again = FakeEmbedder()
+    report = build_index([seed_copy], settings, again)
+    after = read_index(settings.index_dir)
+    assert report.changed == [seed.name] and len(after.chunks) > 5
+    assert 1 <= report.embedded_chunks == again.calls <= 2  # the new last chunk (and the one it overlaps)
+    vectors = {c.text: v for c, v in zip(before.chunks, stored_vectors(before))}
+    for chunk, vector in zip(after.chunks, stored_vectors(after)):  # reused rows land on their own chunks
+        if chunk.text in vectors:
+            assert np.allclose(vector, vectors[chunk.text])
 
 
 def test_bad_files_are_reported_and_the_rest_indexed(settings, seed_copy, fake_embedder):
