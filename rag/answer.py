@@ -30,6 +30,9 @@ _SENTENCE_END = re.compile(r"[^。！？；!?;\n]*[。！？；!?;\n]+|[^。！�
 _ENUMERATION = re.compile(r"[、；;]")
 _DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|\d{4}-\d{1,2}")
 MAX_SENTENCE_CHARS = 180
+# A sentence stating what the question asks about (卒于 for 去世, 又称 for 又叫什么, 位于 for 在哪里):
+# CMRC trial best sentence 0.814 → 0.818 (0.05 and 0.1 tie there), dev 0.845 → 0.851
+STATED_BONUS = 0.1
 _ANNOUNCE = re.compile(r"(?:以下|如下|下列)?([一二三四五六七八九十两几\d]*)(?:个方面|个|点|项|类|种|条|以下|如下|下列)[^。；;：:]{0,6}[：:]")
 _ITEM = re.compile(r"[一二三四五六七八九十]+是|第[一二三四五六七八九十]+[，,、]|[（(]?[一二三四五六七八九十\d]+[）)、.．]")
 _CONSEQUENCE = re.compile(r"(?:因此|所以|因而|于是|故而|从而|由此|因为这样|这使|这让)")
@@ -156,6 +159,10 @@ class AnswerExtractor:
         return sum(weights[t] for t in terms if t in present) / total
 
     def _bonus(self, question: QuestionAnalysis, sentence: str) -> float:
+        stated = any(p.search(sentence) for p in question.stated)
+        return STATED_BONUS * stated + self._type_bonus(question, sentence)
+
+    def _type_bonus(self, question: QuestionAnalysis, sentence: str) -> float:
         if question.kind == "list":
             return 0.15 if len(_ENUMERATION.findall(sentence)) >= 2 else 0.0
         if question.kind != "factoid":
@@ -216,7 +223,7 @@ class AnswerExtractor:
             previous = analyse_question(context_question)
             extra = previous.terms
             if question.kind == "general" and not question.cue:  # elliptical: 那下一步呢? (not 为什么呢?)
-                question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue)
+                question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue, question.stated or previous.stated)
         candidates = self._candidates(question, passages, extra)
         if not candidates:
             return self.refuse(question_text, passages)

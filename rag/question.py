@@ -41,6 +41,23 @@ FIELD_SYNONYMS = {
     "发布时间": "发布日期",
     "落款": "署名",
 }
+# What the answering sentence says when the question asks about a name, a death, a birth, a place…:
+# Chinese states these with a few fixed words that the question itself seldom uses
+# (`去世的时间` → `卒于`, `又可以叫什么` → `又称`, `在什么地方` → `位于`).
+PREDICATE_CUES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(asked), re.compile(stated))
+    for asked, stated in (
+        (r"又称|又名|别称|别名|也叫|又叫|还叫|称为什么|称作什么|被称|又可以叫|也可以叫|俗称|简称", r"又称|又名|别称|别名|也称|也叫|又叫|简称|俗称|通称|亦称|或称|称为|称作|被称"),
+        (r"去世|逝世|死|卒|离世", r"卒|逝世|去世|病逝|死于|死|殁|遇害|离世"),
+        (r"出生|生于|诞生", r"生于|出生|诞生"),
+        (r"本名|原名|真名|本来的名字|原来的名字", r"本名|原名|原称|本姓|真名"),
+        (r"位于|在哪|什么地方|什么位置|地址|哪里|何处|坐落|哪儿", r"位于|地处|坐落|座落|处于"),
+        (r"创立|创办|成立|创建|建立|建造|兴建", r"创立|创办|成立|创建|建立|建于|兴建|始建"),
+        (r"意思|含义|意义|意为|什么意|由来|得名|命名", r"意为|意思|意指|意即|之意|得名|命名|源于|源自|来自"),
+        (r"作者|写的|著作|创作|谁写|谁著", r"作者|所著|著有|著|撰|创作|编著|写成|编写"),
+        (r"颜色|什么色", r"色"),
+    )
+)
 _FOLLOW_UP_START = ("那", "那么", "还有", "此外", "另外", "它", "其", "该", "这个", "这些", "那个", "那些", "和", "以及")
 
 
@@ -50,6 +67,7 @@ class QuestionAnalysis:
     kind: str  # "list", "factoid" or "general"
     terms: tuple[str, ...]  # content terms (character unigrams and bigrams), question words removed
     cue: str  # the question word found ("哪些", "多少", ...), "" if none
+    stated: tuple[re.Pattern[str], ...] = ()  # how an answering sentence states it (PREDICATE_CUES)
 
 
 def content_text(question: str) -> str:
@@ -73,7 +91,13 @@ def analyse_question(question: str) -> QuestionAnalysis:
         if alias in text:
             content += " " + canonical
     terms = tuple(dict.fromkeys(char_bigrams(content)))
-    return QuestionAnalysis(text=question, kind=kind, terms=terms, cue=cue)
+    return QuestionAnalysis(text=question, kind=kind, terms=terms, cue=cue, stated=predicate_cues(question))
+
+
+def predicate_cues(question: str) -> tuple[re.Pattern[str], ...]:
+    """The sentence patterns that state what the question asks about (see PREDICATE_CUES)."""
+    text = normalise(question)
+    return tuple(stated for asked, stated in PREDICATE_CUES if asked.search(text))
 
 
 def is_follow_up(question: str) -> bool:

@@ -52,3 +52,10 @@ def test_a_why_question_answered_by_a_consequence_gets_its_cause():
     got = answer("为什么称猴面包树为笨蛋水果?", text)
     assert got.sentences[0].text.startswith("猴面包树的果实钙含量") and "笨蛋水果" in got.sentences[0].text
     assert "钙含量" in got.span
+
+
+def test_the_sentence_that_states_the_asked_predicate_answers():
+    text = "朱守谦是明朝宗室。洪武十三年召朱守谦返还京师，戒谕他。洪武二十五年正月卒。"
+    assert answer("朱守谦去世的时间是哪一年?", text).sentences[0].text == "洪武二十五年正月卒。"
+    other = "鲤鱼门天后庙建于山脚近海滨处，祀奉天后。鲤鱼门天后庙，又称鲤鱼门天后宫，是香港一所天后庙。"
+    assert "又称" in answer("鲤鱼门天后庙又可以叫什么名字?", other).sentences[0].text
