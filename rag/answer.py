@@ -33,10 +33,16 @@ MAX_SENTENCE_CHARS = 180
 # A sentence stating what the question asks about (卒于 for 去世, 又称 for 又叫什么, 位于 for 在哪里):
 # CMRC trial best sentence 0.814 → 0.818 (0.05 and 0.1 tie there), dev 0.845 → 0.851
 STATED_BONUS = 0.1
-_ANNOUNCE = re.compile(r"(?:以下|如下|下列)?([一二三四五六七八九十两几\d]*)(?:个方面|个|点|项|类|种|条|以下|如下|下列)[^。；;：:]{0,6}[：:]")
-_ITEM = re.compile(r"[一二三四五六七八九十]+是|第[一二三四五六七八九十]+[，,、]|[（(]?[一二三四五六七八九十\d]+[）)、.．]")
+# A sentence announcing a list: `有以下三点：`, `措施如下：`, `包括三个方面：` (not `第三条规定：`, `办理地点：`)
+_NUMERAL = "一二三四五六七八九十两"
+_ANNOUNCE = re.compile(
+    rf"(?:以下|如下|下列)([{_NUMERAL}\d]*)[^。；;：:]{{0,8}}[：:]"
+    rf"|(?<![第{_NUMERAL}\d])([{_NUMERAL}\d]+)(?:个方面|个|点|项|类|种|条)[^。；;：:]{{0,6}}[：:]"
+)
+# A list item: 一是…, 第一，…, （一）…, 1. / 1、… (not a decimal such as 3.5亿元), or a bullet
+_ITEM = re.compile(r"[一二三四五六七八九十]+是|第[一二三四五六七八九十]+[，,、]|[（(]?[一二三四五六七八九十\d]+[）)、.．](?!\d)|[-*•●·]\s?")
 _CONSEQUENCE = re.compile(r"(?:因此|所以|因而|于是|故而|从而|由此|因为这样|这使|这让)")
-_LEAD_END = re.compile(r"[（(，,。；;：:、\s]|是|为|位于|生于")
+_LEAD_END = re.compile(r"[（(]|是|位于|生于")
 
 
 @dataclass(frozen=True)
@@ -63,32 +69,32 @@ class _Candidate:
     support: float  # whether the passages answer at all: question terms weighed by corpus IDF only
 
 
+_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
 def _count_of(numeral: str) -> int:
-    """`三` → 3, `12` → 12; 0 when there is no count (`以下`, `几`)."""
+    """`三` → 3, `十二` → 12, `二十` → 20, `12` → 12, `二十三` → 23; 0 when there is no count (`以下`, `几`)."""
     if numeral.isdigit():
         return int(numeral)
-    digits = "一二三四五六七八九"
-    if len(numeral) == 1 and numeral in digits:
-        return digits.index(numeral) + 1
-    if numeral == "两":
-        return 2
-    if numeral.startswith("十") or (len(numeral) == 2 and numeral[1] == "十"):
-        tens = 1 if numeral.startswith("十") else digits.index(numeral[0]) + 1
-        ones = numeral[1:] if numeral.startswith("十") else ""
-        return 10 * tens + (digits.index(ones) + 1 if ones in digits and ones else 0)
-    return 0
+    if numeral in _DIGITS:
+        return _DIGITS[numeral]
+    tens, sep, ones = numeral.partition("十")
+    if not sep or (tens and tens not in _DIGITS) or (ones and ones not in _DIGITS):
+        return 0
+    return 10 * (_DIGITS[tens] if tens else 1) + (_DIGITS[ones] if ones else 0)
 
 
 def lead_subject(doc: Document) -> str:
     """The name an encyclopedic text opens with (`短叶水蜈蚣（学名：）…是莎草科…` → `短叶水蜈蚣`), or "".
 
     Chinese drops the subject of later sentences (`分布在美洲…`): they are about the document's
-    topic, which is its title and, where the title is only a file name, the name it opens with."""
+    topic, which is its title and the name the text opens with — a name followed by a parenthesis
+    or by 是/位于/生于, not the opening words of ordinary prose (`近年来，`, `根据《…》，`)."""
     start = doc.body_spans[0][0] if doc.body_spans else 0
     opening = doc.text[start : start + 40]
     end = _LEAD_END.search(opening)
     lead = opening[: end.start()] if end else ""
-    return lead if 2 <= len(lead) <= 20 else ""
+    return lead if 2 <= len(lead) <= 20 and not re.search(r"\s", lead) else ""
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -255,22 +261,26 @@ class AnswerExtractor:
         doc_text = self.documents[chunk.doc_id].text
         spans = split_sentences(chunk.text, chunk.start)
         start, end = best.start, best.end
+        lead_in = best.text.rstrip().endswith(("：", ":"))
         announced = _ANNOUNCE.search(best.text)
-        if announced or best.text.rstrip().endswith(("：", ":")):
-            count = _count_of(announced.group(1)) if announced else 0
-            items = int(bool(announced and _ITEM.match(best.text[announced.end() :].lstrip())))  # `…三点：第一，…。`
-            for a, b in (s for s in spans if s[0] >= end):
+        # `…三点：第一，…。` — the first item may follow the colon inside the sentence itself
+        inline_item = bool(announced and _ITEM.match(best.text[announced.end() :].lstrip()))
+        if lead_in or inline_item:
+            count = _count_of(announced.group(1) or announced.group(2) or "") if announced else 0
+            items, own_lines = int(inline_item), False
+            for n, (a, b) in enumerate(s for s in spans if s[0] >= end):
                 is_item = bool(_ITEM.match(doc_text[a:b]))
-                new_paragraph = "\n" in doc_text[end:a] and not is_item
-                if new_paragraph or b - start > 2 * MAX_SENTENCE_CHARS or (count and items >= count and is_item):
+                new_line = "\n" in doc_text[end:a]
+                if b - start > 2 * MAX_SENTENCE_CHARS or (new_line and not is_item and not (n == 0 and lead_in)):
                     break
-                if count and items >= count:  # the last announced item ends with its first sentence
-                    break
+                if count and items >= count and (is_item or not own_lines or new_line):
+                    break  # the last announced item ends with its line (or, written inline, its sentence)
                 items += is_item
+                own_lines = own_lines or (is_item and new_line)
                 end = b
         if question.cue in ("为什么", "为何") and _CONSEQUENCE.match(best.text):
             before = [s for s in spans if s[1] <= start]
-            if before:
+            if before and end - before[-1][0] <= 2 * MAX_SENTENCE_CHARS:
                 start = before[-1][0]
         if (start, end) == (best.start, best.end):
             return best

@@ -43,9 +43,11 @@ def _sections(doc: Document) -> Iterator[tuple[int, int, tuple[str, ...]]]:
             line_end = text.find("\n", pos, span_end)
             line_end = span_end if line_end < 0 else line_end
             heading = parse_heading(text[pos:line_end])
-            if heading is not None and heading.text == doc.title and not text[section_start:pos].strip():
+            opens_body = not text[section_start:pos].strip() and text[line_end:span_end].strip()
+            if heading is not None and heading.text == doc.title and opens_body:
                 # the title line opening the body is the document's title, which every chunk is
-                # embedded under already: on its own it would be a chunk that says nothing
+                # embedded under already: on its own it would be a chunk that says nothing (a file
+                # holding nothing but its title keeps it, so that it can still be found)
                 section_start = min(line_end + 1, span_end)
             elif heading is not None and heading.text != doc.title and stack.accepts(heading):
                 if _has_body(text[section_start:pos]):

