@@ -40,7 +40,9 @@ _ANNOUNCE = re.compile(
     rf"|(?<![第{_NUMERAL}\d])([{_NUMERAL}\d]+)(?:个方面|个|点|项|类|种|条)[^。；;：:]{{0,6}}[：:]"
 )
 # A list item: 一是…, 第一，…, （一）…, 1. / 1、… (not a decimal such as 3.5亿元), or a bullet
-_ITEM = re.compile(r"[一二三四五六七八九十]+是|第[一二三四五六七八九十]+[，,、]|[（(]?[一二三四五六七八九十\d]+[）)、.．](?!\d)|[-*•●·]\s?")
+_ITEM = re.compile(
+    r"[一二三四五六七八九十]+是|第[一二三四五六七八九十]+[，,、]|[（(]?[一二三四五六七八九十\d]+[）)、.．](?!\d)|[-*•●·]\s?"
+)
 _CONSEQUENCE = re.compile(r"(?:因此|所以|因而|于是|故而|从而|由此|因为这样|这使|这让)")
 _LEAD_END = re.compile(r"[（(]|是|位于|生于")
 
@@ -192,7 +194,8 @@ class AnswerExtractor:
             context = " ".join((doc.title, *chunk.heading_path, chunk.text))
             passage_cov = self.coverage(terms, context, weights)
             prior = 1.0 / passage.rank if passage.rank else 0.0
-            context_grams = set(char_bigrams(f"{doc.title} {lead_subject(doc)} {chunk.heading}"))  # shared by the passage's sentences
+            # shared by the passage's sentences: the document's topic and the section heading
+            context_grams = set(char_bigrams(f"{doc.title} {lead_subject(doc)} {chunk.heading}"))
             for start, end in split_sentences(chunk.text, chunk.start):
                 start, end = _trim_long(doc.text, start, end, question)
                 sentence = doc.text[start:end]
@@ -229,7 +232,8 @@ class AnswerExtractor:
             previous = analyse_question(context_question)
             extra = previous.terms
             if question.kind == "general" and not question.cue:  # elliptical: 那下一步呢? (not 为什么呢?)
-                question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue, question.stated or previous.stated)
+                stated = question.stated or previous.stated
+                question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue, stated)
         candidates = self._candidates(question, passages, extra)
         if not candidates:
             return self.refuse(question_text, passages)
