@@ -54,6 +54,11 @@ def header_fields(line: str) -> list[tuple[str, str]]:
     return [(re.sub(r"\s+", "", m.group(1)), m.group(2).strip()) for m in _FIELD.finditer(line) if m.group(2).strip()]
 
 
+def _heading_text(line: str) -> str:
+    """`# 标题 #` → `标题` (Markdown's optional closing #s follow a space; `学习C#` keeps its #)."""
+    return re.sub(r"\s+#+\s*$", "", line.lstrip("# ")).strip()
+
+
 def _pick_title(lines: list[str], fields: dict[str, str], fallback: str, is_markdown: bool) -> str:
     if fields.get("标题"):
         return fields["标题"]
@@ -61,13 +66,13 @@ def _pick_title(lines: list[str], fields: dict[str, str], fallback: str, is_mark
     if is_markdown:
         for ln in candidates:
             if ln.startswith("# "):
-                return ln[2:].strip()
+                return _heading_text(ln)
     for ln in candidates:
         if 6 <= len(ln) <= 80 and _TITLE_ENDINGS.search(ln.rstrip("。")):
-            return ln.lstrip("# ").strip()
+            return _heading_text(ln)
     for ln in candidates:
         if 4 <= len(ln) <= 60 and not ln.endswith(("。", ":", "：")):
-            return ln.lstrip("# ").strip()
+            return _heading_text(ln)
     return fallback
 
 

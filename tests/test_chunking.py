@@ -74,5 +74,7 @@ def test_the_title_line_is_not_a_chunk_of_its_own():
     assert not any(c.text.strip("# \n") == "乌石渔港" for c in chunks)
     law = document_from_bytes("# 某某条例\n\n## 第一章 总则\n\n第一条 为了规范管理，制定本条例。".encode(), "law.md")
     assert [c.heading_path for c in chunk_document(law)] == [("第一章 总则", "第一条")]
+    closed = document_from_bytes(f"# 乌石渔港 #\n\n{body}".encode(), "port2.md")
+    assert closed.title == "乌石渔港" and chunk_document(closed)[0].text.startswith("乌石渔港是")
     only_title = document_from_bytes("# 会议通知\n".encode(), "notice.md")
     assert [c.text.strip() for c in chunk_document(only_title)] == ["# 会议通知"]  # still findable
