@@ -51,6 +51,18 @@ def sanitise_filename(name: str) -> str:
     return f"{stem}.{suffix.lower()}" if suffix else stem
 
 
+def _unused(name: str, taken: set[str]) -> str:
+    """`name`, or `name(2)`, `name(3)`… when another file of the same upload already has it; the
+    name is then taken. (A later upload under an existing name replaces that document: an update.)"""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, n = name, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem}({n}){suffix}"
+    taken.add(candidate.lower())
+    return candidate
+
+
 class KnowledgeBase:
     def __init__(self, settings: Settings, embedder) -> None:
         self.settings = settings
@@ -68,8 +80,9 @@ class KnowledgeBase:
         """Store and index uploaded files, given as (temporary path, original name)."""
         self.upload_dir.mkdir(parents=True, exist_ok=True)
         files, refused = [], []
+        taken: set[str] = set()
         for temp, original in uploads:
-            name = sanitise_filename(original)
+            name = _unused(sanitise_filename(original), taken)  # `政策?.txt` and `政策*.txt` in one upload stay two files
             if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
                 refused.append(f"{original}: 不支持的文件类型（支持 {', '.join(SUPPORTED_SUFFIXES)}）")
                 continue

@@ -54,6 +54,18 @@ def test_upload_lands_inside_and_is_what_was_indexed(kb, tmp_path):
     assert not stored.exists() and "uploads/evil.txt" not in read_index(settings.index_dir).documents
 
 
+def test_names_that_sanitise_alike_in_one_upload_stay_two_documents(kb, tmp_path):
+    base, settings, _ = kb
+    first, second = tmp_path / "one.txt", tmp_path / "two.txt"
+    first.write_text("第一份通知。关于数字化转型。", encoding="utf-8")
+    second.write_text("第二份通知。关于稳岗返还。", encoding="utf-8")
+    result = base.add([(first, "政策?.txt"), (second, "政策*.txt")])
+    assert sorted(result.report.added) == ["uploads/政策_(2).txt", "uploads/政策_.txt"]
+    stored = settings.index_dir / "uploads"
+    assert (stored / "政策_.txt").read_bytes() == first.read_bytes()
+    assert (stored / "政策_(2).txt").read_bytes() == second.read_bytes()
+
+
 def test_upload_refuses_wrong_type_and_too_large(kb, tmp_path):
     base, settings, _ = kb
     exe = tmp_path / "tool.exe"
