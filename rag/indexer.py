@@ -113,35 +113,45 @@ def _embed(
     chunks_by_doc: dict[str, list[Chunk]],
     cache: EmbeddingCache,
     progress: Callable[[int, int], None] | None,
-    known: dict[bytes, np.ndarray] | None = None,
-) -> tuple[dict[str, np.ndarray], int]:
-    """Vectors per document, in chunk order; documents finished by an earlier, interrupted run come
-    from the cache, and chunks whose embedded text is in `known` (the previous index) are not
-    embedded again: an edit, or a change of the chunker, re-embeds only the chunks it changed.
-    Returns (vectors by doc id, number of chunks actually embedded).
+    known: dict[bytes, np.ndarray],
+) -> tuple[np.ndarray, int]:
+    """The vectors of every chunk of `documents`, in order, as one matrix, and how many were
+    actually embedded. Documents finished by an earlier, interrupted run come from the cache, and
+    chunks whose embedded text is in `known` (the previous index) are not embedded again: an edit,
+    or a change of the chunker, re-embeds only the chunks it changed.
 
     Texts are encoded in windows sorted by length, so a batch holds texts of similar length
     (measured on law articles: 18.2 chunks/s against 12.6 with batches in document order)."""
-    known = known or {}
-    dim = embedder.info.dimension
-    out: dict[str, np.ndarray] = {}
-    pending: list[Document] = []
+    offsets, total_rows = {}, 0
+    for doc in documents:
+        offsets[doc.doc_id] = total_rows
+        total_rows += len(chunks_by_doc[doc.doc_id])
+    matrix = np.empty((total_rows, embedder.info.dimension), np.float32)  # filled in place: no copies
+
+    def rows_of(doc: Document) -> np.ndarray:
+        return matrix[offsets[doc.doc_id] : offsets[doc.doc_id] + len(chunks_by_doc[doc.doc_id])]
+
     done = embedded = 0
-    keys: dict[str, list[bytes]] = {}
+    new_rows: dict[str, list[int]] = {}
     for doc in documents:
         cached = cache.get(doc.content_hash, doc.title, len(chunks_by_doc[doc.doc_id]))
         if cached is not None:
-            out[doc.doc_id] = cached
+            rows_of(doc)[:] = cached
             done += len(cached)
-        else:
-            pending.append(doc)
-            keys[doc.doc_id] = [_text_key(c, doc.title) for c in chunks_by_doc[doc.doc_id]]
-    total = done + sum(1 for d in pending for key in keys[d.doc_id] if key not in known)
+            continue
+        own = rows_of(doc)
+        missing = new_rows[doc.doc_id] = []
+        for row, chunk in enumerate(chunks_by_doc[doc.doc_id]):
+            reused = known.get(_text_key(chunk, doc.title))
+            if reused is None:
+                missing.append(row)
+            else:
+                own[row] = reused
+    total = done + sum(len(rows) for rows in new_rows.values())
     if progress and done:
         progress(done, total)
     window: list[tuple[Document, int, str]] = []  # (document, row in it, text to embed)
-    parts: dict[str, np.ndarray] = {}
-    remaining: dict[str, int] = {}
+    remaining = {doc_id: len(rows) for doc_id, rows in new_rows.items()}
 
     def flush() -> None:
         nonlocal done, embedded
@@ -153,40 +163,23 @@ def _embed(
                 raise RuntimeError(f"the embedder returned {len(vectors)} vectors for {len(batch)} texts")
             for i, vector in zip(batch, vectors):
                 doc, row, _ = window[i]
-                parts[doc.doc_id][row] = vector
+                rows_of(doc)[row] = vector
                 remaining[doc.doc_id] -= 1
-                if remaining[doc.doc_id] == 0:  # document complete: keep it, and save it for a resumed run
-                    out[doc.doc_id] = parts.pop(doc.doc_id)
-                    cache.put(doc.content_hash, doc.title, out[doc.doc_id])
+                if remaining[doc.doc_id] == 0:  # document complete: save it for a resumed run
+                    cache.put(doc.content_hash, doc.title, rows_of(doc))
             done += len(batch)
             embedded += len(batch)
             if progress:
                 progress(done, total)
         window.clear()
 
-    for doc in pending:
-        chunks = chunks_by_doc[doc.doc_id]
-        if not chunks:
-            out[doc.doc_id] = np.zeros((0, dim), np.float32)
-            continue
-        vectors = parts[doc.doc_id] = np.empty((len(chunks), dim), np.float32)
-        new_rows = []
-        for row, key in enumerate(keys.pop(doc.doc_id)):
-            reused = known.get(key)
-            if reused is None:
-                new_rows.append(row)
-            else:
-                vectors[row] = reused
-        remaining[doc.doc_id] = len(new_rows)
-        if not new_rows:
-            out[doc.doc_id] = parts.pop(doc.doc_id)
-            continue
-        for row in new_rows:
-            window.append((doc, row, embedding_text(chunks[row], doc.title)))
+    for doc in documents:
+        for row in new_rows.get(doc.doc_id, ()):
+            window.append((doc, row, embedding_text(chunks_by_doc[doc.doc_id][row], doc.title)))
             if len(window) >= WINDOW:
                 flush()
     flush()
-    return out, embedded
+    return matrix, embedded
 
 
 def build_index(
@@ -247,14 +240,11 @@ def build_index(
         chunks_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in ordered}
         cache = EmbeddingCache(settings.index_dir, embedder.info.model, embedder.info.dimension, settings.chunk.size, settings.chunk.overlap, FORMAT_VERSION)
         embed_started = time.perf_counter()
-        by_doc, embedded = _embed(embedder, ordered, chunks_by_doc, cache, progress, old_vectors)
+        vectors, embedded = _embed(embedder, ordered, chunks_by_doc, cache, progress, old_vectors)
+        del old_vectors
         report.embed_seconds = time.perf_counter() - embed_started
         chunks = [c for doc in ordered for c in chunks_by_doc[doc.doc_id]]
-        rows = [by_doc[doc.doc_id] for doc in ordered]
-        del by_doc
         dim = embedder.info.dimension
-        vectors = np.vstack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, dim), np.float32)
-        del rows
 
         titles = {d.doc_id: d.title for d in ordered}
         bm25 = BM25.build((embedding_text(c, titles[c.doc_id]) for c in chunks), segmenter=SEGMENTER)
