@@ -22,9 +22,11 @@ from .types import Chunk, Passage
 
 @dataclass
 class StageTimer:
-    """Seconds spent per stage of the last query (for the latency benchmark)."""
+    """Seconds spent per stage of one query, and its query vector (for the evaluation and the
+    latency benchmark). Each call gets its own, so concurrent queries do not share one."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    query_vector: np.ndarray | None = None
 
     def record(self, stage: str, started: float) -> float:
         now = time.perf_counter()
@@ -78,8 +80,6 @@ class HybridRetriever:
         self.bm25 = bm25
         self.encode_query = encode_query
         self.settings = settings
-        self.timer = StageTimer()
-        self.last_query_vector: np.ndarray | None = None
 
     def dense(self, query_vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         if self.vectors.ntotal == 0:
@@ -92,14 +92,22 @@ class HybridRetriever:
         """Top-k passages for the query. mode: "hybrid", "dense" or "bm25"."""
         return self.search_with_stats(query, k, mode, dense_weight)[0]
 
-    def search_with_stats(self, query: str, k: int | None = None, mode: str = "hybrid", dense_weight: float | None = None) -> tuple[list[Passage], float]:
+    def search_with_stats(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str = "hybrid",
+        dense_weight: float | None = None,
+        timer: StageTimer | None = None,
+    ) -> tuple[list[Passage], float]:
         """Passages, and how far the best dense score stands out of the candidates' scores (a z-score).
 
         e5's cosines are compressed (unrelated text still scores ~0.83), so the absolute score says
-        little; a best passage that stands out from the rest says the question is on topic."""
+        little; a best passage that stands out from the rest says the question is on topic.
+        `timer`, when given, receives the seconds per stage and the query vector."""
         k = k or self.settings.top_k
         n = max(self.settings.candidates, k)
-        self.timer = StageTimer()
+        timer = timer if timer is not None else StageTimer()
         started = time.perf_counter()
 
         dense_ids = np.zeros(0, np.int64)
@@ -107,14 +115,14 @@ class HybridRetriever:
         dense_z = 0.0
         if mode in ("hybrid", "dense"):
             vector = self.encode_query(query)
-            self.last_query_vector = vector
-            started = self.timer.record("embed", started)
+            timer.query_vector = vector
+            started = timer.record("embed", started)
             dense_ids, sims = self.dense(vector, n)
             dense_scores = {int(i): float(s) for i, s in zip(dense_ids, sims)}
             if len(sims) >= 3:
                 rest = sims[1:]
                 dense_z = float((sims[0] - rest.mean()) / max(float(rest.std()), 1e-6))
-            started = self.timer.record("dense", started)
+            started = timer.record("dense", started)
 
         lexical_ids = np.zeros(0, np.int64)
         all_lexical = None
@@ -122,7 +130,7 @@ class HybridRetriever:
             all_lexical = self.bm25.scores(query)
             lexical_ids = top_indices(all_lexical, n)
             lexical_ids = lexical_ids[all_lexical[lexical_ids] > 0]
-            started = self.timer.record("bm25", started)
+            started = timer.record("bm25", started)
 
         if mode == "dense":
             fused = {int(i): dense_scores[int(i)] for i in dense_ids}
@@ -146,5 +154,5 @@ class HybridRetriever:
             )
             for rank, i in enumerate(order, start=1)
         ]
-        self.timer.record("fusion", started)
+        timer.record("fusion", started)
         return passages, dense_z

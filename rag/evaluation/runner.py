@@ -15,7 +15,7 @@ import numpy as np
 
 from ..bm25 import BM25
 from ..chunking import embedding_text
-from ..retrieve import minmax_fusion, top_indices, weighted_rrf
+from ..retrieve import StageTimer, minmax_fusion, top_indices, weighted_rrf
 from .datasets import EvalQuestion, EvalSet
 from .metrics import AnswerScores, RetrievalScores, answer_text_for_scoring, best_over, char_f1, contains, exact_match
 
@@ -66,18 +66,19 @@ class Evaluation:
         w = retriever.settings.dense_weight
         for q in self.set.questions:
             started = time.perf_counter()
-            passages, dense_z = retriever.search_with_stats(q.question, k=DEPTH)
+            timer = StageTimer()
+            passages, dense_z = retriever.search_with_stats(q.question, k=DEPTH, timer=timer)
             t_answer = time.perf_counter()
             answer = extractor.answer(q.question, passages[: self.assistant.settings.retrieval.top_k], dense_z=dense_z)
             done = time.perf_counter()
-            for stage, secs in retriever.timer.seconds.items():
+            for stage, secs in timer.seconds.items():
                 stages[stage].append(1000 * secs)
             stages["answer"].append(1000 * (done - t_answer))
             stages["total"].append(1000 * (done - started))
 
             product_ids = [self.index_of[p.chunk.chunk_id] for p in passages]
             depth = retriever.settings.candidates
-            dense_ids, dense_sims = retriever.dense(retriever.last_query_vector, depth)
+            dense_ids, dense_sims = retriever.dense(timer.query_vector, depth)
             char_scores = retriever.bm25.scores(q.question)
             char_ids = top_indices(char_scores, depth)
             char_ids = char_ids[char_scores[char_ids] > 0]
