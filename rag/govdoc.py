@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .headings import markdown_heading_text
+
 # Field names as they appear, possibly spaced out for alignment ("索 引 号").
 _FIELD_NAMES = ("标题", "索引号", "文号", "发文字号", "发布机构", "发文机关", "生成日期", "发布日期", "成文日期", "主题分类", "来源", "时间")
 _SPACED = "|".join(r"\s*".join(name) for name in _FIELD_NAMES)
@@ -55,8 +57,9 @@ def header_fields(line: str) -> list[tuple[str, str]]:
 
 
 def _heading_text(line: str) -> str:
-    """`# 标题 #` → `标题` (Markdown's optional closing #s follow a space; `学习C#` keeps its #)."""
-    return re.sub(r"\s+#+\s*$", "", line.lstrip("# ")).strip()
+    """A title line without its Markdown marks, read as headings.py reads headings (`# 标题 #` →
+    `标题`), so a title line and its heading agree."""
+    return markdown_heading_text(line) or line.lstrip("# ").strip()
 
 
 def _pick_title(lines: list[str], fields: dict[str, str], fallback: str, is_markdown: bool) -> str:

@@ -21,7 +21,8 @@ _PATTERNS: list[tuple[int, re.Pattern[str]]] = [
     (23, re.compile(r"^[（(]\d{1,2}[）)]")),
     (30, re.compile(rf"^第[{_CN_NUM}\d]+条")),
 ]
-_MARKDOWN = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# closing #s count only after a space (CommonMark): `# 标题 #` → 标题, `# 学习C#` → 学习C#
+_MARKDOWN = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
 _MAX_HEADING_CHARS = 40
 
 
@@ -29,6 +30,12 @@ _MAX_HEADING_CHARS = 40
 class Heading:
     rank: int  # smaller = outer
     text: str
+
+
+def markdown_heading_text(line: str) -> str | None:
+    """The text of a Markdown heading line (`## 第一章 总则 ##` → `第一章 总则`), or None."""
+    md = _MARKDOWN.match(line.strip())
+    return md.group(2) if md else None
 
 
 def parse_heading(line: str) -> Heading | None:

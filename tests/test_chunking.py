@@ -76,5 +76,7 @@ def test_the_title_line_is_not_a_chunk_of_its_own():
     assert [c.heading_path for c in chunk_document(law)] == [("第一章 总则", "第一条")]
     closed = document_from_bytes(f"# 乌石渔港 #\n\n{body}".encode(), "port2.md")
     assert closed.title == "乌石渔港" and chunk_document(closed)[0].text.startswith("乌石渔港是")
+    sharp = document_from_bytes(f"# 学习C#\n\n{body}".encode(), "c.md")  # a # that is part of the title
+    assert sharp.title == "学习C#" and chunk_document(sharp)[0].text.startswith("乌石渔港是")
     only_title = document_from_bytes("# 会议通知\n".encode(), "notice.md")
     assert [c.text.strip() for c in chunk_document(only_title)] == ["# 会议通知"]  # still findable
