@@ -1,8 +1,9 @@
 """Per-document vectors saved while a long indexing run progresses, so an interrupted run resumes
 without re-embedding finished documents.
 
-Folder: `<index>/.embed-cache/<key>/<document sha256>-<title hash>.npy`, where the key names the model, its
-dimension, the chunk settings and the index format (chunking is deterministic, so a document's hash fixes its chunks).
+Folder: `<index>/.embed-cache/<key>/<document sha256>-<title hash>.npy`, where the key names the
+model, its dimension, the chunk settings and the index format (chunking is deterministic, so a
+document's bytes and title fix its chunks and what is embedded).
 Each file is written to a temporary name and renamed, so a killed run leaves only whole files. The
 cache is cleared once a generation that holds those documents is published.
 """

@@ -94,13 +94,8 @@ def analyse_question(question: str) -> QuestionAnalysis:
         if alias in text:
             content += " " + canonical
     terms = tuple(dict.fromkeys(char_bigrams(content)))
-    return QuestionAnalysis(text=question, kind=kind, terms=terms, cue=cue, stated=predicate_cues(question))
-
-
-def predicate_cues(question: str) -> tuple[re.Pattern[str], ...]:
-    """The sentence patterns that state what the question asks about (see PREDICATE_CUES)."""
-    text = normalise(question)
-    return tuple(stated for asked, stated in PREDICATE_CUES if asked.search(text))
+    stated = tuple(sentence for asked, sentence in PREDICATE_CUES if asked.search(text))
+    return QuestionAnalysis(text=question, kind=kind, terms=terms, cue=cue, stated=stated)
 
 
 def is_follow_up(question: str) -> bool:
