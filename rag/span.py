@@ -21,7 +21,7 @@ from .segment import char_bigrams
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?]+")
 _PUNCT = "，,；;：:。！？!?、“”\"'（）()《》 \n"
 NUMBER = re.compile(r"[约近超逾]?\d[\d,.\-]*(?:多|余)?\s*(?:[%％]|[个项条家场批次年月日天人元亿万千百十台件所名位岁米公里吨度倍种])*|[一二三四五六七八九十百千万亿两]+(?:多|余)?[个项条家场批次年月日天人元亿万倍种名位岁]")
-_DATE = re.compile(r"\d{4}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}(?:-\d{1,2})?|[一二三四五六七八九〇零]{4}年")
+DATE = re.compile(r"\d{4}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}(?:-\d{1,2})?|[一二三四五六七八九〇零]{4}年")
 TITLE = re.compile(r"《[^》]{2,60}》")  # a book-title-marked name: 《…实施方案(试行)》
 _QUESTION_CUES = ("哪一年", "什么时候", "多少", "哪些", "哪个", "哪位", "哪家", "哪里", "哪儿", "哪年", "哪天", "什么", "何时", "哪", "谁", "几", "多久", "多长", "多大", "啥")
 
@@ -185,7 +185,7 @@ def _typed_pattern(question: QuestionAnalysis) -> re.Pattern | None:
     if question.cue in ("多少", "几", "多久", "多长", "多大"):
         return NUMBER
     if question.cue in ("何时", "什么时候", "哪年", "哪一年", "哪天"):
-        return _DATE
+        return DATE
     if "叫什么" in question.text or question.cue in ("叫", "名称") or "名称" in question.text or "全称" in question.text:
         return TITLE
     return None

@@ -1,6 +1,6 @@
 """Run a dataset through the product pipeline and the baselines, on the same chunks, in one run.
 
-Systems: `product` (hybrid: e5 + character-bigram BM25, weighted RRF, then the extractive answer),
+Systems: `product` (hybrid: e5 + character-bigram BM25, min-max score fusion, then the extractive answer),
 `bm25-jieba`, `bm25-char` (unigrams + bigrams), `dense` (e5 only). The query is embedded once and
 shared. Rankings are kept so fusion weights can be swept offline (`sweep`).
 """
@@ -29,6 +29,9 @@ class Rankings:
     char: list[np.ndarray] = field(default_factory=list)
     char_scores: list[np.ndarray] = field(default_factory=list)
     jieba: list[np.ndarray] = field(default_factory=list)
+    union: list[np.ndarray] = field(default_factory=list)  # both retrievers' candidates
+    union_dense: list[np.ndarray] = field(default_factory=list)  # their dense scores
+    union_char: list[np.ndarray] = field(default_factory=list)  # their BM25 scores
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -86,6 +89,10 @@ class Evaluation:
             self.rankings.dense_scores.append(dense_sims)
             self.rankings.char.append(char_ids)
             self.rankings.char_scores.append(char_scores[char_ids])
+            union, union_dense = retriever.union_scores(timer.query_vector, dense_ids, dense_sims, char_ids)
+            self.rankings.union.append(union)
+            self.rankings.union_dense.append(union_dense)
+            self.rankings.union_char.append(char_scores[union])
             if q.answerable:  # unanswerable questions have nothing to retrieve
                 systems["product"].add(self._ranks(q, product_ids))
                 systems["bm25-char"].add(self._ranks(q, char_ids[:DEPTH]))
@@ -145,7 +152,7 @@ class Evaluation:
                 if mode == "rrf":
                     fused = weighted_rrf([(r.dense[n], w), (r.char[n], 1 - w)], rrf_k, retriever.settings.candidates + 1)
                 else:
-                    fused = minmax_fusion([(r.dense[n], r.dense_scores[n], w), (r.char[n], r.char_scores[n], 1 - w)])
+                    fused = minmax_fusion(r.union[n], [(r.union_dense[n], r.dense_scores[n], w), (r.union_char[n], r.char_scores[n], 1 - w)])
                 order = sorted(fused, key=lambda i: -fused[i])[:DEPTH]
                 scores.add(self._ranks(q, order))
             out[f"{mode} w={w}" + (f" k={rrf_k}" if mode == "rrf" else "")] = scores.summary()
