@@ -64,6 +64,8 @@ class Assistant:
 
             embedder = Embedder.from_settings(settings)
         self.embedder = embedder
+        if settings.min_confidence is not None:
+            answer_settings = replace(answer_settings, min_confidence=settings.min_confidence)
         self.answer_settings = answer_settings
         self._lock = threading.Lock()
         self._failed: Path | None = None

@@ -10,6 +10,7 @@
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
 | RAG_DENSE_WEIGHT    | 0.5                             | weight of the dense side in fusion (per corpus) |
 | RAG_FUSION          | minmax                          | minmax (normalised scores) or rrf (reciprocal ranks) |
+| RAG_MIN_CONFIDENCE  | 0.348                           | below it a question is refused (per corpus; `rag eval --sweep`) |
 | RAG_HOST, RAG_PORT  | 127.0.0.1, 7860                 | web chat address                             |
 """
 
@@ -59,6 +60,7 @@ class Settings:
     retrieval: RetrievalSettings = RetrievalSettings()
     max_file_bytes: int = 50 * 1024 * 1024
     max_query_chars: int = 500
+    min_confidence: float | None = None  # None: AnswerSettings' calibrated default
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -72,6 +74,8 @@ class Settings:
         )
         if "RAG_DENSE_WEIGHT" in env:
             settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=float(env["RAG_DENSE_WEIGHT"])))
+        if "RAG_MIN_CONFIDENCE" in env:
+            settings = replace(settings, min_confidence=float(env["RAG_MIN_CONFIDENCE"]))
         if env.get("RAG_FUSION") in ("minmax", "rrf"):
             settings = replace(settings, retrieval=replace(settings.retrieval, fusion=env["RAG_FUSION"]))
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

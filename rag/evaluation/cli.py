@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .datasets import load_dataset
+from .datasets import load_dataset, with_unanswerable
 from .runner import Evaluation
 
 WORKDIR = Path("bench/out/eval")
@@ -46,6 +46,9 @@ def run_eval(args, settings) -> int:
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
     evalset = load_dataset(Path(args.dataset), Path(args.corpus) if args.corpus else None, WORKDIR, args.limit, args.distractors)
+    if args.unanswerable_from:
+        other = load_dataset(Path(args.unanswerable_from), Path(args.corpus) if args.corpus else None, WORKDIR)
+        evalset = with_unanswerable(evalset, other, args.limit)
     if args.dense_weight is not None:
         settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=args.dense_weight))
     if args.chunk_size or args.chunk_overlap is not None:
@@ -77,6 +80,11 @@ def run_eval(args, settings) -> int:
         print("\n| fusion | R@1 | R@5 | R@10 | MRR@10 |\n|---|---|---|---|---|")
         for w, m in result["sweep"].items():
             print(f"| {w} | {m['R@1']:.3f} | {m['R@5']:.3f} | {m['R@10']:.3f} | {m['MRR@10']:.3f} |")
+    if args.sweep and "answers" in result and result["answers"].get("refusal_recall") is not None:
+        result["refusal_sweep"] = evaluation.refusal_sweep()
+        print("\n| min confidence | refused unanswerable | false refusals | hit | F1 |\n|---|---|---|---|---|")
+        for threshold, m in result["refusal_sweep"].items():
+            print(f"| {threshold} | {m['refusal_recall']:.3f} | {m['false_refusal']:.3f} | {m['hit']:.3f} | {m['F1']:.1f} |")
     if args.show_errors:
         print("\nmissed (question | reference | answer):")
         for row in evaluation.misses[: args.show_errors]:

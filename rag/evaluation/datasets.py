@@ -145,3 +145,13 @@ def load_dataset(dataset: Path, corpus: Path | None, workdir: Path, limit: int |
             raise ValueError("LeCoQA needs --corpus pointing at the laws folder")
         return load_lecoqa(dataset, corpus, workdir, limit, distractors)
     raise ValueError(f"{dataset}: not a SQuAD/CMRC, LeCoQA or JSONL dataset")
+
+
+def with_unanswerable(evalset: EvalSet, other: EvalSet, limit: int | None = None) -> EvalSet:
+    """`evalset` plus the questions of `other` as unanswerable ones: asked of `evalset`'s corpus,
+    which does not hold their passages (CMRC trial questions over the dev passages: other articles
+    of the same encyclopedia), they measure refusal of questions from outside the collection."""
+    negatives = tuple(
+        EvalQuestion(f"other-{q.qid}", q.question, answerable=False) for q in (other.questions[:limit] if limit else other.questions)
+    )
+    return EvalSet(evalset.name, evalset.corpus, evalset.questions + negatives, evalset.kind)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..answer import AnswerExtractor
 from ..bm25 import BM25
 from ..chunking import embedding_text
 from ..retrieve import StageTimer, minmax_fusion, top_indices, weighted_rrf
@@ -51,6 +52,9 @@ class Evaluation:
         self.index_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.misses: list[tuple[str, str, str]] = []  # answer text lacks every reference
         self.weak_spans: list[tuple[str, str, str]] = []  # right sentence, span F1 < 0.5
+        # per answered-or-refused question: (answerable, confidence, refused whatever the threshold,
+        # hit, F1 of the answer it gets when not refused) — for the refusal sweep
+        self.refusals: list[tuple[bool, float, bool, bool, float]] = []
         self.jieba = None
         if with_baselines:
             texts = [embedding_text(c, self.titles[c.doc_id]) for c in self.chunks]
@@ -67,6 +71,8 @@ class Evaluation:
         stages: dict[str, list[float]] = {s: [] for s in ("embed", "dense", "bm25", "fusion", "answer", "total")}
         self.rankings = Rankings()
         w = retriever.settings.dense_weight
+        # the same extractor without a confidence threshold: the answer a question gets when not refused
+        unconditional = AnswerExtractor(extractor.documents, extractor.idf, replace(extractor.settings, min_confidence=float("-inf")), extractor.known)
         for q in self.set.questions:
             started = time.perf_counter()
             timer = StageTimer()
@@ -106,6 +112,12 @@ class Evaluation:
                     systems["bm25-jieba"].add(self._ranks(q, jieba_ids))
             if self.set.kind != "lecoqa":
                 self._score_answer(q, answer, answers)
+                if answer.refused:
+                    answer = unconditional.answer(q.question, passages[: self.assistant.settings.retrieval.top_k], dense_z=dense_z)
+                predicted = answer_text_for_scoring(answer.span, answer.text)
+                hit = not answer.refused and any(contains(answer.text, r) for r in q.answers)
+                f1 = 0.0 if answer.refused else best_over(char_f1, predicted, q.answers)
+                self.refusals.append((q.answerable, answer.confidence, answer.refused, hit, f1))
         result = {"dataset": self.set.name, "questions": len(self.set.questions), "chunks": len(self.chunks), "dense_weight": w}
         result["retrieval"] = {name: s.summary() for name, s in systems.items()}
         if self.set.kind != "lecoqa":
@@ -156,4 +168,23 @@ class Evaluation:
                 order = sorted(fused, key=lambda i: -fused[i])[:DEPTH]
                 scores.add(self._ranks(q, order))
             out[f"{mode} w={w}" + (f" k={rrf_k}" if mode == "rrf" else "")] = scores.summary()
+        return out
+
+    def refusal_sweep(self, thresholds: tuple[float, ...] = (0.2, 0.3, 0.348, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)) -> dict[str, dict[str, float]]:
+        """Refusal of unanswerable questions, false refusals, hit rate and F1 of answerable ones, had
+        the minimum confidence been each of `thresholds` (RAG_MIN_CONFIDENCE)."""
+        answerable = [r for r in self.refusals if r[0]]
+        unanswerable = [r for r in self.refusals if not r[0]]
+        out = {}
+        for t in thresholds:
+            def refused(r):
+                return r[2] or r[1] < t
+
+            answered = [r for r in answerable if not refused(r)]
+            out[f"{t:g}"] = {
+                "refusal_recall": sum(map(refused, unanswerable)) / max(len(unanswerable), 1),
+                "false_refusal": sum(map(refused, answerable)) / max(len(answerable), 1),
+                "hit": sum(r[3] for r in answered) / max(len(answerable), 1),
+                "F1": 100 * sum(r[4] for r in answered) / max(len(answerable), 1),
+            }
         return out
