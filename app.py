@@ -158,12 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--share publishes the app (uploads and deletions included): set RAG_USERNAME and RAG_PASSWORD first")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    settings = Settings.from_env(index_dir=Path(args.index) if args.index else None)
-    if not settings.index_dir.is_absolute():
-        settings = replace(settings, index_dir=(Path.cwd() / settings.index_dir))
     from rag.embedding import Embedder
 
     try:
+        settings = Settings.from_env(index_dir=Path(args.index) if args.index else None)
+        if not settings.index_dir.is_absolute():
+            settings = replace(settings, index_dir=(Path.cwd() / settings.index_dir))
         embedder = Embedder.from_settings(settings)
         prepare_index(settings, embedder)
         assistant = Assistant(settings, embedder=embedder)

@@ -16,11 +16,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .embedding.embedder import DEFAULT_MODEL
+from .errors import ConfigError
 
 
 def default_cache_dir() -> Path:
@@ -30,6 +32,16 @@ def default_cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("rag-zh"))
+
+
+def _finite(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} must be a number, not {value!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -73,9 +85,9 @@ class Settings:
             query_engine=env.get("RAG_QUERY_ENGINE", "auto"),
         )
         if "RAG_DENSE_WEIGHT" in env:
-            settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=float(env["RAG_DENSE_WEIGHT"])))
+            settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=_finite("RAG_DENSE_WEIGHT", env["RAG_DENSE_WEIGHT"])))
         if "RAG_MIN_CONFIDENCE" in env:
-            settings = replace(settings, min_confidence=float(env["RAG_MIN_CONFIDENCE"]))
+            settings = replace(settings, min_confidence=_finite("RAG_MIN_CONFIDENCE", env["RAG_MIN_CONFIDENCE"]))
         if env.get("RAG_FUSION") in ("minmax", "rrf"):
             settings = replace(settings, retrieval=replace(settings.retrieval, fusion=env["RAG_FUSION"]))
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

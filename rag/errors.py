@@ -19,3 +19,7 @@ class IndexMismatchError(RagError):
 
 class IndexCorruptError(RagError):
     """A file of the index is missing, truncated or damaged."""
+
+
+class ConfigError(RagError):
+    """A setting (an environment variable) has a value that cannot be used."""

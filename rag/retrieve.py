@@ -1,10 +1,11 @@
 """Hybrid retrieval: dense (FAISS inner product on e5 vectors) and BM25, fused.
 
-Default fusion ("minmax"): each retriever's scores are min-max normalised over its own top n (its
-n-th best → 0, its best → 1) and combined as w * dense + (1 - w) * bm25. A candidate that only one
-retriever ranks in its top n gets its real score from the other (an inner product with its stored
-vector, or its BM25 score), normalised by the same range, so it lands below 0 there by how far it
-lies behind, instead of every such candidate counting as 0 (LeCoQA R@5 0.568 → 0.571). It beat
+Default fusion ("minmax"): each retriever's scores are min-max normalised over its own top n (the
+lowest of them → 0, its best → 1) and combined as w * dense + (1 - w) * bm25. A candidate that only
+one retriever ranks in its top n gets its real score from the other (an inner product with its
+stored vector, or its BM25 score), normalised by the same range, so it lands below 0 there by how
+far it lies behind (at most one range: FUSION_FLOOR), instead of every such candidate counting as 0
+(LeCoQA R@5 0.568 → 0.571). It beat
 weighted reciprocal-rank fusion ("rrf": w / (k + rank_dense) + (1 - w) / (k + rank_bm25)) on both
 CMRC and LeCoQA because it keeps how far ahead the best candidates are, which ranks throw away.
 The weight is a measured, per-corpus setting (docs/benchmarks.md).
@@ -46,17 +47,23 @@ def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
+# How far below a side's top-n range a candidate can fall, in ranges: without a floor, a side whose
+# few matches score alike (BM25 5.00 and 4.99) would push a candidate it does not match hundreds of
+# ranges down, below everything (LeCoQA: floors of -0.5 to -3 and none give the same recall).
+FUSION_FLOOR = -1.0
+
+
 def minmax_fusion(ids: np.ndarray, sides: list[tuple[np.ndarray, np.ndarray, float]]) -> dict[int, float]:
     """ids: every candidate; sides: (the candidates' scores on that side, that side's own top-n
-    scores, which set its normalisation range, weight) per retriever → fused score per id. A side
-    with no top n (BM25 matched nothing) adds nothing."""
+    scores, which set its normalisation range: their lowest → 0, their best → 1; weight) per
+    retriever → fused score per id. A side with no top n (BM25 matched nothing) adds nothing."""
     fused = np.zeros(len(ids), dtype=np.float64)
     for scores, top, weight in sides:
         if len(top) == 0:
             continue
         lo, span = float(top.min()), float(top.max() - top.min())
         norm = (scores - lo) / span if span > 0 else (scores >= lo).astype(np.float64)
-        fused += weight * norm
+        fused += weight * np.maximum(norm, FUSION_FLOOR)
     return dict(zip(map(int, ids), map(float, fused)))
 
 
@@ -159,9 +166,9 @@ class HybridRetriever:
                 fused = weighted_rrf([(dense_ids, w), (lexical_ids, 1.0 - w)], self.settings.rrf_k, n + 1)
             else:
                 ids, dense_all = self.union_scores(vector, dense_ids, sims, lexical_ids)
-                dense_scores = dict(zip(map(int, ids), map(float, dense_all)))  # every passage gets its dense score
+                dense_scores = dict(zip(map(int, ids), map(float, dense_all)))  # each passage gets its dense score
                 fused = minmax_fusion(ids, [(dense_all, sims, w), (all_lexical[ids], all_lexical[lexical_ids], 1.0 - w)])
-        order = sorted(fused, key=lambda i: -fused[i])[:k]
+        order = sorted(fused, key=lambda i: -fused[i])[:k]  # ties: minmax candidates come in chunk order
         passages = [
             Passage(
                 chunk=self.chunks[i],

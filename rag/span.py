@@ -104,7 +104,12 @@ def _aligned(question: str, sentence: str) -> str | None:
             return None
     start, end = best
     span = sentence[start:end].strip(_PUNCT.replace("《", "").replace("》", "")).lstrip("》）)」』")
-    span = re.sub(r"^(?:是|为|有|在|于|由|叫|称){1,2}", "", span) if len(span) > 2 else span
+    # a closing bracket whose opening one lies before the span: the span began inside a parenthesis
+    # (`学名：…）又名福建竹叶青`, `第36届）是电视广播…`), which is not part of the answer
+    unopened = re.match(r"^[^（(]*[）)]", span)
+    if unopened and len(span) - unopened.end() >= 2:
+        span = span[unopened.end() :].lstrip()
+    span = re.sub(r"^(?:又名|又称|也称为|也称|亦称|别称|简称|称为|是|为|有|在|于|由|叫|称|指|乃|即){1,2}", "", span) if len(span) > 2 else span
     return span if 1 < len(span) <= 40 or (len(span) == 1 and span.isdigit()) else None
 
 

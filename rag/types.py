@@ -56,7 +56,7 @@ class Passage:
     """A retrieved chunk with the scores that ranked it."""
 
     chunk: Chunk
-    score: float  # fused score, higher is better
+    score: float  # fused score, higher is better (min-max fusion: below 0 when a retriever ranks it below its top n)
     dense_score: float | None = None  # cosine similarity to the query
     lexical_score: float | None = None  # BM25
     rank: int = 0

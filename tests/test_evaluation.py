@@ -38,6 +38,8 @@ def test_refusal_sweep_on_the_seed_index(assistant, tmp_path):
     rows = [
         {"question": SEED_QUESTION, "answers": ["水利建设基金", "稳岗返还"]},
         {"question": "失业保险稳岗返还属于什么做法?", "answers": ["免申即享"]},
+        # a paraphrase that shares little with the text: refused at the default threshold
+        {"question": "哪些政策可以不用申请就直接享受?", "answers": ["水利建设基金"]},
         {"question": "火星上有没有液态水?", "answers": [], "answerable": False},
         {"question": "如何办理护照?", "answers": [], "answerable": False},
     ]
@@ -46,19 +48,35 @@ def test_refusal_sweep_on_the_seed_index(assistant, tmp_path):
     evaluation = Evaluation(load_jsonl(path, SEEDS, None), assistant, with_baselines=False)
     result = evaluation.run()
     assert result["retrieval"]["product"]["R@5"] == 1.0
-    assert result["answers"]["hit"] == 1.0 and result["answers"]["refusal_recall"] == 1.0
+    assert result["answers"]["false_refusal"] == pytest.approx(1 / 3)
+    assert result["answers"]["refusal_recall"] == 1.0
 
-    sweep = evaluation.refusal_sweep((-10.0, 0.348, 10.0))
-    assert sweep["0.348"]["refusal_recall"] == 1.0 and sweep["0.348"]["false_refusal"] == 0.0
-    assert sweep["0.348"]["hit"] == result["answers"]["hit"]
+    sweep = evaluation.refusal_sweep((-10.0, 10.0))
+    assert set(sweep) == {"-10", "0.348", "10"}  # the threshold in use is always swept
+    in_use = sweep["0.348"]
+    assert in_use["false_refusal"] == result["answers"]["false_refusal"]
+    assert in_use["hit"] == result["answers"]["hit"] and in_use["F1"] == pytest.approx(result["answers"]["F1"])
+    assert in_use["refusal_recall"] == 1.0
     assert sweep["10"] == {"refusal_recall": 1.0, "false_refusal": 1.0, "hit": 0.0, "F1": 0.0}
-    # with no threshold, the answerable questions keep their answers; an unanswerable question is
-    # still refused when its passages share no word with it
-    assert sweep["-10"]["false_refusal"] == 0.0 and sweep["-10"]["hit"] == 1.0
+    # without a threshold the paraphrase gets the answer it would have had, which is scored
+    assert sweep["-10"]["false_refusal"] == 0.0
+    assert sweep["-10"]["hit"] >= in_use["hit"] and sweep["-10"]["F1"] >= in_use["F1"]
+
+    evaluation.run()  # a second run starts afresh
+    assert len(evaluation.refusals) == len(rows)
+
+
+def test_unanswerable_from_refuses_lecoqa_and_skips_questions_both_sets_ask():
+    lecoqa = EvalSet("train", Path("laws"), (EvalQuestion("1", "甲?"),), "lecoqa")
+    with pytest.raises(ValueError, match="retrieval only"):
+        with_unanswerable(lecoqa, lecoqa)
+    own = EvalSet("dev", Path("corpus"), (EvalQuestion("1", "甲?", ("甲",)),), "jsonl")
+    assert with_unanswerable(own, own).questions == own.questions
 
 
 def test_min_confidence_is_a_deployment_setting(seed_index, embedder, monkeypatch):
     from rag import Assistant, Settings
+    from rag.errors import ConfigError
 
     monkeypatch.setenv("RAG_MIN_CONFIDENCE", "0.9")
     settings = replace(Settings.from_env(), index_dir=seed_index.index_dir)
@@ -66,3 +84,8 @@ def test_min_confidence_is_a_deployment_setting(seed_index, embedder, monkeypatc
     strict = Assistant(settings, embedder=embedder)
     assert strict.answer_settings.min_confidence == 0.9
     assert Assistant(seed_index, embedder=embedder).answer_settings.min_confidence == 0.348
+
+    for bad in ("strict", "nan", "inf"):
+        monkeypatch.setenv("RAG_MIN_CONFIDENCE", bad)
+        with pytest.raises(ConfigError, match="RAG_MIN_CONFIDENCE must be a number"):
+            Settings.from_env()

@@ -19,7 +19,16 @@ def test_minmax_fusion_scores_a_candidate_below_a_sides_top_n_by_how_far_below()
     fused = minmax_fusion(ids, [(dense_of_ids, np.array([0.9, 0.8]), 0.5), (bm25_of_ids, np.array([8.0, 4.0]), 0.5)])
     assert fused[1] == 0.5 * 1.0 + 0.5 * -1.0  # BM25 0 lies one top-n range below its 4.0
     assert fused[2] == 0.5 * 0.0 + 0.5 * 0.0
-    assert np.isclose(fused[3], 0.5 * -3.0 + 0.5 * 1.0)  # dense 0.5 lies three ranges below 0.8
+    assert np.isclose(fused[3], 0.5 * -1.0 + 0.5 * 1.0)  # dense 0.5 lies three ranges below 0.8: floored at one
+
+
+def test_minmax_fusion_floors_a_candidate_one_range_below_a_side():
+    # BM25's two matches score alike: the dense side's best, which BM25 does not match, would
+    # otherwise fall hundreds of ranges below them
+    ids = np.array([1, 2, 3])
+    fused = minmax_fusion(ids, [(np.array([0.9, 0.5, 0.4]), np.array([0.9, 0.5]), 0.5), (np.array([0.0, 5.0, 4.99]), np.array([5.0, 4.99]), 0.5)])
+    assert fused[1] == 0.5 * 1.0 + 0.5 * -1.0
+    assert max(fused, key=fused.get) == 2
 
 
 def test_minmax_fusion_ignores_a_side_with_no_candidates():
@@ -40,11 +49,13 @@ def _retriever(texts: list[str], vectors: np.ndarray) -> HybridRetriever:
 
 
 def test_union_scores_give_lexical_only_candidates_their_stored_vectors_score():
-    vectors = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
-    retriever = _retriever(["甲乙", "丙丁", "戊己"], vectors)
-    ids, dense = retriever.union_scores(np.array([1.0, 0.0], np.float32), np.array([0]), np.array([1.0]), np.array([2, 1]))
-    assert ids.tolist() == [0, 1, 2]
-    assert np.allclose(dense, [1.0, 0.6, 0.0])
+    vectors = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [0.8, 0.6]])
+    retriever = _retriever(["甲乙", "丙丁", "戊己", "庚辛"], vectors)
+    query = np.array([0.6, 0.8], np.float32)
+    # dense ids come in score order, not id order; the scores given for them are used as they are
+    ids, dense = retriever.union_scores(query, np.array([1, 3]), np.array([1.0, 0.96]), np.array([2, 0]))
+    assert ids.tolist() == [0, 1, 2, 3]
+    assert np.allclose(dense, vectors @ query)
 
 
 def test_search_fills_every_passages_dense_score():
@@ -55,4 +66,4 @@ def test_search_fills_every_passages_dense_score():
     passages = retriever.search("戊己", k=2, dense_weight=0.1)
     assert [p.chunk.chunk_id for p in passages] == ["d#3", "d#0"]
     assert [p.dense_score for p in passages] == [0.0, 1.0]
-    assert np.isclose(passages[0].score, 0.1 * -4.0 + 0.9 * 1.0)
+    assert np.isclose(passages[0].score, 0.1 * -1.0 + 0.9 * 1.0)  # four dense ranges below, floored at one

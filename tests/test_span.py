@@ -51,3 +51,14 @@ def test_a_why_follow_up_keeps_its_own_question_type():
     assert "500元" in count.span
     why = extractor.answer("为什么提高呢?", [passage], context_question="补贴提高到多少?")
     assert not why.refused and "物价上涨" in why.span  # a reason, not the 多少 span of the question before
+
+
+def test_a_span_that_begins_inside_a_parenthesis_drops_its_tail_and_the_naming_verb():
+    sentence = '赤尾青竹丝（学名："Trimeresurus" "stejnegeri"）又名福建竹叶青，是一种毒蛇。'
+    assert span("赤尾青竹丝又叫做什么？", sentence) == "福建竹叶青"
+    sentence = "2008年度香港小姐竞选（第36届）是电视广播有限公司举办的选美活动。"
+    assert span("2008年度香港小姐竞选是由哪个单位举行的？", sentence) == "电视广播有限公司举办的选美活动"
+
+
+def test_a_defining_verb_before_the_gap_is_not_part_of_the_answer():
+    assert span("在中世纪神学中，失范是什么意思？", "在中世纪神学中，失范指不守法而亵渎神灵。") == "不守法而亵渎神灵"

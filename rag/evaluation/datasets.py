@@ -150,8 +150,11 @@ def load_dataset(dataset: Path, corpus: Path | None, workdir: Path, limit: int |
 def with_unanswerable(evalset: EvalSet, other: EvalSet, limit: int | None = None) -> EvalSet:
     """`evalset` plus the questions of `other` as unanswerable ones: asked of `evalset`'s corpus,
     which does not hold their passages (CMRC trial questions over the dev passages: other articles
-    of the same encyclopedia), they measure refusal of questions from outside the collection."""
-    negatives = tuple(
-        EvalQuestion(f"other-{q.qid}", q.question, answerable=False) for q in (other.questions[:limit] if limit else other.questions)
-    )
+    of the same encyclopedia), they measure refusal of questions from outside the collection. A
+    question the first set also asks is left out."""
+    if evalset.kind == "lecoqa":
+        raise ValueError("LeCoQA is scored on retrieval only: unanswerable questions would not be scored")
+    own = {q.question for q in evalset.questions}
+    asked = other.questions[:limit] if limit else other.questions
+    negatives = tuple(EvalQuestion(f"other-{q.qid}", q.question, answerable=False) for q in asked if q.question not in own)
     return EvalSet(evalset.name, evalset.corpus, evalset.questions + negatives, evalset.kind)

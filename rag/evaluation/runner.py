@@ -35,6 +35,21 @@ class Rankings:
     union_char: list[np.ndarray] = field(default_factory=list)  # their BM25 scores
 
 
+@dataclass(frozen=True)
+class RefusalRecord:
+    """One question's answer as the refusal sweep needs it."""
+
+    answerable: bool
+    confidence: float
+    always_refused: bool  # refused whatever the threshold (its passages share no word with it)
+    hit: bool  # the answer it gets when not refused holds a reference
+    f1: float
+
+    def refused_at(self, threshold: float) -> bool:
+        """As AnswerExtractor.answer decides: refused below the threshold, answered at it."""
+        return self.always_refused or self.confidence < threshold
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -52,9 +67,7 @@ class Evaluation:
         self.index_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.misses: list[tuple[str, str, str]] = []  # answer text lacks every reference
         self.weak_spans: list[tuple[str, str, str]] = []  # right sentence, span F1 < 0.5
-        # per answered-or-refused question: (answerable, confidence, refused whatever the threshold,
-        # hit, F1 of the answer it gets when not refused) — for the refusal sweep
-        self.refusals: list[tuple[bool, float, bool, bool, float]] = []
+        self.refusals: list[RefusalRecord] = []  # per question, for the refusal sweep
         self.jieba = None
         if with_baselines:
             texts = [embedding_text(c, self.titles[c.doc_id]) for c in self.chunks]
@@ -70,6 +83,7 @@ class Evaluation:
         answers = AnswerScores()
         stages: dict[str, list[float]] = {s: [] for s in ("embed", "dense", "bm25", "fusion", "answer", "total")}
         self.rankings = Rankings()
+        self.refusals = []
         w = retriever.settings.dense_weight
         # the same extractor without a confidence threshold: the answer a question gets when not refused
         unconditional = AnswerExtractor(extractor.documents, extractor.idf, replace(extractor.settings, min_confidence=float("-inf")), extractor.known)
@@ -117,7 +131,7 @@ class Evaluation:
                 predicted = answer_text_for_scoring(answer.span, answer.text)
                 hit = not answer.refused and any(contains(answer.text, r) for r in q.answers)
                 f1 = 0.0 if answer.refused else best_over(char_f1, predicted, q.answers)
-                self.refusals.append((q.answerable, answer.confidence, answer.refused, hit, f1))
+                self.refusals.append(RefusalRecord(q.answerable, answer.confidence, answer.refused, hit, f1))
         result = {"dataset": self.set.name, "questions": len(self.set.questions), "chunks": len(self.chunks), "dense_weight": w}
         result["retrieval"] = {name: s.summary() for name, s in systems.items()}
         if self.set.kind != "lecoqa":
@@ -170,21 +184,19 @@ class Evaluation:
             out[f"{mode} w={w}" + (f" k={rrf_k}" if mode == "rrf" else "")] = scores.summary()
         return out
 
-    def refusal_sweep(self, thresholds: tuple[float, ...] = (0.2, 0.3, 0.348, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)) -> dict[str, dict[str, float]]:
+    def refusal_sweep(self, thresholds: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)) -> dict[str, dict[str, float]]:
         """Refusal of unanswerable questions, false refusals, hit rate and F1 of answerable ones, had
-        the minimum confidence been each of `thresholds` (RAG_MIN_CONFIDENCE)."""
-        answerable = [r for r in self.refusals if r[0]]
-        unanswerable = [r for r in self.refusals if not r[0]]
+        the minimum confidence (RAG_MIN_CONFIDENCE) been each of `thresholds` or the one in use."""
+        in_use = self.assistant.answer_settings.min_confidence
+        answerable = [r for r in self.refusals if r.answerable]
+        unanswerable = [r for r in self.refusals if not r.answerable]
         out = {}
-        for t in thresholds:
-            def refused(r):
-                return r[2] or r[1] < t
-
-            answered = [r for r in answerable if not refused(r)]
+        for t in sorted({*thresholds, in_use}):
+            answered = [r for r in answerable if not r.refused_at(t)]
             out[f"{t:g}"] = {
-                "refusal_recall": sum(map(refused, unanswerable)) / max(len(unanswerable), 1),
-                "false_refusal": sum(map(refused, answerable)) / max(len(answerable), 1),
-                "hit": sum(r[3] for r in answered) / max(len(answerable), 1),
-                "F1": 100 * sum(r[4] for r in answered) / max(len(answerable), 1),
+                "refusal_recall": sum(r.refused_at(t) for r in unanswerable) / max(len(unanswerable), 1),
+                "false_refusal": (len(answerable) - len(answered)) / max(len(answerable), 1),
+                "hit": sum(r.hit for r in answered) / max(len(answerable), 1),
+                "F1": 100 * sum(r.f1 for r in answered) / max(len(answerable), 1),
             }
         return out
