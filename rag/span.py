@@ -121,9 +121,12 @@ def best_span(question: QuestionAnalysis, sentence: str) -> str:
     if question.kind == "factoid":
         aligned = _aligned(question.text, sentence)
         numeric = question.cue in ("多少", "几", "多久", "多长", "多大")
-        if aligned and (not numeric or re.search(r"\d|[一二三四五六七八九十百千万亿两]", aligned)):
-            return aligned
         pattern = _typed_pattern(question)
+        if aligned and (not numeric or re.search(r"\d|[一二三四五六七八九十百千万亿两]", aligned)):
+            # a when-question's gap often holds more than the date (`香港模特儿，2008年`): the date is
+            # the answer (CMRC dev F1 +0.5, trial +0.03; the same for counts lost on both: not done)
+            date = _nearest_match(DATE, question, aligned) if pattern is DATE else None
+            return date or aligned
         if pattern is None:
             # nothing locates a phrase and no type (number, date, title) narrows it: the sentence,
             # less the clauses at its edges that only restate the question, is the most specific

@@ -62,3 +62,7 @@ def test_a_span_that_begins_inside_a_parenthesis_drops_its_tail_and_the_naming_v
 
 def test_a_defining_verb_before_the_gap_is_not_part_of_the_answer():
     assert span("在中世纪神学中，失范是什么意思？", "在中世纪神学中，失范指不守法而亵渎神灵。") == "不守法而亵渎神灵"
+
+
+def test_a_when_question_takes_the_date_out_of_a_wider_gap():
+    assert span("张舒雅是哪一年香港小姐冠军？", "张舒雅，香港模特儿，2008年香港小姐冠军。") == "2008年"
