@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .types import Answer, Document
+from .types import Answer, AnswerSentence, Document
 
 _META_FIELDS = ("文号", "发布机构", "生成日期", "发布日期", "成文日期", "索引号")
 
@@ -15,30 +15,46 @@ def escape_chat(text: str) -> str:
     return escape(text).replace("\n", "<br>")
 
 
+def _with_span(text: str, span: str, escape_text=escape_chat) -> str:
+    """`text` escaped, its answering span (a substring of it) in bold; unmarked when the span is the
+    whole text or is not found."""
+    at = text.find(span) if span and span != text.strip() else -1
+    if at < 0:
+        return escape_text(text)
+    end = at + len(span)
+    return escape_text(text[:at]) + f'<strong class="span">{escape_text(span)}</strong>' + escape_text(text[end:])
+
+
+def _sentence_html(sentence: AnswerSentence) -> str:
+    return _with_span(sentence.text, sentence.span) + f"[{sentence.citation}]"
+
+
 def chat_text(answer: Answer) -> str:
-    """The chat bubble (escaped HTML): the answer with its [n] marks, then one source line per citation."""
+    """The chat bubble (escaped HTML): the answer with its [n] marks and each sentence's answering
+    span in bold, then one source line per citation."""
     lines = []
     if answer.notice:
-        lines.append(f"（{answer.notice}）")
-    lines.append(answer.text)
-    if answer.refused:
+        lines.append(escape_chat(f"（{answer.notice}）"))
+    if answer.refused or not answer.sentences:
+        lines.append(escape_chat(answer.text))
         for i, p in enumerate(answer.passages[:3], start=1):
-            lines.append(f"（{i}）{p.chunk.text[:60]}…")
-    elif answer.citations:
+            lines.append(escape_chat(f"（{i}）{p.chunk.text[:60]}…"))
+    else:
+        lines.append(("" if len(answer.sentences) == 1 else "<br>").join(map(_sentence_html, answer.sentences)))
         lines.append("")
         lines.append("来源：")
         for c in answer.citations:
-            lines.append(f"[{c.number}] {c.title}" + (f" · {c.heading}" if c.heading else ""))
-    return escape_chat("\n".join(lines))
+            lines.append(escape_chat(f"[{c.number}] {c.title}" + (f" · {c.heading}" if c.heading else "")))
+    return "<br>".join(lines)
 
 
-def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, quote_end: int | None) -> str:
+def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, quote_end: int | None, span: str = "") -> str:
     text = doc.text
     if quote_start is None or not (start <= quote_start <= quote_end <= end):
         return escape(text[start:end])
     return (
         escape(text[start:quote_start])
-        + f'<mark class="answer">{escape(text[quote_start:quote_end])}</mark>'
+        + f'<mark class="answer">{_with_span(text[quote_start:quote_end], span, escape)}</mark>'
         + escape(text[quote_end:end])
     )
 
@@ -56,10 +72,11 @@ def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str
     parts = ['<div class="citations">']
     if answer.refused:
         parts.append('<div class="refused">文档中没有找到答案。最接近的段落：</div>')
-        cards = [(None, p.chunk, None, None) for p in answer.passages[:3]]
+        cards = [(None, p.chunk, None, None, "") for p in answer.passages[:3]]
     else:
-        cards = [(c.number, c.passage.chunk, c.start, c.end) for c in answer.citations]
-    for number, chunk, q_start, q_end in cards:
+        spans = {s.citation: s.span for s in answer.sentences}
+        cards = [(c.number, c.passage.chunk, c.start, c.end, spans.get(c.number, "")) for c in answer.citations]
+    for number, chunk, q_start, q_end, span in cards:
         doc = documents.get(chunk.doc_id)
         if doc is None:
             continue
@@ -72,7 +89,7 @@ def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str
         page = doc.page_of(q_start if q_start is not None else chunk.start)
         where = f" · 第 {page} 页" if page else ""
         parts.append(f'<div class="source">{escape(doc.doc_id)}{where} · 字符 {chunk.start}–{chunk.end}</div>')
-        parts.append(f'<blockquote class="passage">{_passage_html(doc, chunk.start, chunk.end, q_start, q_end)}</blockquote>')
+        parts.append(f'<blockquote class="passage">{_passage_html(doc, chunk.start, chunk.end, q_start, q_end, span)}</blockquote>')
         parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
@@ -89,5 +106,6 @@ CSS = """
 .citations .heading, .citations .meta, .citations .source { color: #666; font-size: 0.9em; }
 .citations blockquote { margin: 6px 0 0 0; white-space: pre-wrap; }
 .citations mark.answer { background: #ffe58f; }
+.citations mark.answer strong.span, #chat strong.span { font-weight: 700; }
 .citations .refused { color: #a8071a; margin-bottom: 8px; }
 """

@@ -95,6 +95,10 @@ def test_seed_question_in_browser(app_url, browser):
     assert "福建省工业和信息化厅关于省政协十三届二次会议第20243098号提案的答复" in panel
     assert SEED_FILE.name in panel
     assert "稳岗返还" in citations.locator("mark").first.inner_text()  # the answer sentence is highlighted
+    # the enumeration that answers is in bold inside its sentence, in the chat and in the passage
+    for where in ("#chat", "#citations"):
+        bold = page.locator(f"{where} strong.span").first.inner_text()
+        assert all(policy in bold for policy in FOUR_POLICIES) and not bold.startswith("积极推行"), bold
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "seed_question.png"), full_page=True)
     page.close()
