@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from .headings import parse_heading
 from .question import QuestionAnalysis, analyse_question
 from .segment import char_bigrams, is_dictionary_word
-from .span import DATE, NUMBER, TITLE, best_span
+from .span import DATE, NUMBER, TITLE, find_span
 from .types import Answer, AnswerSentence, Citation, Document, Passage
 
 NOT_FOUND = "未在文档中找到相关内容。以下是最接近的段落，供参考："
@@ -314,7 +314,8 @@ class AnswerExtractor:
                     page=doc.page_of(cand.start),
                 )
             )
-            sentences.append(AnswerSentence(cand.text, number, best_span(question, cand.text), cand.score))
+            span = find_span(question, cand.text)
+            sentences.append(AnswerSentence(cand.text, number, span.text, cand.score, span.start))
             parts.append(f"{cand.text}[{number}]")
         return Answer(
             question=question_text,

@@ -82,8 +82,9 @@ def print_answer(answer, assistant) -> None:
     if answer.notice:
         print(f"（{answer.notice}）")
     print(answer.text)
-    if not answer.refused and answer.span and answer.span != answer.sentences[0].text.strip():
-        print(f"要点：{answer.span}")  # the most specific part of the first sentence that answers
+    for sentence in () if answer.refused else answer.sentences:
+        if sentence.narrower_span():  # the most specific part of the sentence that answers
+            print(f"要点[{sentence.citation}]：{sentence.span}")
     if answer.refused:
         for i, p in enumerate(answer.passages[:3], start=1):
             doc = assistant.documents[p.chunk.doc_id]

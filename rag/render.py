@@ -3,6 +3,7 @@ inside documents (`<script>`, `<img onerror=…>`) is displayed as text, never e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from .types import Answer, AnswerSentence, Document
@@ -15,18 +16,14 @@ def escape_chat(text: str) -> str:
     return escape(text).replace("\n", "<br>")
 
 
-def _with_span(text: str, span: str, escape_text=escape_chat) -> str:
-    """`text` escaped, its answering span (a substring of it) in bold; unmarked when the span is the
-    whole text or is not found."""
-    at = text.find(span) if span and span != text.strip() else -1
-    if at < 0:
-        return escape_text(text)
-    end = at + len(span)
-    return escape_text(text[:at]) + f'<strong class="span">{escape_text(span)}</strong>' + escape_text(text[end:])
-
-
-def _sentence_html(sentence: AnswerSentence) -> str:
-    return _with_span(sentence.text, sentence.span) + f"[{sentence.citation}]"
+def _sentence_html(sentence: AnswerSentence, escape_text: Callable[[str], str] = escape_chat) -> str:
+    """The sentence escaped, its answering span in bold when it is narrower than the sentence."""
+    where = sentence.narrower_span()
+    if where is None:
+        return escape_text(sentence.text)
+    a, b = where
+    text = sentence.text
+    return escape_text(text[:a]) + f'<strong class="span">{escape_text(text[a:b])}</strong>' + escape_text(text[b:])
 
 
 def chat_text(answer: Answer) -> str:
@@ -40,7 +37,7 @@ def chat_text(answer: Answer) -> str:
         for i, p in enumerate(answer.passages[:3], start=1):
             lines.append(escape_chat(f"（{i}）{p.chunk.text[:60]}…"))
     else:
-        lines.append(("" if len(answer.sentences) == 1 else "<br>").join(map(_sentence_html, answer.sentences)))
+        lines.append(("" if len(answer.sentences) == 1 else "<br>").join(f"{_sentence_html(x)}[{x.citation}]" for x in answer.sentences))
         lines.append("")
         lines.append("来源：")
         for c in answer.citations:
@@ -48,15 +45,12 @@ def chat_text(answer: Answer) -> str:
     return "<br>".join(lines)
 
 
-def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, quote_end: int | None, span: str = "") -> str:
+def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, quote_end: int | None, sentence: AnswerSentence | None = None) -> str:
     text = doc.text
     if quote_start is None or not (start <= quote_start <= quote_end <= end):
         return escape(text[start:end])
-    return (
-        escape(text[start:quote_start])
-        + f'<mark class="answer">{_with_span(text[quote_start:quote_end], span, escape)}</mark>'
-        + escape(text[quote_end:end])
-    )
+    quote = _sentence_html(sentence, escape) if sentence is not None and sentence.text == text[quote_start:quote_end] else escape(text[quote_start:quote_end])
+    return escape(text[start:quote_start]) + f'<mark class="answer">{quote}</mark>' + escape(text[quote_end:end])
 
 
 def _meta_html(doc: Document) -> str:
@@ -72,11 +66,11 @@ def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str
     parts = ['<div class="citations">']
     if answer.refused:
         parts.append('<div class="refused">文档中没有找到答案。最接近的段落：</div>')
-        cards = [(None, p.chunk, None, None, "") for p in answer.passages[:3]]
+        cards = [(None, p.chunk, None, None, None) for p in answer.passages[:3]]
     else:
-        spans = {s.citation: s.span for s in answer.sentences}
-        cards = [(c.number, c.passage.chunk, c.start, c.end, spans.get(c.number, "")) for c in answer.citations]
-    for number, chunk, q_start, q_end, span in cards:
+        sentences = {x.citation: x for x in answer.sentences}
+        cards = [(c.number, c.passage.chunk, c.start, c.end, sentences.get(c.number)) for c in answer.citations]
+    for number, chunk, q_start, q_end, sentence in cards:
         doc = documents.get(chunk.doc_id)
         if doc is None:
             continue
@@ -89,7 +83,7 @@ def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str
         page = doc.page_of(q_start if q_start is not None else chunk.start)
         where = f" · 第 {page} 页" if page else ""
         parts.append(f'<div class="source">{escape(doc.doc_id)}{where} · 字符 {chunk.start}–{chunk.end}</div>')
-        parts.append(f'<blockquote class="passage">{_passage_html(doc, chunk.start, chunk.end, q_start, q_end, span)}</blockquote>')
+        parts.append(f'<blockquote class="passage">{_passage_html(doc, chunk.start, chunk.end, q_start, q_end, sentence)}</blockquote>')
         parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
@@ -106,6 +100,5 @@ CSS = """
 .citations .heading, .citations .meta, .citations .source { color: #666; font-size: 0.9em; }
 .citations blockquote { margin: 6px 0 0 0; white-space: pre-wrap; }
 .citations mark.answer { background: #ffe58f; }
-.citations mark.answer strong.span, #chat strong.span { font-weight: 700; }
 .citations .refused { color: #a8071a; margin-bottom: 8px; }
 """

@@ -82,6 +82,17 @@ class AnswerSentence:
     citation: int  # number of its citation
     span: str  # the most specific part of it that answers (a clause or phrase; may equal text)
     score: float
+    span_start: int = -1  # where the span stands in the sentence (-1: not known)
+
+    def narrower_span(self) -> tuple[int, int] | None:
+        """(start, end) of the span in the sentence when it is narrower than the sentence itself
+        (less than the sentence without its closing punctuation), else None."""
+        if not self.span or self.span_start < 0 or self.text[self.span_start : self.span_start + len(self.span)] != self.span:
+            return None
+        whole = self.text.strip().rstrip("。！？；!?;，,")
+        if self.span.strip().rstrip("。！？；!?;，,") == whole:
+            return None
+        return self.span_start, self.span_start + len(self.span)
 
 
 @dataclass(frozen=True)

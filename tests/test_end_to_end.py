@@ -88,7 +88,7 @@ def test_cli_ask_shows_the_answer_its_point_and_the_citation(seed_index):
     assert out.returncode == 0, out.stderr
     answer, point, source = out.stdout.splitlines()[:3]
     assert answer.endswith("[1]") and all(p in answer for p in FOUR_POLICIES)
-    assert point.startswith("要点：") and all(p in point for p in FOUR_POLICIES) and point[3:] in answer
+    assert point.startswith("要点[1]：") and all(p in point for p in FOUR_POLICIES) and point[6:] in answer
     assert source.startswith("[1] ") and "闽工信提案〔2024〕30号" in source
 
 
