@@ -233,6 +233,8 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
         bm25 = BM25.load(folder)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexCorruptError(f"index file missing or damaged: {current}; {REBUILD_HINT.format(dir=index_dir)}") from exc
+    if not isinstance(vectors, faiss.IndexFlat):  # what this store writes: exact search, vectors readable back for fusion
+        raise IndexCorruptError(f"{folder / 'vectors.faiss'} is not a flat vector index; {REBUILD_HINT.format(dir=index_dir)}")
     if vectors.ntotal != len(chunks) or bm25.matrix.shape[0] != len(chunks) or len(chunks) != manifest.chunk_count:
         raise IndexCorruptError(f"index files in {folder} disagree on the number of chunks; {REBUILD_HINT.format(dir=index_dir)}")
     for chunk, checksum in zip(chunks, checksums):

@@ -56,6 +56,17 @@ def test_damaged_file_names_itself(settings, seed_copy, fake_embedder, name):
     assert "rebuild" in str(err.value)
 
 
+def test_a_vector_index_that_cannot_give_vectors_back_is_refused(settings, seed_copy, fake_embedder):
+    import faiss
+
+    report = build_index([seed_copy], settings, fake_embedder)
+    other = faiss.IndexHNSWFlat(64, 8)  # right size, but approximate: not what this store writes
+    other.add(np.zeros((report.chunks, 64), np.float32))
+    faiss.write_index(other, str(live_generation(settings.index_dir) / "vectors.faiss"))
+    with pytest.raises(IndexCorruptError, match="not a flat vector index"):
+        read_index(settings.index_dir, model=fake_embedder.info.model, dimension=64)
+
+
 def test_edited_document_text_is_caught_by_chunk_checksums(settings, seed_copy, fake_embedder):
     build_index([seed_copy], settings, fake_embedder)
     target = live_generation(settings.index_dir) / "documents.jsonl"

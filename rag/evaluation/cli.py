@@ -47,7 +47,8 @@ def run_eval(args, settings) -> int:
     WORKDIR.mkdir(parents=True, exist_ok=True)
     evalset = load_dataset(Path(args.dataset), Path(args.corpus) if args.corpus else None, WORKDIR, args.limit, args.distractors)
     if args.unanswerable_from:
-        other = load_dataset(Path(args.unanswerable_from), Path(args.corpus) if args.corpus else None, WORKDIR)
+        # only the other set's questions are used: a JSONL set's corpus argument is not read
+        other = load_dataset(Path(args.unanswerable_from), Path(args.corpus) if args.corpus else evalset.corpus, WORKDIR)
         evalset = with_unanswerable(evalset, other, args.limit)
     if args.dense_weight is not None:
         settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=args.dense_weight))
