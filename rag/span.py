@@ -22,6 +22,7 @@ from .segment import char_bigrams
 
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?]+")
 _PUNCT = "，,；;：:。！？!?、“”\"'（）()《》 \n"
+_SPAN_EDGES = _PUNCT.replace("《", "").replace("》", "")  # trimmed off a span's ends; a 《title》 keeps its marks
 NUMBER = re.compile(r"[约近超逾]?\d[\d,.\-]*(?:多|余)?\s*(?:[%％]|[个项条家场批次年月日天人元亿万千百十台件所名位岁米公里吨度倍种])*|[一二三四五六七八九十百千万亿两]+(?:多|余)?[个项条家场批次年月日天人元亿万倍种名位岁]")
 DATE = re.compile(r"\d{4}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}(?:-\d{1,2})?|[一二三四五六七八九〇零]{4}年")
 TITLE = re.compile(r"《[^》]{2,60}》")  # a book-title-marked name: 《…实施方案(试行)》
@@ -124,10 +125,9 @@ def _aligned(question: str, sentence: str) -> _Gap | None:
         else:
             return None
     start, end = best
-    edges = _PUNCT.replace("《", "").replace("》", "")
-    while start < end and (sentence[start] in edges or sentence[start] in "》）)」』"):
+    while start < end and (sentence[start] in _SPAN_EDGES or sentence[start] in "》）)」』"):
         start += 1
-    while end > start and sentence[end - 1] in edges:
+    while end > start and sentence[end - 1] in _SPAN_EDGES:
         end -= 1
     # a closing bracket whose opening one lies before the span: the span began inside a parenthesis
     # (`学名：…）又名福建竹叶青`, `第36届）是电视广播…`), which is not part of the answer

@@ -50,6 +50,14 @@ class RefusalRecord:
         return self.always_refused or self.confidence < threshold
 
 
+def _hit_and_f1(answer, references: tuple[str, ...]) -> tuple[bool, float]:
+    """Whether the answer text holds a reference, and the character F1 of its span (False, 0 when refused)."""
+    if answer.refused:
+        return False, 0.0
+    predicted = answer_text_for_scoring(answer.span, answer.text)
+    return any(contains(answer.text, r) for r in references), best_over(char_f1, predicted, references)
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -128,10 +136,7 @@ class Evaluation:
                 self._score_answer(q, answer, answers)
                 if answer.refused:
                     answer = unconditional.answer(q.question, passages[: self.assistant.settings.retrieval.top_k], dense_z=dense_z)
-                predicted = answer_text_for_scoring(answer.span, answer.text)
-                hit = not answer.refused and any(contains(answer.text, r) for r in q.answers)
-                f1 = 0.0 if answer.refused else best_over(char_f1, predicted, q.answers)
-                self.refusals.append(RefusalRecord(q.answerable, answer.confidence, answer.refused, hit, f1))
+                self.refusals.append(RefusalRecord(q.answerable, answer.confidence, answer.refused, *_hit_and_f1(answer, q.answers)))
         result = {"dataset": self.set.name, "questions": len(self.set.questions), "chunks": len(self.chunks), "dense_weight": w}
         result["retrieval"] = {name: s.summary() for name, s in systems.items()}
         if self.set.kind != "lecoqa":
@@ -152,14 +157,15 @@ class Evaluation:
             return
         scores.answered += 1
         predicted = answer_text_for_scoring(answer.span, answer.text)
-        if not any(contains(answer.text, r) for r in q.answers):
+        hit, f1 = _hit_and_f1(answer, q.answers)
+        if not hit:
             self.misses.append((q.question, q.answers[0], answer.text[:120]))
-        elif best_over(char_f1, predicted, q.answers) < 0.5:
+        elif f1 < 0.5:
             self.weak_spans.append((q.question, q.answers[0], predicted))
-        scores.hit += int(any(contains(answer.text, r) for r in q.answers))
+        scores.hit += int(hit)
         scores.all_strings += int(all(contains(answer.text, r) for r in q.answers))
         scores.em += best_over(exact_match, predicted, q.answers)
-        scores.f1 += best_over(char_f1, predicted, q.answers)
+        scores.f1 += f1
         scores.length += len(predicted)
         scores.cited_right += int(any(contains(c.passage.chunk.text, r) for c in answer.citations for r in q.answers))
 
