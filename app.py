@@ -20,7 +20,7 @@ import gradio as gr
 
 from rag import Assistant, Settings, build_index
 from rag.cli import answer_json
-from rag.errors import RagError
+from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.store import live_generation
 from rag.knowledge_base import KnowledgeBase
 from rag.loading import SUPPORTED_SUFFIXES
@@ -32,6 +32,7 @@ log = logging.getLogger("rag.app")
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ["免申即享包括哪些政策?", "实施方案叫什么?", "那数字化转型方面呢?", "全省成立了多少个中小企业公共服务机构?", "下一步如何加强企业权益保护?"]
 SORRY = "抱歉，处理这个问题时出错了，请换个问法再试。"
+INDEX_UNREADABLE = "索引文件无法读取（已损坏或由其他模型建立），未做任何改动：请先重建索引（python -m rag index）。"
 
 
 def _text_of(content) -> str:
@@ -82,6 +83,9 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
         try:
             progress(0, desc="正在索引…")
             result = kb.add(pairs, progress=lambda done, total: progress(done / max(total, 1), desc=f"正在嵌入段落 {done}/{total}"))
+        except (IndexCorruptError, IndexMismatchError):
+            log.exception("upload refused: the index cannot be read")
+            return INDEX_UNREADABLE, *doc_choices()
         except Exception:
             log.exception("upload failed")
             return "上传失败，索引保持不变。", *doc_choices()
@@ -97,6 +101,9 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
             return "请先选择要删除的文档。", *doc_choices()
         try:
             kb.remove(doc_id)
+        except (IndexCorruptError, IndexMismatchError):
+            log.exception("removal refused: the index cannot be read")
+            return INDEX_UNREADABLE, *doc_choices()
         except RagError:
             return "该文档已不在知识库中。", *doc_choices()
         except Exception:

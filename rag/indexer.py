@@ -22,7 +22,7 @@ from .bm25 import BM25
 from .chunking import chunk_document, embedding_text
 from .config import Settings
 from .embed_cache import EmbeddingCache
-from .errors import DocumentError, RagError
+from .errors import DocumentError, IndexNotFoundError, RagError
 from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, read_source
 from .store import FORMAT_VERSION, Manifest, read_index, read_manifest, stored_vectors, write_index
 from .types import Chunk, Document
@@ -83,13 +83,21 @@ def _text_key(chunk: Chunk, title: str) -> bytes:
     return hashlib.sha1(embedding_text(chunk, title).encode("utf-8")).digest()
 
 
-def _previous(settings: Settings, embedder) -> tuple[dict[str, Document], dict[bytes, np.ndarray]]:
-    """Documents of the existing index, and its vectors keyed by embedded text (empty if the index
-    is missing, unreadable or made by another model). Vectors are reused whenever a chunk's
-    embedded text is unchanged, even after the chunker or the index format changed."""
+def _previous(settings: Settings, embedder, partial: bool) -> tuple[dict[str, Document], dict[bytes, np.ndarray]]:
+    """Documents of the existing index, and its vectors keyed by embedded text. Vectors are reused
+    whenever a chunk's embedded text is unchanged, even after the chunker or the index format changed.
+
+    No index yet: nothing. An index that cannot be read (damaged, or made by another model) stops a
+    partial write (`partial`: add, upload, remove) with the message `ask` gives, before anything is
+    touched: publishing over it would silently drop every document it holds. A full rebuild from
+    the sources (what that message tells the user to run) replaces it."""
     try:
         data = read_index(settings.index_dir, model=embedder.info.model, dimension=embedder.info.dimension, check_format=False)
+    except IndexNotFoundError:
+        return {}, {}
     except RagError:
+        if partial:
+            raise
         return {}, {}
     vectors = stored_vectors(data)
     by_text = {}
@@ -199,8 +207,9 @@ def build_index(
     """
     started = time.perf_counter()
     report = IndexReport()
+    remove, files = tuple(remove), list(files)
     with index_lock(settings.index_dir):
-        old_docs, old_vectors = _previous(settings, embedder)
+        old_docs, old_vectors = _previous(settings, embedder, partial=keep_missing or bool(remove) or bool(files))
         documents: dict[str, Document] = {}
         for path, doc_id in [*iter_source_files(sources), *files]:
             try:

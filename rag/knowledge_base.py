@@ -96,7 +96,12 @@ class KnowledgeBase:
             incoming = dest.with_name(f".incoming-{dest.name}")  # becomes the stored copy only if it indexes
             shutil.copyfile(temp, incoming)
             files.append((incoming, dest, UPLOAD_PREFIX + name))
-        report = build_index([], self.settings, self.embedder, progress=progress, keep_missing=True, files=[(i, d) for i, _, d in files])
+        try:
+            report = build_index([], self.settings, self.embedder, progress=progress, keep_missing=True, files=[(i, d) for i, _, d in files])
+        except BaseException:  # nothing was indexed: no staged copy may stay behind
+            for incoming, _, _ in files:
+                incoming.unlink(missing_ok=True)
+            raise
         failed = {p.path for p in report.problems}
         for incoming, dest, _ in files:
             if str(incoming) in failed:

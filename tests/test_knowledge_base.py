@@ -119,3 +119,23 @@ def test_concurrent_uploads_and_questions(kb, tmp_path):
     assert not failures, failures
     data = read_index(settings.index_dir)  # checks every chunk against its document
     assert {f"uploads/doc{i}.txt" for i in range(6)} <= set(data.documents)
+
+
+def test_an_upload_onto_a_damaged_index_leaves_no_staged_file(tmp_path, seed_copy, fake_embedder):
+    from dataclasses import replace
+
+    from rag import Settings, build_index
+    from rag.errors import IndexCorruptError
+    from rag.knowledge_base import KnowledgeBase
+    from rag.store import live_generation
+
+    settings = replace(Settings.from_env(), index_dir=tmp_path / "index")
+    build_index([seed_copy], settings, fake_embedder)
+    damaged = live_generation(settings.index_dir) / "documents.jsonl"
+    damaged.write_bytes(damaged.read_bytes()[:50])
+    upload = tmp_path / "tmp-upload"
+    upload.write_text("一份新通知。", encoding="utf-8")
+    kb = KnowledgeBase(settings, fake_embedder)
+    with pytest.raises(IndexCorruptError):
+        kb.add([(upload, "通知.txt")])
+    assert not any(kb.upload_dir.iterdir())  # neither the stored copy nor its staging file

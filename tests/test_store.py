@@ -144,3 +144,38 @@ def test_upgrading_an_old_format_index_reuses_its_vectors(settings, seed_copy, f
     report = build_index([seed_copy], settings, again)
     assert again.calls == 0 and report.embedded_chunks == 0
     assert read_index(settings.index_dir).manifest.format_version == FORMAT_VERSION
+
+
+@pytest.mark.parametrize("write", ["add", "upload", "remove"])
+def test_a_write_on_a_damaged_index_stops_and_touches_nothing(settings, seed_copy, fake_embedder, tmp_path, write):
+    """Issue 16, defect 1: an unreadable index plus a partial write used to publish a generation
+    holding only the new file (one document left, exit 0)."""
+    build_index([seed_copy], settings, fake_embedder)
+    live = live_generation(settings.index_dir)
+    damaged = live / "chunks.jsonl"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    before = {p.name: p.read_bytes() for p in live.iterdir()}
+    extra = tmp_path / "new.txt"
+    extra.write_text("免申即享之外的一份新通知。", encoding="utf-8")
+    kwargs = {
+        "add": dict(sources=[extra], keep_missing=True),
+        "upload": dict(sources=[], files=[(extra, "uploads/new.txt")]),
+        "remove": dict(sources=[], keep_missing=True, remove=["nothing.txt"]),
+    }[write]
+    sources = kwargs.pop("sources")
+    with pytest.raises(IndexCorruptError, match="rebuild"):
+        build_index(sources, settings, fake_embedder, **kwargs)
+    assert live_generation(settings.index_dir) == live
+    assert {p.name: p.read_bytes() for p in live.iterdir()} == before
+
+
+def test_a_partial_write_on_an_index_of_another_model_stops(settings, seed_copy, fake_embedder, tmp_path):
+    build_index([seed_copy], settings, fake_embedder)
+    live = live_generation(settings.index_dir)
+    extra = tmp_path / "new.txt"
+    extra.write_text("一份新通知。", encoding="utf-8")
+    with pytest.raises(IndexMismatchError):
+        build_index([extra], settings, FakeEmbedder(model="another-model"), keep_missing=True)
+    assert live_generation(settings.index_dir) == live
+    report = build_index([seed_copy], settings, FakeEmbedder(model="another-model"))  # a full rebuild replaces it
+    assert report.ok and read_index(settings.index_dir, model="another-model", dimension=64).documents
