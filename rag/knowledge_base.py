@@ -2,16 +2,22 @@
 
 Uploaded files are copied under `<index>/uploads/` with sanitised names (a name such as
 `../../x.txt` becomes `x.txt` inside that folder) and the stored copy is what gets indexed, under
-the doc id `uploads/<name>`. Updates go through `build_index`, which serialises writers.
+the doc id `uploads/<name>`. Updates go through `build_index`, which serialises writers; uploads
+and removals also hold a lock of their own from staging to the stored copy, so that two uploads of
+one name (each staged in a file of its own) leave the disk copy and the index in agreement. Staged
+files a crash left behind are removed when the knowledge base opens.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
+import tempfile
 import unicodedata
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +39,11 @@ class DocumentInfo:
     doc_id: str
     title: str
     chunks: int
+
+
+def staged_name(path: str) -> str:
+    """The uploaded file's name from the path of its staging file (`.incoming-k3j_-通知.txt` → `通知.txt`)."""
+    return re.sub(r"^\.incoming-[^-]*-", "", Path(path).name)
 
 
 def sanitise_filename(name: str) -> str:
@@ -68,6 +79,30 @@ class KnowledgeBase:
         self.settings = settings
         self.embedder = embedder
         self.upload_dir = settings.index_dir / "uploads"
+        self._clean_staging()
+
+    @contextmanager
+    def _uploads_lock(self, blocking: bool = True):
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.upload_dir / ".lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False  # another process is uploading: its staged files are live
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _clean_staging(self) -> None:
+        """Remove `.incoming-*` files left by a crashed upload (none is live without the lock)."""
+        if not self.upload_dir.is_dir():
+            return
+        with self._uploads_lock(blocking=False) as free:
+            if free:
+                for stale in self.upload_dir.glob(".incoming-*"):
+                    stale.unlink(missing_ok=True)
 
     def documents(self) -> list[DocumentInfo]:
         try:
@@ -78,7 +113,10 @@ class KnowledgeBase:
 
     def add(self, uploads: list[tuple[Path, str]], progress: Callable[[int, int], None] | None = None) -> UploadResult:
         """Store and index uploaded files, given as (temporary path, original name)."""
-        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        with self._uploads_lock():
+            return self._add(uploads, progress)
+
+    def _add(self, uploads: list[tuple[Path, str]], progress: Callable[[int, int], None] | None) -> UploadResult:
         files, refused = [], []
         taken: set[str] = set()
         for temp, original in uploads:
@@ -93,7 +131,10 @@ class KnowledgeBase:
             if dest.parent != self.upload_dir.resolve():
                 refused.append(f"{original}: 文件名无效")
                 continue
-            incoming = dest.with_name(f".incoming-{dest.name}")  # becomes the stored copy only if it indexes
+            # staged in a file of its own; it becomes the stored copy only if it indexes
+            fd, staged = tempfile.mkstemp(prefix=".incoming-", suffix=f"-{dest.name}", dir=self.upload_dir)
+            os.close(fd)
+            incoming = Path(staged)
             shutil.copyfile(temp, incoming)
             files.append((incoming, dest, UPLOAD_PREFIX + name))
         try:
@@ -111,6 +152,10 @@ class KnowledgeBase:
         return UploadResult(report, tuple(refused))
 
     def remove(self, doc_id: str) -> IndexReport:
+        with self._uploads_lock():
+            return self._remove(doc_id)
+
+    def _remove(self, doc_id: str) -> IndexReport:
         if doc_id not in {d.doc_id for d in self.documents()}:
             raise RagError(f"not in the index: {doc_id}")
         report = build_index([], self.settings, self.embedder, keep_missing=True, remove=[doc_id])

@@ -138,4 +138,46 @@ def test_an_upload_onto_a_damaged_index_leaves_no_staged_file(tmp_path, seed_cop
     kb = KnowledgeBase(settings, fake_embedder)
     with pytest.raises(IndexCorruptError):
         kb.add([(upload, "通知.txt")])
-    assert not any(kb.upload_dir.iterdir())  # neither the stored copy nor its staging file
+    assert [p.name for p in kb.upload_dir.iterdir()] == [".lock"]  # neither the stored copy nor its staging file
+
+
+def test_parallel_uploads_of_one_name_all_index_and_disk_agrees_with_index(kb, tmp_path):
+    """Issue 16, defect 4: they shared one staging file (3 of 4 failed, disk and index disagreed)."""
+    kb, settings, _ = kb
+    errors, results = [], []
+
+    def upload(i: int) -> None:
+        source = tmp_path / f"src{i}.txt"
+        source.write_text(f"第{i}版通知：免申即享政策第{i}条。" * 3, encoding="utf-8")
+        try:
+            results.append(kb.add([(source, "same.txt")]))
+        except Exception as exc:  # pragma: no cover - the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and all(not r.report.problems for r in results)
+    stored = (kb.upload_dir / "same.txt").read_bytes()
+    data = read_index(settings.index_dir)
+    assert data.documents["uploads/same.txt"].content_hash == content_hash(stored)
+    assert not list(kb.upload_dir.glob(".incoming-*"))
+
+
+def test_staging_files_of_a_crashed_upload_are_removed_at_start(kb):
+    kb, settings, embedder = kb
+    kb.upload_dir.mkdir(parents=True, exist_ok=True)
+    stale = kb.upload_dir / ".incoming-abc123-通知.txt"
+    stale.write_text("half", encoding="utf-8")
+    kept = kb.upload_dir / "通知.txt"
+    kept.write_text("stored", encoding="utf-8")
+    KnowledgeBase(settings, embedder)
+    assert not stale.exists() and kept.exists()
+
+
+def test_staged_name_is_the_uploaded_name():
+    from rag.knowledge_base import staged_name
+
+    assert staged_name("/x/uploads/.incoming-k3j_9a-通知-2024.txt") == "通知-2024.txt"
