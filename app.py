@@ -22,7 +22,7 @@ from rag import Assistant, Settings, build_index
 from rag.cli import answer_json
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.store import live_generation
-from rag.knowledge_base import KnowledgeBase
+from rag.knowledge_base import KnowledgeBase, staged_name
 from rag.loading import SUPPORTED_SUFFIXES
 from html import unescape
 
@@ -92,7 +92,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
         assistant.refresh()
         r = result.report
         lines = [f"已索引：新增 {len(r.added)}，更新 {len(r.changed)}，未变 {len(r.unchanged)}；共 {r.documents} 份文档、{r.chunks} 个段落。"]
-        lines += [f"未收录 {Path(p.path).name.removeprefix('.incoming-')}：{p.reason}" for p in r.problems]
+        lines += [f"未收录 {staged_name(p.path)}：{p.reason}" for p in r.problems]
         lines += [f"未收录 {line}" for line in result.refused]
         return "\n".join(lines), *doc_choices()
 
@@ -113,7 +113,8 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
         return f"已删除：{doc_id}", *doc_choices()
 
     with gr.Blocks(title="政务文档问答助手") as demo:
-        gr.Markdown("## 政务文档问答助手\n答案直接摘自文档原文，每句都标注出处 [n]。")
+        reader_line = "答案由训练的阅读模型从原文中选出。" if assistant.reader.name == "model" else "答案由规则从原文中抽取" + ("（训练的阅读模型未能加载，见服务器日志）。" if assistant.reader_status else "。")
+        gr.Markdown("## 政务文档问答助手\n答案直接摘自文档原文，每句都标注出处 [n]。" + reader_line)
         with gr.Tabs():
             with gr.Tab("问答"):
                 with gr.Row():

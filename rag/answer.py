@@ -17,13 +17,13 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .headings import parse_heading
 from .question import QuestionAnalysis, analyse_question
 from .segment import char_bigrams, is_dictionary_word
 from .span import DATE, NUMBER, TITLE, find_span
-from .types import Answer, AnswerSentence, Citation, Document, Passage
+from .types import Answer, AnswerSentence, Chunk, Citation, Document, Passage
 
 NOT_FOUND = "未在文档中找到相关内容。以下是最接近的段落，供参考："
 _SENTENCE_END = re.compile(r"[^。！？；!?;\n]*[。！？；!?;\n]+|[^。！？；!?;\n]+$")
@@ -135,7 +135,42 @@ def _trim_long(text: str, start: int, end: int, question: QuestionAnalysis) -> t
     return start + clauses[lo][0], start + clauses[hi][1]
 
 
+def with_discourse(doc_text: str, chunk: Chunk, question: QuestionAnalysis, start: int, end: int) -> tuple[int, int]:
+    """A sentence that announces what follows (`其特点主要有以下三点：`) is quoted with what follows;
+    one that draws a consequence (`因此它被称为…`) answers a why-question with its cause, the
+    sentence before. Both stay inside the cited passage."""
+    spans = split_sentences(chunk.text, chunk.start)
+    sentence = doc_text[start:end]
+    lead_in = sentence.rstrip().endswith(("：", ":"))
+    announced = _ANNOUNCE.search(sentence)
+    # `…三点：第一，…。` — the first item may follow the colon inside the sentence itself
+    inline_item = bool(announced and _ITEM.match(sentence[announced.end() :].lstrip()))
+    if lead_in or inline_item:
+        count = _count_of(announced.group(1) or announced.group(2) or "") if announced else 0
+        items, own_lines = int(inline_item), False
+        for n, (a, b) in enumerate(s for s in spans if s[0] >= end):
+            is_item = bool(_ITEM.match(doc_text[a:b]))
+            new_line = "\n" in doc_text[end:a]
+            if b - start > 2 * MAX_SENTENCE_CHARS or (new_line and not is_item and not (n == 0 and lead_in)):
+                break
+            if count and items >= count and (is_item or not own_lines or new_line):
+                break  # the last announced item ends with its line (or, written inline, its sentence)
+            items += is_item
+            own_lines = own_lines or (is_item and new_line)
+            end = b
+    if question.cue in ("为什么", "为何") and _CONSEQUENCE.match(sentence):
+        before = [s for s in spans if s[1] <= start]
+        if before and end - before[-1][0] <= 2 * MAX_SENTENCE_CHARS:
+            start = before[-1][0]
+    return start, end
+
+
 class AnswerExtractor:
+    """The rule reader (see the module docstring); the fallback when the trained reader cannot load."""
+
+    name = "rules"
+    sweep_thresholds = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)
+
     def __init__(
         self,
         documents: dict[str, Document],
@@ -147,6 +182,13 @@ class AnswerExtractor:
         self.idf = idf
         self.known = known
         self.settings = settings
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.min_confidence
+
+    def with_threshold(self, threshold: float) -> "AnswerExtractor":
+        return AnswerExtractor(self.documents, self.idf, replace(self.settings, min_confidence=threshold), self.known)
 
     def term_weight(self, term: str) -> float:
         """IDF weight of a question term. A character bigram found nowhere in the corpus that is not
@@ -257,34 +299,9 @@ class AnswerExtractor:
         return self._compose(question_text, question, chosen, passages, confidence)
 
     def _with_discourse(self, question: QuestionAnalysis, best: _Candidate) -> _Candidate:
-        """A sentence that announces what follows (`其特点主要有以下三点：`) is quoted with what follows;
-        one that draws a consequence (`因此它被称为…`) answers a why-question with its cause, the
-        sentence before. Both stay inside the cited passage."""
         chunk = best.passage.chunk
         doc_text = self.documents[chunk.doc_id].text
-        spans = split_sentences(chunk.text, chunk.start)
-        start, end = best.start, best.end
-        lead_in = best.text.rstrip().endswith(("：", ":"))
-        announced = _ANNOUNCE.search(best.text)
-        # `…三点：第一，…。` — the first item may follow the colon inside the sentence itself
-        inline_item = bool(announced and _ITEM.match(best.text[announced.end() :].lstrip()))
-        if lead_in or inline_item:
-            count = _count_of(announced.group(1) or announced.group(2) or "") if announced else 0
-            items, own_lines = int(inline_item), False
-            for n, (a, b) in enumerate(s for s in spans if s[0] >= end):
-                is_item = bool(_ITEM.match(doc_text[a:b]))
-                new_line = "\n" in doc_text[end:a]
-                if b - start > 2 * MAX_SENTENCE_CHARS or (new_line and not is_item and not (n == 0 and lead_in)):
-                    break
-                if count and items >= count and (is_item or not own_lines or new_line):
-                    break  # the last announced item ends with its line (or, written inline, its sentence)
-                items += is_item
-                own_lines = own_lines or (is_item and new_line)
-                end = b
-        if question.cue in ("为什么", "为何") and _CONSEQUENCE.match(best.text):
-            before = [s for s in spans if s[1] <= start]
-            if before and end - before[-1][0] <= 2 * MAX_SENTENCE_CHARS:
-                start = before[-1][0]
+        start, end = with_discourse(doc_text, chunk, question, best.start, best.end)
         if (start, end) == (best.start, best.end):
             return best
         return _Candidate(best.passage, start, end, doc_text[start:end], best.coverage, best.score, best.support)

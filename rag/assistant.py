@@ -23,6 +23,7 @@ from .answer import AnswerExtractor, AnswerSettings
 from .config import Settings
 from .errors import RagError
 from .question import is_follow_up
+from .reader import Reader, open_reader
 from .retrieve import HybridRetriever
 from .store import IndexData, live_generation, read_index
 from .types import Answer, SearchResult
@@ -49,11 +50,12 @@ def _has_content(text: str) -> bool:
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """One index generation with the retriever and extractor built on it, swapped as a whole."""
+    """One index generation with the retriever and readers built on it, swapped as a whole."""
 
     data: IndexData
     retriever: HybridRetriever
-    extractor: AnswerExtractor
+    extractor: AnswerExtractor  # the rule reader, always there (the fallback)
+    reader: Reader  # the one that answers: the trained model, or the rules
 
 
 class Assistant:
@@ -69,6 +71,7 @@ class Assistant:
         self.answer_settings = answer_settings
         self._lock = threading.Lock()
         self._failed: Path | None = None
+        self.reader_status = ""  # why the trained reader is not in use, if it is not ("" when it is, or rules were asked for)
         self._load()
 
     @classmethod
@@ -83,11 +86,16 @@ class Assistant:
     def _install(self, data: IndexData) -> None:
         retriever = HybridRetriever(data.chunks, data.vectors, data.bm25, self._encode_query, self.settings.retrieval)
         extractor = AnswerExtractor(data.documents, data.bm25.idf, self.answer_settings, known=data.bm25.vocabulary.__contains__)
-        self._snapshot = _Snapshot(data, retriever, extractor)  # one assignment: readers see old or new
+        reader, self.reader_status = open_reader(self.settings, data.documents, extractor)
+        self._snapshot = _Snapshot(data, retriever, extractor, reader)  # one assignment: readers see old or new
 
     @property
     def data(self) -> IndexData:
         return self._snapshot.data
+
+    @property
+    def reader(self) -> Reader:
+        return self._snapshot.reader
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -150,7 +158,7 @@ class Assistant:
             context = clean_question(previous, self.settings.max_query_chars)[0]
         query = f"{context} {text}" if context else text
         passages, dense_z = snapshot.retriever.search_with_stats(query, k=self.settings.retrieval.top_k)
-        answer = snapshot.extractor.answer(text, passages, context_question=context, dense_z=dense_z)
+        answer = snapshot.reader.answer(text, passages, context_question=context, dense_z=dense_z)
         if notice:
             answer = replace(answer, notice=notice)
         return answer

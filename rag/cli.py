@@ -158,6 +158,8 @@ def cmd_ask(args) -> int:
     from .assistant import Assistant
 
     assistant = Assistant(_settings(args))
+    if assistant.reader_status:
+        print(f"note: {assistant.reader_status}", file=sys.stderr)
     history: list[str] = []
     for question in _questions(args.questions):
         answer, documents = assistant.ask_in_context(question, history=history if args.follow_up else None)
@@ -245,7 +247,35 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, help="override the chunk size (characters) for this evaluation")
     p.add_argument("--chunk-overlap", type=int, help="override the chunk overlap (characters)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train-reader", help="train the answer reader from ../shared/data (writes rag/reader/weights/)")
+    from .reader.train import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_train_reader)
+
+    p = sub.add_parser("calibrate-reader", help="set the trained reader's default refusal threshold on a calibration set (CMRC trial)")
+    from .reader.calibrate import add_arguments as calibrate_arguments
+
+    calibrate_arguments(p)
+    p.set_defaults(func=cmd_calibrate_reader)
     return top
+
+
+def cmd_calibrate_reader(args) -> int:
+    from .reader.calibrate import run
+
+    return run(args)
+
+
+def cmd_train_reader(args) -> int:
+    from .reader.train import run
+
+    if args.checkpoint_dir is None:
+        from .config import default_cache_dir
+
+        args.checkpoint_dir = str(default_cache_dir() / "reader-train")
+    return run(args)
 
 
 def main(argv: list[str] | None = None) -> int:

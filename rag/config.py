@@ -10,7 +10,9 @@
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
 | RAG_DENSE_WEIGHT    | 0.5                             | weight of the dense side in fusion (per corpus) |
 | RAG_FUSION          | minmax                          | minmax (normalised scores) or rrf (reciprocal ranks) |
-| RAG_MIN_CONFIDENCE  | 0.348                           | below it a question is refused (per corpus; `rag eval --sweep`) |
+| RAG_READER          | rules                           | rules (hand-written) or model (the trained reader; docs/reader.md) |
+| RAG_READER_MIN_MARGIN | calibrated (manifest)         | model reader: answer margin below which a question is refused (per corpus) |
+| RAG_MIN_CONFIDENCE  | 0.348                           | rules reader: below it a question is refused (per corpus; `rag eval --sweep`) |
 | RAG_HOST, RAG_PORT  | 127.0.0.1, 7860                 | web chat address                             |
 """
 
@@ -73,6 +75,10 @@ class Settings:
     max_file_bytes: int = 50 * 1024 * 1024
     max_query_chars: int = 500
     min_confidence: float | None = None  # None: AnswerSettings' calibrated default
+    # "rules" or "model" (trained; falls back to the rules, saying why, if its weights cannot load).
+    # rules stay the default while the model loses to them on the seed dev set (docs/reader.md)
+    reader: str = "rules"
+    reader_min_margin: float | None = None  # None: the threshold calibrated in the reader's manifest
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -88,6 +94,12 @@ class Settings:
             settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=_finite("RAG_DENSE_WEIGHT", env["RAG_DENSE_WEIGHT"])))
         if "RAG_MIN_CONFIDENCE" in env:
             settings = replace(settings, min_confidence=_finite("RAG_MIN_CONFIDENCE", env["RAG_MIN_CONFIDENCE"]))
+        if "RAG_READER" in env:
+            if env["RAG_READER"] not in ("model", "rules"):
+                raise ConfigError(f"RAG_READER must be model or rules, not {env['RAG_READER']!r}")
+            settings = replace(settings, reader=env["RAG_READER"])
+        if "RAG_READER_MIN_MARGIN" in env:
+            settings = replace(settings, reader_min_margin=_finite("RAG_READER_MIN_MARGIN", env["RAG_READER_MIN_MARGIN"]))
         if env.get("RAG_FUSION") in ("minmax", "rrf"):
             settings = replace(settings, retrieval=replace(settings.retrieval, fusion=env["RAG_FUSION"]))
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -45,17 +45,22 @@ def test_refusal_sweep_on_the_seed_index(assistant, tmp_path):
     ]
     path = tmp_path / "mini.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    evaluation = Evaluation(load_jsonl(path, SEEDS, None), assistant, with_baselines=False)
+    from rag import Assistant
+
+    rules = Assistant(replace(assistant.settings, reader="rules"), embedder=assistant.embedder)
+    evaluation = Evaluation(load_jsonl(path, SEEDS, None), rules, with_baselines=False)
     result = evaluation.run()
     assert result["retrieval"]["product"]["R@5"] == 1.0
-    assert result["answers"]["false_refusal"] == pytest.approx(1 / 3)
-    assert result["answers"]["refusal_recall"] == 1.0
+    assert list(result["answers"]) == ["rules", "model"]  # the reader in use first, the other beside it
+    answers = result["answers"]["rules"]
+    assert answers["false_refusal"] == pytest.approx(1 / 3)
+    assert answers["refusal_recall"] == 1.0
 
-    sweep = evaluation.refusal_sweep((-10.0, 10.0))
+    sweep = evaluation.refusal_sweep("rules", (-10.0, 10.0))
     assert set(sweep) == {"-10", "0.348", "10"}  # the threshold in use is always swept
     in_use = sweep["0.348"]
-    assert in_use["false_refusal"] == result["answers"]["false_refusal"]
-    assert in_use["hit"] == result["answers"]["hit"] and in_use["F1"] == pytest.approx(result["answers"]["F1"])
+    assert in_use["false_refusal"] == answers["false_refusal"]
+    assert in_use["hit"] == answers["hit"] and in_use["F1"] == pytest.approx(answers["F1"])
     assert in_use["refusal_recall"] == 1.0
     assert sweep["10"] == {"refusal_recall": 1.0, "false_refusal": 1.0, "hit": 0.0, "F1": 0.0}
     # without a threshold the paraphrase gets the answer it would have had, which is scored
@@ -63,7 +68,28 @@ def test_refusal_sweep_on_the_seed_index(assistant, tmp_path):
     assert sweep["-10"]["hit"] >= in_use["hit"] and sweep["-10"]["F1"] >= in_use["F1"]
 
     evaluation.run()  # a second run starts afresh
-    assert len(evaluation.refusals) == len(rows)
+    assert len(evaluation.refusals["rules"]) == len(rows)
+
+
+def test_both_readers_side_by_side(assistant, tmp_path):
+    from rag import Assistant
+
+    assistant = Assistant(replace(assistant.settings, reader="model"), embedder=assistant.embedder)
+    rows = [
+        {"question": SEED_QUESTION, "answers": ["水利建设基金", "稳岗返还"]},
+        {"question": "火星上有没有液态水?", "answers": [], "answerable": False},
+    ]
+    path = tmp_path / "mini.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    evaluation = Evaluation(load_jsonl(path, SEEDS, None), assistant, with_baselines=False)
+    result = evaluation.run()
+    assert list(result["answers"]) == ["model", "rules"]  # the reader in use first
+    assert {"answer:model", "answer:rules", "total:model", "total:rules"} <= set(result["latency_ms"])
+    assert "product+reader" in result["retrieval"]
+    model = result["answers"]["model"]
+    assert model["hit"] == 1.0 and model["refusal_recall"] == 1.0
+    sweep = evaluation.refusal_sweep("model")
+    assert f"{assistant.reader.threshold:g}" in sweep and len(sweep) >= len(assistant.reader.sweep_thresholds)
 
 
 def test_unanswerable_from_refuses_lecoqa_and_skips_questions_both_sets_ask():

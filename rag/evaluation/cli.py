@@ -20,14 +20,14 @@ def _table(result: dict) -> str:
     for name, m in result["retrieval"].items():
         rows.append(f"| {name} | {m['R@1']:.3f} | {m['R@5']:.3f} | {m['R@10']:.3f} | {m['R@20']:.3f} | {m['MRR@10']:.3f} |")
     if "answers" in result:
-        a = result["answers"]
         rows.append("")
-        rows.append("| answers | hit | all strings | EM | F1 | chars | citation acc | false refusal | refusal P | refusal R |")
+        rows.append("| answers (reader) | hit | all strings | EM | F1 | chars | citation acc | false refusal | refusal P | refusal R |")
         rows.append("|---|---|---|---|---|---|---|---|---|---|")
-        rows.append(
-            f"| product | {a['hit']:.3f} | {a['all_strings']:.3f} | {a['EM']:.1f} | {a['F1']:.1f} | {a['answer_chars']:.0f} | "
-            f"{a['citation_acc']:.3f} | {a['false_refusal']:.3f} | {a.get('refusal_precision', float('nan')):.3f} | {a.get('refusal_recall', float('nan')):.3f} |"
-        )
+        for name, a in result["answers"].items():
+            rows.append(
+                f"| {name} | {a['hit']:.3f} | {a['all_strings']:.3f} | {a['EM']:.1f} | {a['F1']:.1f} | {a['answer_chars']:.0f} | "
+                f"{a['citation_acc']:.3f} | {a['false_refusal']:.3f} | {a.get('refusal_precision', float('nan')):.3f} | {a.get('refusal_recall', float('nan')):.3f} |"
+            )
     lat = result["latency_ms"]
     rows.append("")
     rows.append("| latency ms | " + " | ".join(lat) + " |")
@@ -81,11 +81,12 @@ def run_eval(args, settings) -> int:
         print("\n| fusion | R@1 | R@5 | R@10 | MRR@10 |\n|---|---|---|---|---|")
         for w, m in result["sweep"].items():
             print(f"| {w} | {m['R@1']:.3f} | {m['R@5']:.3f} | {m['R@10']:.3f} | {m['MRR@10']:.3f} |")
-    if args.sweep and "answers" in result and result["answers"].get("refusal_recall") is not None:
-        result["refusal_sweep"] = evaluation.refusal_sweep()
-        print("\n| min confidence | refused unanswerable | false refusals | hit | F1 |\n|---|---|---|---|---|")
-        for threshold, m in result["refusal_sweep"].items():
-            print(f"| {threshold} | {m['refusal_recall']:.3f} | {m['false_refusal']:.3f} | {m['hit']:.3f} | {m['F1']:.1f} |")
+    if args.sweep and "answers" in result and next(iter(result["answers"].values())).get("refusal_recall") is not None:
+        result["refusal_sweep"] = {name: evaluation.refusal_sweep(name) for name in result["answers"]}
+        for name, sweep in result["refusal_sweep"].items():
+            print(f"\n| {name}: threshold | refused unanswerable | false refusals | hit | F1 |\n|---|---|---|---|---|")
+            for threshold, m in sweep.items():
+                print(f"| {threshold} | {m['refusal_recall']:.3f} | {m['false_refusal']:.3f} | {m['hit']:.3f} | {m['F1']:.1f} |")
     if args.show_errors:
         print("\nmissed (question | reference | answer):")
         for row in evaluation.misses[: args.show_errors]:

@@ -1,6 +1,7 @@
 """Run a dataset through the product pipeline and the baselines, on the same chunks, in one run.
 
-Systems: `product` (hybrid: e5 + character-bigram BM25, min-max score fusion, then the extractive answer),
+Systems: `product` (hybrid: e5 + character-bigram BM25, min-max score fusion, then the extractive answer
+by each reader: the trained model and the rules, side by side),
 `bm25-jieba`, `bm25-char` (unigrams + bigrams), `dense` (e5 only). The query is embedded once and
 shared. Rankings are kept so fusion weights can be swept offline (`sweep`).
 """
@@ -13,8 +14,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..answer import AnswerExtractor
 from ..bm25 import BM25
+from ..reader import open_reader
 from ..chunking import embedding_text
 from ..retrieve import StageTimer, minmax_fusion, top_indices, weighted_rrf
 from .datasets import EvalQuestion, EvalSet
@@ -84,28 +85,51 @@ class Evaluation:
     def _ranks(self, q: EvalQuestion, ids) -> list[int]:
         return [r for r, i in enumerate(ids, start=1) if self.set.is_relevant(q, self.chunks[int(i)], self.titles[self.chunks[int(i)].doc_id])]
 
+    def readers(self) -> dict[str, object]:
+        """The reader in use first, then the other one beside it (the model when its weights load)."""
+        if getattr(self, "_readers", None) is None:
+            snapshot = self.assistant._snapshot
+            readers = {snapshot.reader.name: snapshot.reader}
+            readers.setdefault(snapshot.extractor.name, snapshot.extractor)
+            if "model" not in readers:
+                model, _ = open_reader(replace(self.assistant.settings, reader="model"), snapshot.data.documents, snapshot.extractor)
+                if model.name == "model":
+                    readers["model"] = model
+            self._readers = readers
+        return self._readers
+
     def run(self) -> dict:
         retriever = self.assistant.retriever
-        extractor = self.assistant._snapshot.extractor
+        readers = self.readers()
         systems = {name: RetrievalScores() for name in ("product", "bm25-char", "dense") + (("bm25-jieba",) if self.jieba else ())}
-        answers = AnswerScores()
-        stages: dict[str, list[float]] = {s: [] for s in ("embed", "dense", "bm25", "fusion", "answer", "total")}
+        if "model" in readers:
+            systems["product+reader"] = RetrievalScores()  # passages re-ranked by the reader's margins
+        all_answers = {name: AnswerScores() for name in readers}
+        stages: dict[str, list[float]] = {s: [] for s in ("embed", "dense", "bm25", "fusion") + tuple(f"answer:{n}" for n in readers) + tuple(f"total:{n}" for n in readers)}
         self.rankings = Rankings()
-        self.refusals = []
+        self.refusals = {name: [] for name in readers}
         w = retriever.settings.dense_weight
-        # the same extractor without a confidence threshold: the answer a question gets when not refused
-        unconditional = AnswerExtractor(extractor.documents, extractor.idf, replace(extractor.settings, min_confidence=float("-inf")), extractor.known)
+        # the same readers without a threshold: the answer a question gets when not refused
+        unconditional = {name: r.with_threshold(float("-inf")) for name, r in readers.items()}
+        top_k = self.assistant.settings.retrieval.top_k
         for q in self.set.questions:
             started = time.perf_counter()
             timer = StageTimer()
             passages, dense_z = retriever.search_with_stats(q.question, k=DEPTH, timer=timer)
-            t_answer = time.perf_counter()
-            answer = extractor.answer(q.question, passages[: self.assistant.settings.retrieval.top_k], dense_z=dense_z)
-            done = time.perf_counter()
+            retrieved = time.perf_counter()
+            answers, guesses = {}, None
+            for name, reader in readers.items():
+                t_answer = time.perf_counter()
+                if name == "model":  # read once: the answer, the re-ranking and the unthresholded answer share it
+                    guesses = reader.read(q.question, list(passages[: min(top_k, reader.settings.passages)]))
+                    answers[name] = reader.compose(q.question, passages[:top_k], guesses)
+                else:
+                    answers[name] = reader.answer(q.question, passages[:top_k], dense_z=dense_z)
+                done = time.perf_counter()
+                stages[f"answer:{name}"].append(1000 * (done - t_answer))
+                stages[f"total:{name}"].append(1000 * (retrieved - started + done - t_answer))
             for stage, secs in timer.seconds.items():
                 stages[stage].append(1000 * secs)
-            stages["answer"].append(1000 * (done - t_answer))
-            stages["total"].append(1000 * (done - started))
 
             product_ids = [self.index_of[p.chunk.chunk_id] for p in passages]
             depth = retriever.settings.candidates
@@ -123,6 +147,8 @@ class Evaluation:
             self.rankings.union_char.append(char_scores[union])
             if q.answerable:  # unanswerable questions have nothing to retrieve
                 systems["product"].add(self._ranks(q, product_ids))
+                if "product+reader" in systems:
+                    systems["product+reader"].add(self._ranks(q, self._reranked(guesses, min(top_k, readers["model"].settings.passages), product_ids)))
                 systems["bm25-char"].add(self._ranks(q, char_ids[:DEPTH]))
                 systems["dense"].add(self._ranks(q, dense_ids[:DEPTH]))
             if self.jieba:
@@ -133,18 +159,30 @@ class Evaluation:
                 if q.answerable:
                     systems["bm25-jieba"].add(self._ranks(q, jieba_ids))
             if self.set.kind != "lecoqa":
-                self._score_answer(q, answer, answers)
-                if answer.refused:
-                    answer = unconditional.answer(q.question, passages[: self.assistant.settings.retrieval.top_k], dense_z=dense_z)
-                self.refusals.append(RefusalRecord(q.answerable, answer.confidence, answer.refused, *_hit_and_f1(answer, q.answers)))
+                for name, answer in answers.items():
+                    self._score_answer(q, answer, all_answers[name], record_misses=name == next(iter(readers)))
+                    if answer.refused and name == "model":
+                        answer = unconditional[name].compose(q.question, passages[:top_k], guesses)
+                    elif answer.refused:
+                        answer = unconditional[name].answer(q.question, passages[:top_k], dense_z=dense_z)
+                    self.refusals[name].append(RefusalRecord(q.answerable, answer.confidence, answer.refused, *_hit_and_f1(answer, q.answers)))
         result = {"dataset": self.set.name, "questions": len(self.set.questions), "chunks": len(self.chunks), "dense_weight": w}
+        result["readers"] = {name: r.threshold for name, r in readers.items()}
         result["retrieval"] = {name: s.summary() for name, s in systems.items()}
         if self.set.kind != "lecoqa":
-            result["answers"] = answers.summary()
+            result["answers"] = {name: a.summary() for name, a in all_answers.items()}
         result["latency_ms"] = {stage: _percentiles(v) for stage, v in stages.items() if v}
         return result
 
-    def _score_answer(self, q: EvalQuestion, answer, scores: AnswerScores) -> None:
+    @staticmethod
+    def _reranked(guesses, n: int, product_ids) -> list[int]:
+        """Product ranking with the `n` passages the reader read re-ordered by its margins (the
+        passage each best span is cited from first, the others after in their retrieval order)."""
+        order = list(dict.fromkeys(g.passage for g in guesses))
+        order += [i for i in range(min(n, len(product_ids))) if i not in order]
+        return [product_ids[i] for i in order] + list(product_ids[n:])
+
+    def _score_answer(self, q: EvalQuestion, answer, scores: AnswerScores, record_misses: bool = True) -> None:
         if answer.refused:
             scores.refused_total += 1
         if not q.answerable:
@@ -158,9 +196,9 @@ class Evaluation:
         scores.answered += 1
         predicted = answer_text_for_scoring(answer.span, answer.text)
         hit, f1 = _hit_and_f1(answer, q.answers)
-        if not hit:
+        if record_misses and not hit:
             self.misses.append((q.question, q.answers[0], answer.text[:120]))
-        elif f1 < 0.5:
+        elif record_misses and f1 < 0.5:
             self.weak_spans.append((q.question, q.answers[0], predicted))
         scores.hit += int(hit)
         scores.all_strings += int(all(contains(answer.text, r) for r in q.answers))
@@ -190,12 +228,16 @@ class Evaluation:
             out[f"{mode} w={w}" + (f" k={rrf_k}" if mode == "rrf" else "")] = scores.summary()
         return out
 
-    def refusal_sweep(self, thresholds: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)) -> dict[str, dict[str, float]]:
+    def refusal_sweep(self, reader: str | None = None, thresholds: tuple[float, ...] | None = None) -> dict[str, dict[str, float]]:
         """Refusal of unanswerable questions, false refusals, hit rate and F1 of answerable ones, had
-        the minimum confidence (RAG_MIN_CONFIDENCE) been each of `thresholds` or the one in use."""
-        in_use = self.assistant.answer_settings.min_confidence
-        answerable = [r for r in self.refusals if r.answerable]
-        unanswerable = [r for r in self.refusals if not r.answerable]
+        the reader's threshold (RAG_READER_MIN_MARGIN, RAG_MIN_CONFIDENCE) been each of
+        `thresholds` or the one in use."""
+        readers = self.readers()
+        reader = reader or next(iter(readers))
+        in_use = readers[reader].threshold
+        thresholds = thresholds or readers[reader].sweep_thresholds
+        answerable = [r for r in self.refusals[reader] if r.answerable]
+        unanswerable = [r for r in self.refusals[reader] if not r.answerable]
         out = {}
         for t in sorted({*thresholds, in_use}):
             answered = [r for r in answerable if not r.refused_at(t)]

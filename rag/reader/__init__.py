@@ -1,0 +1,32 @@
+"""Readers: from a question and its passages to a cited answer (see base.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from .base import Reader
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
+
+__all__ = ["Reader", "open_reader"]
+
+
+def open_reader(settings, documents, rules) -> tuple[Reader, str]:
+    """The reader the settings ask for, and "" — or the rule reader `rules` and one sentence saying
+    why the trained one could not be used (also logged once per process)."""
+    if settings.reader == "rules":
+        return rules, ""
+    from ..embedding.build import ensure_built
+    from .model import ReaderSettings, open_model_reader
+    from .weights import ReaderUnavailable
+
+    try:
+        reader = open_model_reader(documents, ensure_built(settings.cache_dir), ReaderSettings(min_margin=settings.reader_min_margin))
+    except ReaderUnavailable as exc:
+        status = f"trained reader unavailable, answering with the rule reader: {exc}"
+        if status not in _warned:
+            _warned.add(status)
+            log.warning(status)
+        return rules, status
+    return reader, ""

