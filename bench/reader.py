@@ -22,12 +22,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_parts() -> str:
+    """Resident memory, and how much of it is anonymous (the process's own) or file pages
+    (the memory-mapped word embeddings: clean, shared, given back under pressure)."""
+    return f"RSS {rss_mb():.0f} MB (anonymous {rss_mb('RssAnon'):.0f}, file {rss_mb('RssFile'):.0f})"
 
 
 def peak_mb() -> float:
@@ -60,13 +66,13 @@ def main() -> None:
     rules = Assistant(settings, embedder=embedder)
     questions = random.Random(0).sample([q.question for q in evalset.questions], min(args.questions, len(evalset.questions)))
     rules.ask(questions[0])
-    before, peak_before = rss_mb(), peak_mb()
+    before, peak_before = rss_parts(), peak_mb()
     t = time.perf_counter()
     model = Assistant(replace(settings, reader="model"), embedder=embedder)
     load_s = time.perf_counter() - t
     assert model.reader.name == "model", model.reader_status
     model.ask(questions[0])
-    print(f"reader load {load_s:.1f} s; RSS {before:.0f} → {rss_mb():.0f} MB after load and one question (peak {peak_before:.0f} → {peak_mb():.0f} MB)")
+    print(f"reader load {load_s:.1f} s; before: {before}; after load and one question: {rss_parts()} (peak {peak_before:.0f} → {peak_mb():.0f} MB)")
 
     timings: dict[str, list[float]] = {"rules": [], "model": []}
     for q in questions:
@@ -76,7 +82,7 @@ def main() -> None:
             timings[name].append(1000 * (time.perf_counter() - t))
     for name, values in timings.items():
         print(f"whole question, {name} reader: {pct(values)} ({len(values)} questions)")
-    print(f"RSS after {len(questions)} questions: {rss_mb():.0f} MB (peak {peak_mb():.0f} MB)")
+    print(f"after {len(questions)} questions: {rss_parts()} (peak {peak_mb():.0f} MB)")
 
     # bfloat16 against float32: the same windows, the spans they choose, and their speed
     from rag.embedding.build import ensure_built
