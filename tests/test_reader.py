@@ -141,6 +141,9 @@ def test_a_passage_that_does_not_answer_is_refused(loaded):
     assert answer.refused and answer.text.startswith("未在文档中找到相关内容") and answer.passages == (passage,)
     assert answer.confidence < reader.threshold
     assert not reader.answer("狼山在哪里？", []).citations  # nothing retrieved: refused, nothing cited
+    blank_doc, blank = _passage("blank.md", "  \n  ")
+    reader = ModelReader({blank_doc.doc_id: blank_doc}, loaded)
+    assert reader.answer("狼山在哪里？", [blank]).refused  # a passage without a single token
 
 
 def test_the_seed_questions_through_the_reader(seed_index, embedder):

@@ -166,7 +166,7 @@ class ModelReader:
         regions = self._regions(passages)
         encoded = maker.encode([question] + [text for _, text, _ in regions])
         q, docs = encoded[0], encoded[1:]
-        windows = [w for n, d in enumerate(docs) for w in maker.windows(q, d, passage=n)]
+        windows = [w for n, d in enumerate(docs) if d.ids for w in maker.windows(q, d, passage=n)]
         if not windows:
             return []
         batch = Batch(windows)
