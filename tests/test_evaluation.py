@@ -89,7 +89,10 @@ def test_both_readers_side_by_side(assistant, tmp_path):
     model = result["answers"]["model"]
     assert model["hit"] == 1.0 and model["refusal_recall"] == 1.0
     sweep = evaluation.refusal_sweep("model")
-    assert f"{assistant.reader.threshold:g}" in sweep and len(sweep) >= len(assistant.reader.sweep_thresholds)
+    in_use = sweep[f"{assistant.reader.threshold:g}"]
+    assert in_use["refusal_recall"] == model["refusal_recall"] and in_use["false_refusal"] == model["false_refusal"]
+    assert in_use["F1"] == pytest.approx(model["F1"])
+    assert sweep["8"]["false_refusal"] > 0.0 or sweep["8"]["refusal_recall"] == 1.0  # a high margin refuses more
 
 
 def test_unanswerable_from_refuses_lecoqa_and_skips_questions_both_sets_ask():

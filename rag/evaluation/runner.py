@@ -76,7 +76,7 @@ class Evaluation:
         self.index_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.misses: list[tuple[str, str, str]] = []  # answer text lacks every reference
         self.weak_spans: list[tuple[str, str, str]] = []  # right sentence, span F1 < 0.5
-        self.refusals: list[RefusalRecord] = []  # per question, for the refusal sweep
+        self.refusals: dict[str, list[RefusalRecord]] = {}  # per reader, per question, for the refusal sweep
         self.jieba = None
         if with_baselines:
             texts = [embedding_text(c, self.titles[c.doc_id]) for c in self.chunks]
@@ -236,6 +236,8 @@ class Evaluation:
         reader = reader or next(iter(readers))
         in_use = readers[reader].threshold
         thresholds = thresholds or readers[reader].sweep_thresholds
+        if reader not in self.refusals:
+            raise ValueError("refusal_sweep needs run() first")
         answerable = [r for r in self.refusals[reader] if r.answerable]
         unanswerable = [r for r in self.refusals[reader] if not r.answerable]
         out = {}

@@ -23,8 +23,9 @@ def open_reader(settings, documents, rules) -> tuple[Reader, str]:
 
     try:
         reader = open_model_reader(documents, ensure_built(settings.cache_dir), ReaderSettings(min_margin=settings.reader_min_margin))
-    except ReaderUnavailable as exc:
-        status = f"trained reader unavailable, answering with the rule reader: {exc}"
+    except (ReaderUnavailable, OSError, KeyError, ValueError, RuntimeError, ImportError) as exc:
+        reason = str(exc) if isinstance(exc, ReaderUnavailable) else f"{type(exc).__name__}: {exc}"
+        status = f"trained reader unavailable, answering with the rule reader: {reason}"
         if status not in _warned:
             _warned.add(status)
             log.warning(status)

@@ -49,7 +49,12 @@ def run(args) -> int:
         guesses = reader.read(q.question, others)
         without_gold.append(guesses[0].margin if guesses else -np.inf)
     answerable, near_miss = np.array(with_gold), np.array(without_gold)
-    threshold = float(np.quantile(answerable, args.false_refusals))
+    finite = answerable[np.isfinite(answerable)]
+    if not len(finite):
+        print("no calibration question was read: nothing written", file=sys.stderr)
+        return 2
+    # questions the reader found no span for count as refused, whatever the threshold
+    threshold = float(np.quantile(finite, max(0.0, (args.false_refusals * len(answerable) - (len(answerable) - len(finite))) / len(finite))))
     figures = {
         "set": Path(args.dataset).name,
         "questions": len(evalset.questions),

@@ -18,7 +18,7 @@ import json
 import logging
 import struct
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,9 @@ class LoadedReader:
     network: object
     maker: WindowMaker
     manifest: dict
+    # one network serves every ModelReader of the process (index refreshes, threshold copies):
+    # torch modules are not safe to call from many threads at once
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _loaded: dict[tuple, LoadedReader] = {}
@@ -147,7 +150,6 @@ class ModelReader:
         self.settings = settings
         calibrated = loaded.manifest.get("calibration", {}).get("min_margin", 0.0)
         self.min_margin = calibrated if settings.min_margin is None else settings.min_margin
-        self._lock = threading.Lock()
 
     @property
     def threshold(self) -> float:
@@ -171,7 +173,7 @@ class ModelReader:
             return []
         batch = Batch(windows)
         ids, valid, _ = batch.tensors
-        with self._lock, torch.inference_mode():
+        with self.loaded.lock, torch.inference_mode():
             start_logits, end_logits = self.loaded.network(ids, valid)
         best: dict[int, SpanGuess] = {}
         for window, (i, j, score, null) in zip(windows, best_spans(start_logits, end_logits, batch, self.settings.max_answer_tokens)):
@@ -228,6 +230,9 @@ class ModelReader:
         doc = self.documents[passage.chunk.doc_id]
         start, end = self._sentence(doc, passage, guess)
         start, end = with_discourse(doc.text, passage.chunk, analyse_question(question_text), start, end)
+        # the quote stays inside the cited chunk where the span allows (the card highlights it there)
+        start = max(start, min(passage.chunk.start, guess.start))
+        end = min(end, max(passage.chunk.end, guess.end))
         sentence = doc.text[start:end]
         span = doc.text[guess.start : guess.end]
         citation = Citation(

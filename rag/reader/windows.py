@@ -58,7 +58,8 @@ class WindowMaker:
         return out
 
     def question_ids(self, question: Encoded) -> tuple[int, ...]:
-        return question.ids[:MAX_QUESTION_TOKENS]
+        """At most MAX_QUESTION_TOKENS, from the end: a follow-up is read as `previous current`."""
+        return question.ids[-MAX_QUESTION_TOKENS:]
 
     def doc_room(self, question_ids: tuple[int, ...]) -> int:
         return self.max_tokens - len(question_ids) - 3
@@ -76,6 +77,8 @@ class WindowMaker:
         return starts + [doc_len - room]
 
     def windows(self, question: Encoded, doc: Encoded, passage: int = 0) -> list[Window]:
+        if not doc.ids:
+            return []
         q = self.question_ids(question)
         room = self.doc_room(q)
         return [self.window(q, doc, s, min(s + room, len(doc.ids)), passage) for s in self.starts(len(doc.ids), room)]
