@@ -77,6 +77,7 @@ class Evaluation:
         self.misses: list[tuple[str, str, str]] = []  # answer text lacks every reference
         self.weak_spans: list[tuple[str, str, str]] = []  # right sentence, span F1 < 0.5
         self.refusals: dict[str, list[RefusalRecord]] = {}  # per reader, per question, for the refusal sweep
+        self._readers: dict[str, object] | None = None  # see readers()
         self.jieba = None
         if with_baselines:
             texts = [embedding_text(c, self.titles[c.doc_id]) for c in self.chunks]
@@ -87,7 +88,7 @@ class Evaluation:
 
     def readers(self) -> dict[str, object]:
         """The reader in use first, then the other one beside it (the model when its weights load)."""
-        if getattr(self, "_readers", None) is None:
+        if self._readers is None:
             snapshot = self.assistant._snapshot
             readers = {snapshot.reader.name: snapshot.reader}
             readers.setdefault(snapshot.extractor.name, snapshot.extractor)

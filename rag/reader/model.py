@@ -15,7 +15,6 @@ tokens actually read take memory.
 from __future__ import annotations
 
 import json
-import logging
 import struct
 import threading
 from dataclasses import dataclass, field, replace
@@ -29,7 +28,6 @@ from ..types import Answer, AnswerSentence, Citation, Document, Passage
 from .weights import ReaderUnavailable, load_into
 from .windows import Batch, WindowMaker
 
-log = logging.getLogger(__name__)
 _EDGE = " \t\r\n，,。；;：:、！？!?"
 
 

@@ -13,13 +13,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-LAYER_KEYS = (
-    "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-    "intermediate.dense", "output.dense",
-)
-NORM_KEYS = ("attention.output.LayerNorm", "output.LayerNorm")
-
-
 class Block(nn.Module):
     def __init__(self, hidden: int, heads: int, ffn: int, eps: float) -> None:
         super().__init__()

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .training_data import build_windows, file_sha256, read_squad, simplified
-from .weights import WEIGHTS_DIR, base_hash, save
+from .training_data import build_windows, read_squad, simplified
+from .weights import WEIGHTS_DIR, base_hash, file_sha256, save, trained_state
 from .windows import MAX_TOKENS, Batch, WindowMaker
 
 TRAIN_FILES = ("cmrc2018/cmrc2018_train.json", "drcd/DRCD_test.json")
@@ -180,7 +180,7 @@ def run(args) -> int:
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-100:]):.3f}")
             if step % args.checkpoint_every == 0 or step == total:
-                _atomic_torch_save({"net": {k: v for k, v in net.state_dict().items() if k.startswith(tuple(f"blocks.{i}." for i in range(FROZEN_LAYERS, len(net.blocks))) + ("span.",))}, "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step, "losses": losses}, ckpt)
+                _atomic_torch_save({"net": trained_state(net, FROZEN_LAYERS), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step, "losses": losses}, ckpt)
     minutes = (time.time() - started) / 60
 
     out = Path(args.out)

@@ -12,7 +12,6 @@ Deterministic for a fixed seed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -38,14 +37,6 @@ class TrainingWindow:
     window: Window
     start: int  # label: index in window.ids, 0 for "no answer"
     end: int
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_squad(path: Path) -> list[Example]:

