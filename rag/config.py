@@ -13,6 +13,8 @@
 | RAG_READER          | rules                           | rules (hand-written) or model (the trained reader; docs/reader.md) |
 | RAG_READER_MIN_MARGIN | calibrated (manifest)         | model reader: answer margin below which a question is refused (per corpus) |
 | RAG_MIN_CONFIDENCE  | 0.348                           | rules reader: below it a question is refused (per corpus; `rag eval --sweep`) |
+| RAG_MAX_UNPACKED_MB | 128                             | a .docx may unpack to this much (zip bombs are refused) |
+| RAG_MAX_TEXT_CHARS  | 10000000                        | most characters of text one file may yield   |
 | RAG_HOST, RAG_PORT  | 127.0.0.1, 7860                 | web chat address                             |
 """
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from .embedding.embedder import DEFAULT_MODEL
 from .errors import ConfigError
+from .formats import Limits
 
 
 def default_cache_dir() -> Path:
@@ -74,6 +77,7 @@ class Settings:
     retrieval: RetrievalSettings = RetrievalSettings()
     max_file_bytes: int = 50 * 1024 * 1024
     max_query_chars: int = 500
+    limits: Limits = Limits()  # what one file may expand to (formats.py)
     min_confidence: float | None = None  # None: AnswerSettings' calibrated default
     # "rules" or "model" (trained; falls back to the rules, saying why, if its weights cannot load).
     # rules stay the default while the model loses to them on the seed dev set (docs/reader.md)
@@ -94,6 +98,12 @@ class Settings:
             settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=_finite("RAG_DENSE_WEIGHT", env["RAG_DENSE_WEIGHT"])))
         if "RAG_MIN_CONFIDENCE" in env:
             settings = replace(settings, min_confidence=_finite("RAG_MIN_CONFIDENCE", env["RAG_MIN_CONFIDENCE"]))
+        for name, attribute, unit in (("RAG_MAX_UNPACKED_MB", "unpacked_bytes", 1024 * 1024), ("RAG_MAX_TEXT_CHARS", "text_chars", 1)):
+            if name in env:
+                value = _finite(name, env[name])
+                if value <= 0:
+                    raise ConfigError(f"{name} must be positive, not {env[name]!r}")
+                settings = replace(settings, limits=replace(settings.limits, **{attribute: int(value * unit)}))
         if "RAG_READER" in env:
             if env["RAG_READER"] not in ("model", "rules"):
                 raise ConfigError(f"RAG_READER must be model or rules, not {env['RAG_READER']!r}")

@@ -20,6 +20,25 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".pdf", ".docx")
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Bounds on what one file may expand to (zip bombs, PDFs with huge pages, endless text).
+
+    `unpacked_bytes` bounds a .docx archive's members together (their declared sizes, which
+    Python's zipfile also enforces while reading); `xml_bytes` its XML parts, which are parsed
+    into trees several times their size; `text_chars` the extracted text of any format, checked
+    as it grows, so a file is refused before it fills memory.
+    """
+
+    unpacked_bytes: int = 128 * 1024 * 1024
+    xml_bytes: int = 32 * 1024 * 1024
+    text_chars: int = 10_000_000
+
+
+def _too_much_text(limits: Limits) -> DocumentError:
+    return DocumentError(f"文本过长：提取出的文字超过 {limits.text_chars:,} 字（RAG_MAX_TEXT_CHARS） / extracted text exceeds {limits.text_chars:,} characters")
+
+
+@dataclass(frozen=True)
 class Extracted:
     text: str
     page_starts: tuple[int, ...] = ()  # offset where page 1, 2, … begins (PDF only)
@@ -105,10 +124,10 @@ def html_text(html: str) -> str:
     return text + "\n" if text else ""
 
 
-def pdf_text(data: bytes) -> Extracted:
+def pdf_text(data: bytes, limits: Limits = Limits()) -> Extracted:
     try:
         from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+        from pypdf.errors import LimitReachedError, PdfReadError
     except ImportError as exc:  # pragma: no cover - requirements.txt installs it
         raise DocumentError("reading PDFs needs pypdf: pip install pypdf") from exc
     try:
@@ -125,8 +144,12 @@ def pdf_text(data: bytes) -> Extracted:
             starts.append(pos)
             pages.append(content + "\n\n")
             pos += len(pages[-1])
+            if pos > limits.text_chars:
+                raise _too_much_text(limits)
     except DocumentError:
         raise
+    except LimitReachedError as exc:  # pypdf's own bounds on streams (decompression bombs)
+        raise DocumentError(f"PDF 超出安全上限，已拒绝 / the PDF exceeds a safety limit ({exc})") from exc
     except Exception as exc:  # pypdf raises many types on damaged files
         raise DocumentError(f"damaged or unreadable PDF ({type(exc).__name__})") from exc
     text = "".join(pages)
@@ -135,16 +158,34 @@ def pdf_text(data: bytes) -> Extracted:
     return Extracted(text, tuple(starts))
 
 
-def docx_text(data: bytes) -> str:
+def check_archive(data: bytes, limits: Limits) -> None:
+    """Refuse a ZIP whose members would expand past the limits, before anything is unpacked."""
+    import zipfile
+
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DocumentError(f"damaged or unreadable .docx ({type(exc).__name__})") from exc
+    unpacked = sum(m.file_size for m in members)
+    xml = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
+    mb = 1024 * 1024
+    if unpacked > limits.unpacked_bytes:
+        raise DocumentError(f"解压后过大：{unpacked / mb:,.0f} MB，上限 {limits.unpacked_bytes / mb:,.0f} MB（RAG_MAX_UNPACKED_MB；疑似压缩炸弹） / unpacks to {unpacked:,} bytes, over the limit")
+    if xml > limits.xml_bytes:
+        raise DocumentError(f"文档内容解压后过大：XML {xml / mb:,.0f} MB，上限 {limits.xml_bytes / mb:,.0f} MB（疑似压缩炸弹） / its XML unpacks to {xml:,} bytes, over the limit")
+
+
+def docx_text(data: bytes, limits: Limits = Limits()) -> str:
     try:
         import docx
     except ImportError as exc:  # pragma: no cover
         raise DocumentError("reading .docx needs python-docx: pip install python-docx") from exc
+    check_archive(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
         raise DocumentError(f"damaged or unreadable .docx ({type(exc).__name__})") from exc
-    blocks: list[str] = []
+    blocks: list[str] = []  # bounded by the XML check above; the text length is checked in extract()
     body = document.element.body
     for child in body.iterchildren():
         if not isinstance(child.tag, str):  # comments and processing instructions
@@ -169,19 +210,25 @@ def docx_text(data: bytes) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def extract(data: bytes, suffix: str, decode) -> Extracted:
+def extract(data: bytes, suffix: str, decode, limits: Limits = Limits()) -> Extracted:
     """Text of a file's bytes, by its suffix; `decode` turns bytes into str for text formats."""
     suffix = suffix.lower()
-    if suffix in TEXT_SUFFIXES:
-        return Extracted(decode(data), is_markdown=suffix != ".txt")
-    if suffix in HTML_SUFFIXES:
-        return Extracted(html_text(decode(data)), is_markdown=True)
+    if suffix in TEXT_SUFFIXES + HTML_SUFFIXES:
+        text = decode(data)
+        if len(text) > limits.text_chars:
+            raise _too_much_text(limits)
+        if suffix in TEXT_SUFFIXES:
+            return Extracted(text, is_markdown=suffix != ".txt")
+        return Extracted(html_text(text), is_markdown=True)
     if suffix == ".pdf":
         if not data.startswith(b"%PDF"):
             raise DocumentError("not a PDF file (no %PDF header)")
-        return pdf_text(data)
+        return pdf_text(data, limits)
     if suffix == ".docx":
         if not data.startswith(b"PK"):
             raise DocumentError("not a .docx file (not a ZIP archive)")
-        return Extracted(docx_text(data), is_markdown=True)
+        text = docx_text(data, limits)
+        if len(text) > limits.text_chars:
+            raise _too_much_text(limits)
+        return Extracted(text, is_markdown=True)
     raise DocumentError(f"unsupported file type '{suffix}' (supported: {', '.join(SUPPORTED_SUFFIXES)})")

@@ -219,7 +219,7 @@ def build_index(
                     documents[doc_id] = previous
                     report.unchanged.append(doc_id)
                     continue
-                doc = document_from_bytes(data, doc_id, suffix=path.suffix)
+                doc = document_from_bytes(data, doc_id, suffix=path.suffix, limits=settings.limits)
             except Exception as exc:  # one bad file is reported and skipped; the others still index
                 reason = str(exc) if isinstance(exc, DocumentError) else f"unreadable ({type(exc).__name__}: {exc})"
                 problem = LoadProblem(str(path), reason)

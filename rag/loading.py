@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DocumentError
-from .formats import SUPPORTED_SUFFIXES, extract
+from .formats import SUPPORTED_SUFFIXES, Limits, extract
 from .govdoc import analyse
 from .types import Document
 
@@ -106,14 +106,14 @@ def read_source(path: Path, max_bytes: int | None = None) -> bytes:
         raise DocumentError(f"cannot read: {exc.strerror or exc}") from exc
 
 
-def load_document(path: Path, doc_id: str, max_bytes: int | None = None) -> Document:
-    return document_from_bytes(read_source(path, max_bytes), doc_id, suffix=path.suffix)
+def load_document(path: Path, doc_id: str, max_bytes: int | None = None, limits: Limits = Limits()) -> Document:
+    return document_from_bytes(read_source(path, max_bytes), doc_id, suffix=path.suffix, limits=limits)
 
 
-def document_from_bytes(data: bytes, doc_id: str, suffix: str = ".txt") -> Document:
+def document_from_bytes(data: bytes, doc_id: str, suffix: str = ".txt", limits: Limits = Limits()) -> Document:
     if not data.strip():
         raise DocumentError("empty file (no text)")
-    extracted = extract(data, suffix, decode_bytes)
+    extracted = extract(data, suffix, decode_bytes, limits)
     text = extracted.text
     if not text.strip():
         raise DocumentError("empty file (no text)")

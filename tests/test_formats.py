@@ -105,3 +105,62 @@ def test_docx_paragraphs_headings_and_tables():
     assert any("一、工作要求" in c.heading_path for c in chunks)
     with pytest.raises(DocumentError):
         document_from_bytes(b"PK\x03\x04 not really a zip", "broken.docx", suffix=".docx")
+
+
+def docx_bomb(xml_mb: int) -> bytes:
+    """A real .docx whose document.xml is padded to `xml_mb` MB of repeated paragraphs (a zip bomb:
+    it compresses to a few hundred KB)."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(make_docx()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "word/document.xml":
+                para = "<w:p><w:r><w:t>炸弹炸弹炸弹炸弹炸弹炸弹炸弹炸弹炸弹炸弹</w:t></w:r></w:p>".encode()
+                head, tail = data.split(b"</w:body>")
+                data = head + para * (xml_mb * 1024 * 1024 // len(para)) + b"</w:body>" + tail
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+def test_a_docx_zip_bomb_is_refused_before_it_is_unpacked(monkeypatch):
+    import docx
+
+    bomb = docx_bomb(40)
+    assert len(bomb) < 1024 * 1024  # small on disk, 40 MB of XML inside
+    opened = []
+    monkeypatch.setattr(docx, "Document", lambda *a, **k: opened.append(1))
+    with pytest.raises(DocumentError, match="压缩炸弹"):
+        document_from_bytes(bomb, "bomb.docx", suffix=".docx")
+    assert opened == []  # refused from the archive's directory, nothing parsed
+
+
+def test_text_limits_refuse_every_format_with_the_reason():
+    from rag.formats import Limits
+
+    small = Limits(text_chars=200)
+    with pytest.raises(DocumentError, match="RAG_MAX_TEXT_CHARS"):
+        document_from_bytes(("各地要落实免申即享政策。" * 40).encode(), "long.txt", suffix=".txt", limits=small)
+    with pytest.raises(DocumentError, match="RAG_MAX_TEXT_CHARS"):
+        document_from_bytes(make_pdf(["第一页：各地要落实免申即享政策。" * 3] * 6), "long.pdf", suffix=".pdf", limits=small)
+    with pytest.raises(DocumentError, match="RAG_MAX_TEXT_CHARS"):
+        document_from_bytes(docx_bomb(1), "long.docx", suffix=".docx", limits=small)
+    with pytest.raises(DocumentError, match="RAG_MAX_UNPACKED_MB"):
+        document_from_bytes(make_docx(), "small.docx", suffix=".docx", limits=Limits(unpacked_bytes=1000))
+    # within the default limits the same files read
+    assert "免申即享" in document_from_bytes(("各地要落实免申即享政策。" * 40).encode(), "long.txt").text
+
+
+def test_limits_come_from_the_environment(monkeypatch):
+    from rag.config import Settings
+    from rag.errors import ConfigError
+
+    monkeypatch.setenv("RAG_MAX_UNPACKED_MB", "2")
+    monkeypatch.setenv("RAG_MAX_TEXT_CHARS", "5000")
+    limits = Settings.from_env().limits
+    assert (limits.unpacked_bytes, limits.text_chars) == (2 * 1024 * 1024, 5000)
+    monkeypatch.setenv("RAG_MAX_TEXT_CHARS", "-1")
+    with pytest.raises(ConfigError, match="RAG_MAX_TEXT_CHARS"):
+        Settings.from_env()
