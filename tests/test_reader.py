@@ -250,6 +250,23 @@ def test_train_reader_runs_end_to_end_on_a_small_slice_and_resumes(tmp_path):
     from rag.embedding.build import ensure_built
 
     assert load_reader(ensure_built(default_cache_dir()), out).manifest["base_sha256"] == manifest["base_sha256"]
+    # the second stage's adapters are shipped and merged into the lower blocks on load
+    import torch
+    from safetensors.torch import load_file
+
+    from rag.reader.network import ReaderNetwork
+    from rag.reader.weights import load_into
+
+    assert manifest["lora"] == {"layers": 8, "rank": 16, "alpha": 32.0, "scale": 2.0} and manifest["format"] == 2
+    folder = ensure_built(default_cache_dir())
+    tensors = load_file(str(out / "reader.safetensors"))
+    a, b = tensors["blocks.0.query.lora_A"].float(), tensors["blocks.0.query.lora_B"].float()
+    assert a.shape == (16, 384) and b.shape == (384, 16) and b.abs().max() > 0  # B starts at zero: it was trained
+    net = ReaderNetwork(json.loads((folder / "config.json").read_text("utf-8")))
+    net.load_bert(load_file(str(folder / "model.safetensors")))
+    before = net.blocks[0].query.weight.detach().clone()
+    load_into(net, folder, out)
+    assert torch.allclose(net.blocks[0].query.weight, before + 2.0 * b @ a, atol=1e-6)
 
 
 def test_train_reader_without_data_says_what_is_missing(tmp_path):

@@ -35,6 +35,59 @@ def _config(args) -> dict:
     }
 
 
+def _lora_config(args) -> dict:
+    return {
+        "epochs": args.lora_epochs, "rank": args.lora_rank, "alpha": args.lora_alpha, "dropout": args.lora_dropout,
+        "lr": args.lora_lr, "upper_lr": args.lora_upper_lr, "bf16": args.bf16,
+    }
+
+
+def _optimise(net, groups, trainable, lr, epochs, n, args, loss_of, ckpt: Path, save_state, load_state, seed: int, desc: str):
+    """AdamW with linear warm-up and decay over `epochs` passes of `n` windows in shuffled batches;
+    a checkpoint every `args.checkpoint_every` steps, resumed when present. Returns (losses, minutes)."""
+    import torch
+    from tqdm import tqdm
+
+    opt = torch.optim.AdamW(groups, lr=lr if lr is not None else groups[0]["lr"])
+    per_epoch = math.ceil(n / args.batch)
+    total = per_epoch * epochs
+
+    def lr_at(step: int) -> float:
+        if step < args.warmup:
+            return (step + 1) / args.warmup
+        return max(0.0, (total - step) / max(1, total - args.warmup))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    step, losses = 0, []
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=next(net.parameters()).device)
+        load_state(state)
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step, losses = state["step"], state["losses"]
+        print(f"{desc}: resuming at step {step} of {total}")
+    net.train()
+    started = time.time()
+    with tqdm(total=total, initial=step, desc=desc, unit="step") as bar:
+        while step < total:
+            epoch, k = divmod(step, per_epoch)
+            order = np.random.default_rng(seed + epoch).permutation(n)
+            rows = np.sort(order[k * args.batch : (k + 1) * args.batch])
+            loss = loss_of(rows)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-100:]):.3f}")
+            if step % args.checkpoint_every == 0 or step == total:
+                _atomic_torch_save(dict(save_state(), opt=opt.state_dict(), sched=sched.state_dict(), step=step, losses=losses), ckpt)
+    return losses, (time.time() - started) / 60
+
+
 def examples(data_dir: Path, limit: int | None, seed: int):
     import opencc
 
@@ -125,63 +178,76 @@ def run(args) -> int:
     cache.flush()
     done_file.write_text(str(n))
 
-    # 2) train the upper blocks and the head
+    # 2) train the upper blocks and the head on the cached lower outputs
     for p in net.parameters():
         p.requires_grad_(False)
-    trainable = [p for b in net.blocks[FROZEN_LAYERS:] for p in b.parameters()] + list(net.span.parameters())
-    for p in trainable:
+    upper = [p for b in net.blocks[FROZEN_LAYERS:] for p in b.parameters()] + list(net.span.parameters())
+    for p in upper:
         p.requires_grad_(True)
-    decay = [p for p in trainable if p.dim() == 2]
-    no_decay = [p for p in trainable if p.dim() != 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
-    per_epoch = math.ceil(n / args.batch)
-    total = per_epoch * args.epochs
-
-    def lr_at(step: int) -> float:
-        if step < args.warmup:
-            return (step + 1) / args.warmup
-        return max(0.0, (total - step) / max(1, total - args.warmup))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    ckpt = work / "train.pt"
-    step, losses = 0, []
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location=device)
-        net.load_state_dict(state["net"], strict=False)
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        step, losses = state["step"], state["losses"]
-        print(f"resuming at step {step} of {total}")
     starts = torch.tensor([w.start for w in windows])
     ends = torch.tensor([w.end for w in windows])
-    net.train()
-    started = time.time()
-    with tqdm(total=total, initial=step, desc="train", unit="step") as bar:
-        while step < total:
-            epoch, k = divmod(step, per_epoch)
-            order = np.random.default_rng(args.seed + epoch).permutation(n)
-            rows = np.sort(order[k * args.batch : (k + 1) * args.batch])
-            batch = Batch([windows[i].window for i in rows])
-            ids, valid, allowed = batch.tensors
-            width = ids.shape[1]
-            x = torch.from_numpy(np.ascontiguousarray(cache[rows, :width])).to(device).float()
-            valid, allowed = valid.to(device), allowed.to(device)
-            s, e = net.upper(x, valid, FROZEN_LAYERS)
-            s = s.masked_fill(~allowed, -1e4)
-            e = e.masked_fill(~allowed, -1e4)
-            loss = (torch.nn.functional.cross_entropy(s, starts[rows].to(device)) + torch.nn.functional.cross_entropy(e, ends[rows].to(device))) / 2
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            losses.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-100:]):.3f}")
-            if step % args.checkpoint_every == 0 or step == total:
-                _atomic_torch_save({"net": trained_state(net, FROZEN_LAYERS), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step, "losses": losses}, ckpt)
-    minutes = (time.time() - started) / 60
+
+    def span_loss(s, e, allowed, rows):
+        s = s.float().masked_fill(~allowed, -1e4)
+        e = e.float().masked_fill(~allowed, -1e4)
+        cross = torch.nn.functional.cross_entropy
+        return (cross(s, starts[rows].to(device)) + cross(e, ends[rows].to(device))) / 2
+
+    def cached_loss(rows):
+        ids, valid, allowed = Batch([windows[i].window for i in rows]).tensors
+        x = torch.from_numpy(np.ascontiguousarray(cache[rows, : ids.shape[1]])).to(device).float()
+        valid = valid.to(device)
+        s, e = net.upper(x, valid, FROZEN_LAYERS)
+        return span_loss(s, e, allowed.to(device), rows)
+
+    groups = [{"params": [p for p in upper if p.dim() == 2], "weight_decay": 0.01}, {"params": [p for p in upper if p.dim() != 2], "weight_decay": 0.0}]
+    losses, minutes = _optimise(
+        net, groups, upper, args.lr, args.epochs, n, args, cached_loss, work / "train.pt",
+        save_state=lambda: {"net": trained_state(net, FROZEN_LAYERS)},
+        load_state=lambda state: net.load_state_dict(state["net"], strict=False),
+        seed=args.seed, desc="train upper",
+    )
+    adapters = None
+
+    # 3) optional: low-rank adapters on the lower blocks, trained with the upper blocks (full forward)
+    if args.lora_epochs:
+        from .lora import add_adapters, adapter_state, load_adapter_state
+
+        lora_config = _lora_config(args)
+        work2 = Path(args.checkpoint_dir) / ("run-" + _key([data_hash, config, lora_config, base, WINDOWS_FORMAT]))
+        work2.mkdir(parents=True, exist_ok=True)
+        print(f"adapter checkpoints: {work2}")
+        torch.manual_seed(args.seed)
+        add_adapters(net, FROZEN_LAYERS, args.lora_rank, args.lora_alpha, args.lora_dropout)
+        net.to(device)
+        lora_params = [p for name, p in net.named_parameters() if "lora_" in name]
+        for p in lora_params + upper:
+            p.requires_grad_(True)
+        autocast = device if args.bf16 else None
+
+        def full_loss(rows):
+            ids, valid, allowed = Batch([windows[i].window for i in rows]).tensors
+            with torch.autocast(autocast or "cpu", dtype=torch.bfloat16, enabled=autocast is not None):
+                s, e = net(ids.to(device), valid.to(device))
+            return span_loss(s, e, allowed.to(device), rows)
+
+        def load_both(state):
+            net.load_state_dict(state["net"], strict=False)
+            load_adapter_state(net, state["lora"])
+
+        groups = [
+            {"params": lora_params, "weight_decay": 0.0, "lr": args.lora_lr},
+            {"params": [p for p in upper if p.dim() == 2], "weight_decay": 0.01, "lr": args.lora_upper_lr},
+            {"params": [p for p in upper if p.dim() != 2], "weight_decay": 0.0, "lr": args.lora_upper_lr},
+        ]
+        more, minutes2 = _optimise(
+            net, groups, lora_params + upper, None, args.lora_epochs, n, args, full_loss, work2 / "train.pt",
+            save_state=lambda: {"net": trained_state(net, FROZEN_LAYERS), "lora": adapter_state(net)},
+            load_state=load_both, seed=args.seed + 1000, desc="train adapters",
+        )
+        losses, minutes = losses + more, minutes + minutes2
+        adapters = adapter_state(net)
+        config = dict(config, lora=lora_config)
 
     out = Path(args.out)
     command = "python -m rag train-reader " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "python -m rag train-reader"
@@ -196,6 +262,8 @@ def run(args) -> int:
         "train_minutes_this_run": round(minutes, 1),
         "final_loss_last100": round(float(np.mean(losses[-100:])), 4) if losses else None,
     }
+    if adapters:
+        manifest["lora"] = {"layers": FROZEN_LAYERS, "rank": args.lora_rank, "alpha": args.lora_alpha, "scale": args.lora_alpha / args.lora_rank}
     old = out / "manifest.json"
     if old.exists():  # keep the figures measured for a previous training of the same recipe
         try:
@@ -204,7 +272,7 @@ def run(args) -> int:
                 manifest["figures"] = previous["figures"]
         except ValueError:
             pass
-    path = save(out, net.cpu(), base_state, FROZEN_LAYERS, manifest)
+    path = save(out, net.cpu(), base_state, FROZEN_LAYERS, manifest, adapters)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and its manifest")
     return 0
 
@@ -215,9 +283,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint-dir", default=None, help="checkpoints and the activation cache (default: the cache dir + /reader-train)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=1.5e-4)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int, default=None, help="train on this many questions only (smoke test)")
     parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--lora-epochs", type=int, default=1, help="second stage: LoRA on the lower blocks + the upper blocks (0: skip)")
+    parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument("--lora-alpha", type=float, default=32.0)
+    parser.add_argument("--lora-dropout", type=float, default=0.05)
+    parser.add_argument("--lora-lr", type=float, default=3e-4)
+    parser.add_argument("--lora-upper-lr", type=float, default=5e-5)
+    parser.add_argument("--no-bf16", dest="bf16", action="store_false", help="second stage in float32 (default: bfloat16 autocast)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

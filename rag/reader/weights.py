@@ -1,9 +1,10 @@
 """The shipped reader file: what training changed in the base model, and its manifest.
 
-Only the trained upper blocks and the span head are stored. A trained block's matrices are stored
-as their difference from the base weights, quantised to int8 with one scale per output row (the
-difference is small, so its rounding error is far below the weights' own); vectors (biases,
-LayerNorm) and the head are stored as float32. The manifest beside it records the base model's
+Only what training changed is stored. A trained upper block's matrices are stored as their
+difference from the base weights, quantised to int8 with one scale per output row (the difference
+is small, so its rounding error is far below the weights' own); vectors (biases, LayerNorm) and the
+head are stored as float32; the low-rank adapters of the lower blocks (format 2, lora.py) as
+float16 A and B, merged into the base matrices on load. The manifest beside it records the base model's
 hash, which is checked on load: weights trained on another base would read garbage.
 """
 
@@ -15,11 +16,13 @@ import os
 from pathlib import Path
 
 from ..errors import RagError
+from .lora import merge_into
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 WEIGHTS_FILE = "reader.safetensors"
 MANIFEST_FILE = "manifest.json"
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)  # 1: no adapters
 
 
 class ReaderUnavailable(RagError):
@@ -60,11 +63,14 @@ def trained_state(network, frozen_layers: int) -> dict:
     return {k: v.detach().cpu() for k, v in network.state_dict().items() if k.startswith(prefixes)}
 
 
-def save(folder: Path, network, base_state: dict, frozen_layers: int, manifest: dict) -> Path:
+def save(folder: Path, network, base_state: dict, frozen_layers: int, manifest: dict, adapters: dict | None = None) -> Path:
+    """Write the weights and the manifest (with `manifest["lora"]["scale"]` when there are adapters)."""
     import torch
     from safetensors.torch import save_file
 
-    tensors = {}
+    if adapters and "scale" not in manifest.get("lora", {}):
+        raise ValueError("adapters need manifest['lora']['scale']")
+    tensors = {name: value.to(torch.float16).contiguous() for name, value in (adapters or {}).items()}
     for name, value in trained_state(network, frozen_layers).items():
         value = value.float()
         if value.dim() == 2 and not name.startswith("span."):
@@ -92,8 +98,8 @@ def read_manifest(folder: Path = WEIGHTS_DIR) -> dict:
         raise ReaderUnavailable(f"no trained reader at {folder} (run: python -m rag train-reader)") from None
     except (OSError, ValueError) as exc:
         raise ReaderUnavailable(f"the reader manifest {folder / MANIFEST_FILE} is damaged ({exc})") from None
-    if manifest.get("format") != FORMAT:
-        raise ReaderUnavailable(f"the reader in {folder} has format {manifest.get('format')}, this version reads {FORMAT}")
+    if manifest.get("format") not in READABLE_FORMATS:
+        raise ReaderUnavailable(f"the reader in {folder} has format {manifest.get('format')}, this version reads {', '.join(map(str, READABLE_FORMATS))}")
     return manifest
 
 
@@ -115,6 +121,9 @@ def load_into(network, model_folder: Path, folder: Path = WEIGHTS_DIR) -> dict:
     except (OSError, SafetensorError) as exc:
         raise ReaderUnavailable(f"cannot read {path} ({exc})") from None
     own = network.state_dict()
+    adapters = {k: v for k, v in tensors.items() if k.endswith((".lora_A", ".lora_B"))}
+    if adapters and manifest.get("format", 1) < 2:
+        raise ReaderUnavailable(f"{path} holds adapters its manifest does not describe; retrain with: python -m rag train-reader")
     with torch.no_grad():
         for name in list(own):
             if name + ".q8" in tensors:
@@ -122,4 +131,10 @@ def load_into(network, model_folder: Path, folder: Path = WEIGHTS_DIR) -> dict:
                 own[name].add_(delta)
             elif name in tensors:
                 own[name].copy_(tensors[name])
+    if adapters:
+        try:
+            scale = float(manifest["lora"]["scale"])
+            merge_into(own, adapters, scale)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ReaderUnavailable(f"{path}: the adapters do not fit this network ({exc}); retrain with: python -m rag train-reader") from None
     return manifest
