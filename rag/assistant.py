@@ -71,6 +71,7 @@ class Assistant:
         self.answer_settings = answer_settings
         self._lock = threading.Lock()
         self._failed: Path | None = None
+        self._pointer_failed = False  # the CURRENT file could not be read (logged once)
         self.reader_status = ""  # why the trained reader is not in use, if it is not ("" when it is, or rules were asked for)
         self._load()
 
@@ -105,11 +106,11 @@ class Assistant:
         """Load the newest index generation if another writer published one. True if it changed.
 
         If the new generation cannot be loaded, the current one keeps answering (and it is logged)."""
-        live = live_generation(self.settings.index_dir)
+        live = self._live()
         if live == self._snapshot.data.folder or live == self._failed:
             return False
         with self._lock:
-            live = live_generation(self.settings.index_dir)
+            live = self._live()
             if live == self._snapshot.data.folder or live == self._failed:
                 return False
             try:
@@ -119,6 +120,18 @@ class Assistant:
                 self._failed = live
                 return False
             return True
+
+    def _live(self) -> Path | None:
+        """The live generation, or the one answering now when the pointer cannot be read (logged)."""
+        try:
+            live = live_generation(self.settings.index_dir)
+            self._pointer_failed = False
+            return live
+        except RagError:
+            if not self._pointer_failed:
+                log.exception("cannot read the index pointer; still answering from %s", self._snapshot.data.folder)
+            self._pointer_failed = True
+            return self._snapshot.data.folder
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self.embedder.encode_queries([text])[0]

@@ -129,17 +129,13 @@ def cmd_index(args) -> int:
 
 def cmd_remove(args) -> int:
     from .embedding import Embedder
-    from .indexer import build_index
+    from .knowledge_base import KnowledgeBase
 
     settings = _settings(args)
-    embedder = Embedder.from_settings(settings)
     from .store import read_manifest
 
-    known = read_manifest(settings.index_dir).documents
-    unknown = [d for d in args.docs if d not in known]
-    if unknown:
-        raise RagError(f"not in the index: {', '.join(unknown)} (see: python -m rag docs)")
-    report = build_index([], settings, embedder, keep_missing=True, remove=args.docs)
+    read_manifest(settings.index_dir)  # no index, or a damaged one: its message, before the model loads
+    report = KnowledgeBase(settings, Embedder.from_settings(settings)).remove(*args.docs)
     print(report.summary())
     return 0
 

@@ -24,11 +24,20 @@ from .config import Settings
 from .embed_cache import EmbeddingCache
 from .errors import DocumentError, IndexNotFoundError, RagError
 from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, read_source
-from .store import FORMAT_VERSION, Manifest, read_index, read_manifest, stored_vectors, write_index
+from .store import FORMAT_VERSION, Manifest, read_index, read_manifest, stored_vectors, write_index, write_sources
 from .types import Chunk, Document
 
 SEGMENTER = "char_bigrams"
 UPLOAD_PREFIX = "uploads/"  # documents uploaded in the web chat; a folder sync keeps them
+UPLOAD_FOLDER = "uploads"  # under the index folder: the stored copy of each upload
+
+
+def stored_uploads(index_dir: Path) -> list[tuple[Path, str]]:
+    """(file, doc id) of every stored upload copy (staging files and the lock are hidden)."""
+    folder = index_dir / UPLOAD_FOLDER
+    if not folder.is_dir():
+        return []
+    return [(p, UPLOAD_PREFIX + p.name) for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
 
 
 @dataclass
@@ -208,10 +217,16 @@ def build_index(
     started = time.perf_counter()
     report = IndexReport()
     remove, files = tuple(remove), list(files)
+    sources = list(sources)
+    partial = keep_missing or bool(remove) or bool(files)
     with index_lock(settings.index_dir):
-        old_docs, old_vectors = _previous(settings, embedder, partial=keep_missing or bool(remove) or bool(files))
+        old_docs, old_vectors = _previous(settings, embedder, partial=partial)
         documents: dict[str, Document] = {}
-        for path, doc_id in [*iter_source_files(sources), *files]:
+        listed = [*iter_source_files(sources), *files]
+        if not partial:  # a full build also reads the stored copies of uploads (a damaged index lost them)
+            given = {doc_id for _, doc_id in listed}
+            listed += [(path, doc_id) for path, doc_id in stored_uploads(settings.index_dir) if doc_id not in given]
+        for path, doc_id in listed:
             try:
                 data = read_source(path, settings.max_file_bytes)
                 previous = old_docs.get(doc_id)
@@ -272,6 +287,8 @@ def build_index(
         )
         write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)
         cache.clear()
+        if not partial and sources:
+            write_sources(settings.index_dir, sources)
     report.documents = len(ordered)
     report.chunks = len(chunks)
     report.embedded_chunks = embedded

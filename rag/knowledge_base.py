@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import RagError
-from .indexer import UPLOAD_PREFIX, IndexReport, build_index
+from .indexer import UPLOAD_FOLDER, UPLOAD_PREFIX, IndexReport, build_index
 from .loading import SUPPORTED_SUFFIXES
 from .store import read_manifest
 
@@ -78,7 +78,7 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, embedder) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.upload_dir = settings.index_dir / "uploads"
+        self.upload_dir = settings.index_dir / UPLOAD_FOLDER
         self._clean_staging()
 
     @contextmanager
@@ -151,16 +151,21 @@ class KnowledgeBase:
                 os.replace(incoming, dest)
         return UploadResult(report, tuple(refused))
 
-    def remove(self, doc_id: str) -> IndexReport:
+    def remove(self, *doc_ids: str) -> IndexReport:
+        """Drop documents from the index, and the stored copies of uploaded ones (a full rebuild
+        reads the stored copies again, so a removed upload must not keep one)."""
         with self._uploads_lock():
-            return self._remove(doc_id)
+            return self._remove(doc_ids)
 
-    def _remove(self, doc_id: str) -> IndexReport:
-        if doc_id not in {d.doc_id for d in self.documents()}:
-            raise RagError(f"not in the index: {doc_id}")
-        report = build_index([], self.settings, self.embedder, keep_missing=True, remove=[doc_id])
-        if doc_id.startswith(UPLOAD_PREFIX):
-            stored = (self.upload_dir / doc_id[len(UPLOAD_PREFIX) :]).resolve()
-            if stored.parent == self.upload_dir.resolve():
-                stored.unlink(missing_ok=True)
+    def _remove(self, doc_ids: tuple[str, ...]) -> IndexReport:
+        known = {d.doc_id for d in self.documents()}
+        unknown = [d for d in doc_ids if d not in known]
+        if unknown:
+            raise RagError(f"not in the index: {', '.join(unknown)} (see: python -m rag docs)")
+        report = build_index([], self.settings, self.embedder, keep_missing=True, remove=list(doc_ids))
+        for doc_id in doc_ids:
+            if doc_id.startswith(UPLOAD_PREFIX):
+                stored = (self.upload_dir / doc_id[len(UPLOAD_PREFIX) :]).resolve()
+                if stored.parent == self.upload_dir.resolve():
+                    stored.unlink(missing_ok=True)
         return report

@@ -8,19 +8,24 @@ Layout of the index folder:
     gen-<n>/chunks.jsonl     one chunk per line, in FAISS row order
     gen-<n>/documents.jsonl  one document per line (text, title, metadata)
     gen-<n>/bm25.npz, bm25.json
+    sources.json             the paths the last full `rag index` read (for the rebuild hint)
 
-A new generation is written completely, fsynced, and only then named in CURRENT, so a crash at any
+The manifest holds a sha256 of every other file of its generation, checked on load: a flipped byte
+anywhere is reported by the file's name instead of being used. A new generation is written completely, fsynced, and only then named in CURRENT, so a crash at any
 moment leaves the previous generation live; readers always see one whole generation.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import zipfile
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +39,36 @@ from .types import Chunk, Document
 # opening the body is not a chunk of its own
 FORMAT_VERSION = 5
 CURRENT = "CURRENT"
-REBUILD_HINT = "rebuild it with: python -m rag index [PATH ...] --index {dir}"
+SOURCES = "sources.json"
+_GENERATION = re.compile(r"gen-[0-9]+")
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    """How to rebuild this index: the sources of its last full build when recorded; uploads are
+    read again from their stored copies either way."""
+    try:
+        paths = json.loads((index_dir / SOURCES).read_text(encoding="utf-8"))["paths"]
+        given = " ".join(shlex.quote(str(p)) for p in paths) if paths and all(isinstance(p, str) for p in paths) else ""
+    except (OSError, ValueError, KeyError, TypeError):
+        given = ""
+    uploads = index_dir / "uploads"
+    kept = f" (files uploaded in the web chat are read again from {uploads})" if uploads.is_dir() else ""
+    return f"rebuild it with: python -m rag index {given or '[PATH ...]'} --index {shlex.quote(str(index_dir))}{kept}"
+
+
+def write_sources(index_dir: Path, sources: list[Path]) -> None:
+    """Record the paths a full build read (atomically; a failure only loses the hint's detail)."""
+    tmp = index_dir / f".{SOURCES}.{os.getpid()}"
+    try:
+        _write(tmp, json.dumps({"paths": [str(p.resolve()) for p in sources]}, ensure_ascii=False))
+        os.replace(tmp, index_dir / SOURCES)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -47,6 +81,7 @@ class Manifest:
     segmenter: str
     documents: dict[str, dict]  # doc_id -> {"hash", "title", "chunks", "source"}
     chunk_count: int
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256 (empty: written before checksums)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
@@ -110,11 +145,26 @@ def _chunk_json(chunk: Chunk) -> str:
 
 
 def live_generation(index_dir: Path) -> Path | None:
+    """The live generation's folder; None when there is no index yet. A CURRENT file that does not
+    name a generation (damaged, truncated, a NUL byte) is IndexCorruptError, never a traceback."""
     pointer = index_dir / CURRENT
-    if not pointer.is_file():
+    try:
+        raw = pointer.read_bytes()
+    except FileNotFoundError:
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read {pointer} ({exc.strerror or exc}); {rebuild_hint(index_dir)}") from exc
+    name = raw.decode("utf-8", "replace").strip()
+    if not _GENERATION.fullmatch(name):
+        raise IndexCorruptError(f"index file damaged: {pointer} does not name a generation; {rebuild_hint(index_dir)}")
     return index_dir / name
+
+
+def _live_or_none(index_dir: Path) -> Path | None:
+    try:
+        return live_generation(index_dir)
+    except IndexCorruptError:
+        return None  # a rebuild replaces a damaged pointer
 
 
 def write_index(
@@ -130,7 +180,7 @@ def write_index(
     if vectors.shape != (len(chunks), manifest.dimension):
         raise ValueError(f"vectors {vectors.shape} do not match {len(chunks)} chunks × {manifest.dimension}")
     index_dir.mkdir(parents=True, exist_ok=True)
-    previous = live_generation(index_dir)
+    previous = _live_or_none(index_dir)
     number = 1 + max((int(p.name.split("-")[1]) for p in index_dir.glob("gen-*") if p.name.split("-")[1].isdigit()), default=0)
     staging = index_dir / f".tmp-gen-{number}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -143,6 +193,7 @@ def write_index(
     _write_lines(staging / "chunks.jsonl", (_chunk_json(c) + "\n" for c in chunks))
     _write_lines(staging / "documents.jsonl", (_doc_json(d) + "\n" for d in documents))
     bm25.save(staging)
+    manifest = replace(manifest, files={p.name: file_sha256(p) for p in sorted(staging.iterdir())})
     _write(staging / "manifest.json", manifest.to_json())  # written last: its presence marks a whole generation
     for path in staging.iterdir():  # every file on disk before the generation is named live
         with open(path, "rb") as fh:
@@ -177,13 +228,13 @@ def read_manifest(index_dir: Path, folder: Path | None = None) -> Manifest:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return Manifest(**raw)
     except FileNotFoundError as exc:
-        raise IndexCorruptError(f"index file missing: {path}; {REBUILD_HINT.format(dir=index_dir)}") from exc
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise IndexCorruptError(f"index file damaged: {path}; {REBUILD_HINT.format(dir=index_dir)}") from exc
+        raise IndexCorruptError(f"index file missing: {path}; {rebuild_hint(index_dir)}") from exc
+    except (OSError, ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise IndexCorruptError(f"index file damaged: {path}; {rebuild_hint(index_dir)}") from exc
 
 
 def check_manifest(manifest: Manifest, index_dir: Path, model: str | None, dimension: int | None, check_format: bool = True) -> None:
-    hint = REBUILD_HINT.format(dir=index_dir)
+    hint = rebuild_hint(index_dir)
     if check_format and manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(f"index in {index_dir} has format {manifest.format_version}, this version reads {FORMAT_VERSION}; {hint}")
     if model is not None and manifest.model != model:
@@ -198,12 +249,28 @@ def _lines(path: Path):
         yield from fh
 
 
-def read_index(index_dir: Path, model: str | None = None, dimension: int | None = None, check_format: bool = True) -> IndexData:
+def verify_files(index_dir: Path, folder: Path, manifest: Manifest) -> None:
+    """Every file the manifest lists has the checksum it had when written."""
+    for name, digest in manifest.files.items():
+        path = folder / name
+        if "/" in name or name.startswith("."):
+            raise IndexCorruptError(f"index file damaged: {folder / 'manifest.json'} lists {name!r}; {rebuild_hint(index_dir)}")
+        try:
+            actual = file_sha256(path)
+        except OSError as exc:
+            raise IndexCorruptError(f"index file missing or unreadable: {path}; {rebuild_hint(index_dir)}") from exc
+        if actual != digest:
+            raise IndexCorruptError(f"index file damaged (checksum differs): {path}; {rebuild_hint(index_dir)}")
+
+
+def read_index(index_dir: Path, model: str | None = None, dimension: int | None = None, check_format: bool = True, verify: bool = True) -> IndexData:
     import faiss
 
     folder = live_generation(index_dir)  # resolved once: every file below comes from this generation
     manifest = read_manifest(index_dir, folder)
     check_manifest(manifest, index_dir, model, dimension, check_format)
+    if verify:
+        verify_files(index_dir, folder, manifest)
     current = folder / "documents.jsonl"
     try:
         documents = {}
@@ -229,17 +296,17 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
             checksums.append(raw["crc"] if "crc" in raw else _crc(raw["text"]))
         current = folder / "vectors.faiss"
         vectors = faiss.read_index(str(current))
-        current = folder / "bm25.npz"
+        current = folder / "bm25.npz and bm25.json"  # one of the two (a checksum names which)
         bm25 = BM25.load(folder)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
-        raise IndexCorruptError(f"index file missing or damaged: {current}; {REBUILD_HINT.format(dir=index_dir)}") from exc
+        raise IndexCorruptError(f"index file missing or damaged: {current}; {rebuild_hint(index_dir)}") from exc
     if not isinstance(vectors, faiss.IndexFlat):  # what this store writes: exact search, vectors readable back for fusion
-        raise IndexCorruptError(f"{folder / 'vectors.faiss'} is not a flat vector index; {REBUILD_HINT.format(dir=index_dir)}")
+        raise IndexCorruptError(f"{folder / 'vectors.faiss'} is not a flat vector index; {rebuild_hint(index_dir)}")
     if vectors.ntotal != len(chunks) or bm25.matrix.shape[0] != len(chunks) or len(chunks) != manifest.chunk_count:
-        raise IndexCorruptError(f"index files in {folder} disagree on the number of chunks; {REBUILD_HINT.format(dir=index_dir)}")
+        raise IndexCorruptError(f"index files in {folder} disagree on the number of chunks; {rebuild_hint(index_dir)}")
     for chunk, checksum in zip(chunks, checksums):
         if chunk.doc_id not in documents or not 0 <= chunk.start < chunk.end <= len(chunk.source) or _crc(chunk.text) != checksum:
-            raise IndexCorruptError(f"chunk {chunk.chunk_id} does not match its document in {folder}; {REBUILD_HINT.format(dir=index_dir)}")
+            raise IndexCorruptError(f"chunk {chunk.chunk_id} does not match its document in {folder}; {rebuild_hint(index_dir)}")
     return IndexData(manifest, documents, chunks, vectors, bm25, folder)
 
 

@@ -63,16 +63,20 @@ def test_a_vector_index_that_cannot_give_vectors_back_is_refused(settings, seed_
     other = faiss.IndexHNSWFlat(64, 8)  # right size, but approximate: not what this store writes
     other.add(np.zeros((report.chunks, 64), np.float32))
     faiss.write_index(other, str(live_generation(settings.index_dir) / "vectors.faiss"))
-    with pytest.raises(IndexCorruptError, match="not a flat vector index"):
+    with pytest.raises(IndexCorruptError, match="checksum differs"):
         read_index(settings.index_dir, model=fake_embedder.info.model, dimension=64)
+    with pytest.raises(IndexCorruptError, match="not a flat vector index"):  # an index written before checksums
+        read_index(settings.index_dir, model=fake_embedder.info.model, dimension=64, verify=False)
 
 
 def test_edited_document_text_is_caught_by_chunk_checksums(settings, seed_copy, fake_embedder):
     build_index([seed_copy], settings, fake_embedder)
     target = live_generation(settings.index_dir) / "documents.jsonl"
     target.write_text(target.read_text(encoding="utf-8").replace("稳岗返还", "稳岗退还", 1), encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="does not match its document"):
+    with pytest.raises(IndexCorruptError, match="checksum differs"):
         read_index(settings.index_dir)
+    with pytest.raises(IndexCorruptError, match="does not match its document"):  # written before checksums
+        read_index(settings.index_dir, verify=False)
 
 
 def test_chunks_share_their_document_text(settings, seed_copy, fake_embedder):
@@ -137,6 +141,7 @@ def test_upgrading_an_old_format_index_reuses_its_vectors(settings, seed_copy, f
         rows.append(json.dumps(raw, ensure_ascii=False))
     (folder / "chunks.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("files")  # format 3 had no checksums
     (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 3}), encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="format 3"):
         read_index(settings.index_dir)
@@ -179,3 +184,78 @@ def test_a_partial_write_on_an_index_of_another_model_stops(settings, seed_copy,
     assert live_generation(settings.index_dir) == live
     report = build_index([seed_copy], settings, FakeEmbedder(model="another-model"))  # a full rebuild replaces it
     assert report.ok and read_index(settings.index_dir, model="another-model", dimension=64).documents
+
+
+@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl", "documents.jsonl", "bm25.npz", "bm25.json"])
+def test_a_flipped_byte_in_any_file_is_caught_by_its_checksum(settings, seed_copy, fake_embedder, name):
+    """Issue 16, defect 6: flipped bytes inside vectors.faiss were used silently; a truncated
+    bm25.json was reported as bm25.npz."""
+    build_index([seed_copy], settings, fake_embedder)
+    target = live_generation(settings.index_dir) / name
+    data = bytearray(target.read_bytes())
+    data[len(data) * 2 // 3] ^= 0x20  # one bit, deep inside (past any header)
+    target.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match=f"checksum differs\\): .*{name.replace('.', '[.]')}; rebuild"):
+        read_index(settings.index_dir, model=fake_embedder.info.model, dimension=64)
+    if name == "vectors.faiss":  # without the checksum this damage was used silently
+        assert read_index(settings.index_dir, verify=False).vectors.ntotal
+
+
+@pytest.mark.parametrize("pointer", [b"gen-1\x00\n", b"\xff\xfe", b"../../etc\n", b""])
+def test_a_damaged_current_pointer_is_a_clear_error_everywhere(settings, seed_copy, fake_embedder, pointer):
+    build_index([seed_copy], settings, fake_embedder)
+    assistant = Assistant(settings, embedder=fake_embedder)
+    (settings.index_dir / "CURRENT").write_bytes(pointer)
+    with pytest.raises(IndexCorruptError, match="CURRENT does not name a generation; rebuild"):
+        read_index(settings.index_dir)
+    with pytest.raises(IndexCorruptError, match="CURRENT"):
+        Assistant(settings, embedder=fake_embedder)
+    assert assistant.refresh() is False and "稳岗返还" in assistant.ask("失业保险稳岗返还").text  # keeps answering
+    report = build_index([seed_copy], settings, fake_embedder)  # the rebuild the message names replaces it
+    assert report.ok and read_index(settings.index_dir).documents
+
+
+def test_app_ask_add_docs_on_a_damaged_pointer_print_the_message_and_index_rebuilds(settings, seed_copy, fake_embedder):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    build_index([seed_copy], settings, fake_embedder)
+    (settings.index_dir / "CURRENT").write_bytes(b"gen-1\x00")
+    for command in (["app.py"], ["-m", "rag", "ask", "免申即享包括哪些政策?"], ["-m", "rag", "add", str(seed_copy)], ["-m", "rag", "docs"]):
+        done = subprocess.run([sys.executable, *command, "--index", str(settings.index_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-1500:]
+        assert "does not name a generation" in done.stderr
+    rebuilt = subprocess.run([sys.executable, "-m", "rag", "index", str(seed_copy), "--index", str(settings.index_dir), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rebuilt.returncode == 0 and "Traceback" not in rebuilt.stderr, rebuilt.stderr[-1500:]  # a full rebuild replaces it
+
+
+def test_a_full_rebuild_keeps_the_uploads_and_the_hint_names_the_sources(settings, seed_copy, fake_embedder, tmp_path):
+    """Issue 16, defect 5: the rebuild the error message suggested dropped every upload."""
+    from rag.knowledge_base import KnowledgeBase
+
+    build_index([seed_copy], settings, fake_embedder)
+    upload = tmp_path / "incoming.txt"
+    upload.write_text("关于上传文件的通知\n\n上传的文件在重建索引后仍然可以检索到。", encoding="utf-8")
+    KnowledgeBase(settings, fake_embedder).add([(upload, "通知.txt")])
+    docs = set(read_index(settings.index_dir).documents)
+    assert any(d.startswith("uploads/") for d in docs)
+    live = live_generation(settings.index_dir)
+    (live / "chunks.jsonl").write_bytes(b"damaged")
+    with pytest.raises(IndexCorruptError) as err:
+        read_index(settings.index_dir)
+    message = str(err.value)
+    assert f"python -m rag index {seed_copy.resolve()} --index {settings.index_dir}" in message and "uploads" in message
+    report = build_index([seed_copy], settings, fake_embedder)  # what the message says to run
+    assert report.ok and set(read_index(settings.index_dir).documents) == docs
+    uploaded = next(d for d in docs if d.startswith("uploads/"))
+    KnowledgeBase(settings, fake_embedder).remove(uploaded)  # a removed upload loses its stored copy too
+    build_index([seed_copy], settings, fake_embedder)
+    assert set(read_index(settings.index_dir).documents) == docs - {uploaded}
+
+
+def test_checksums_cost_is_a_hash_of_each_file(settings, seed_copy, fake_embedder):
+    build_index([seed_copy], settings, fake_embedder)
+    manifest = read_index(settings.index_dir).manifest
+    assert set(manifest.files) == {"vectors.faiss", "chunks.jsonl", "documents.jsonl", "bm25.npz", "bm25.json"}
