@@ -96,21 +96,33 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
         lines += [f"未收录 {line}" for line in result.refused]
         return "\n".join(lines), *doc_choices()
 
+    hidden = gr.update(visible=False)
+
+    def ask_to_remove(doc_id: str | None):
+        """First click: name the document and wait for 确认删除 (one click must not delete)."""
+        if not doc_id:
+            return "请先选择要删除的文档。", hidden, "", None
+        question = f"确定要从知识库删除“{doc_id}”吗？删除后无法恢复（上传的文件副本也会删除）。"
+        return "", gr.update(visible=True), question, doc_id
+
     def remove(doc_id: str | None):
         if not doc_id:
-            return "请先选择要删除的文档。", *doc_choices()
+            return "请先选择要删除的文档。", *doc_choices(), hidden, None
         try:
             kb.remove(doc_id)
         except (IndexCorruptError, IndexMismatchError):
             log.exception("removal refused: the index cannot be read")
-            return INDEX_UNREADABLE, *doc_choices()
+            return INDEX_UNREADABLE, *doc_choices(), hidden, None
         except RagError:
-            return "该文档已不在知识库中。", *doc_choices()
+            return "该文档已不在知识库中。", *doc_choices(), hidden, None
         except Exception:
             log.exception("remove failed")
-            return "删除失败，索引保持不变。", *doc_choices()
+            return "删除失败，索引保持不变。", *doc_choices(), hidden, None
         assistant.refresh()
-        return f"已删除：{doc_id}", *doc_choices()
+        return f"已删除：{doc_id}", *doc_choices(), hidden, None
+
+    def cancel_removal():
+        return "已取消删除。", hidden, None
 
     with gr.Blocks(title="政务文档问答助手") as demo:
         reader_line = "答案由训练的阅读模型从原文中选出。" if assistant.reader.name == "model" else "答案由规则从原文中抽取" + ("（训练的阅读模型未能加载，见服务器日志）。" if assistant.reader_status else "。")
@@ -128,20 +140,32 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
                     with gr.Column(scale=2):
                         gr.Markdown("### 引用来源")
                         panel = gr.HTML(citations_html(None, {}), elem_id="citations")
-            with gr.Tab("知识库"):
+            with gr.Tab("知识库") as kb_tab:
                 table = gr.Dataframe(headers=["文档", "标题", "段落数"], value=documents_table(kb.documents()), interactive=False, elem_id="documents")
+                refresh_button = gr.Button("刷新列表", size="sm", elem_id="refresh-button")
                 files = gr.File(label="上传文档（.txt .md .html .pdf .docx）", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")
                 upload_button = gr.Button("上传并索引", variant="primary", elem_id="upload-button")
                 status = gr.Textbox(label="状态", interactive=False, elem_id="kb-status")
                 with gr.Row():
                     choice = gr.Dropdown(label="选择文档", choices=[d.doc_id for d in kb.documents()], elem_id="doc-choice")
                     remove_button = gr.Button("删除文档", variant="stop", elem_id="remove-button")
+                pending = gr.State(None)  # the document the confirmation is about
+                with gr.Row(visible=False, elem_id="confirm-row") as confirm_row:
+                    confirm_text = gr.Markdown(elem_id="confirm-text")
+                    confirm_button = gr.Button("确认删除", variant="stop", elem_id="confirm-remove")
+                    cancel_button = gr.Button("取消", elem_id="cancel-remove")
 
         send.click(respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
         question.submit(respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
         clear.click(lambda: ([], citations_html(None, {})), None, [chatbot, panel], api_visibility="private")
         upload_button.click(upload, [files], [status, table, choice], api_visibility="private")
-        remove_button.click(remove, [choice], [status, table, choice], api_visibility="private")
+        remove_button.click(ask_to_remove, [choice], [status, confirm_row, confirm_text, pending], api_visibility="private")
+        confirm_button.click(remove, [pending], [status, table, choice, confirm_row, pending], api_visibility="private")
+        cancel_button.click(cancel_removal, None, [status, confirm_row, pending], api_visibility="private")
+        # the list is read again whenever it is shown: another session may have changed it
+        demo.load(doc_choices, None, [table, choice], api_visibility="private")
+        kb_tab.select(doc_choices, None, [table, choice], api_visibility="private")
+        refresh_button.click(doc_choices, None, [table, choice], api_visibility="private")
         gr.api(ask_api, api_name="ask")
     return demo
 

@@ -163,3 +163,58 @@ def test_login_when_credentials_are_configured(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def listed(page, name: str, present: bool = True) -> None:
+    """Wait until the knowledge-base table does (or does not) show `name`."""
+    test = "" if present else "!"
+    page.wait_for_function(f"() => {test}(document.querySelector('#documents') || {{innerText: ''}}).innerText.includes({name!r})", timeout=30_000)
+
+
+def test_knowledge_base_tab_is_live_and_removal_asks_first(app_url, browser, tmp_path):
+    """Issue 16, defect 3: the tab was frozen at server start (a document uploaded in another
+    session could not be listed or removed) and one click removed a document."""
+    from gradio_client import Client, handle_file
+
+    watcher = browser.new_page()
+    watcher.goto(app_url)  # opened before the upload
+    watcher.get_by_role("tab", name="知识库").click()
+    listed(watcher, SEED_FILE.name)
+    notice = tmp_path / "live-notice.txt"
+    notice.write_text("关于知识库列表刷新的通知\n\n另一个会话上传的文件应当立即出现在列表中。", encoding="utf-8")
+    uploader = browser.new_page()
+    uploader.goto(app_url)
+    uploader.get_by_role("tab", name="知识库").click()
+    uploader.locator("#upload input[type=file]").set_input_files(str(notice))
+    uploader.locator("#upload-button").click()
+    uploader.wait_for_function("() => (document.querySelector('#kb-status textarea') || {}).value?.includes('新增 1')", timeout=120_000)
+    uploader.close()
+
+    fresh = browser.new_page()  # a page loaded after the change lists it at once
+    fresh.goto(app_url)
+    fresh.get_by_role("tab", name="知识库").click()
+    listed(fresh, "uploads/live-notice.txt")
+    fresh.close()
+    watcher.get_by_role("tab", name="问答").click()  # the watcher sees it when it comes back to the tab
+    watcher.get_by_role("tab", name="知识库").click()
+    listed(watcher, "uploads/live-notice.txt")
+
+    def choose(doc_id: str) -> None:
+        watcher.locator("#doc-choice input").click()
+        watcher.get_by_role("option", name=doc_id).click()
+
+    choose("uploads/live-notice.txt")
+    watcher.locator("#remove-button").click()
+    watcher.locator("#confirm-text").get_by_text("uploads/live-notice.txt", exact=False).wait_for(timeout=30_000)
+    watcher.locator("#cancel-remove").click()
+    watcher.wait_for_function("() => (document.querySelector('#kb-status textarea') || {}).value?.includes('已取消')", timeout=30_000)
+    assert "uploads/live-notice.txt" in watcher.locator("#documents").inner_text()  # a click and a cancel: kept
+    choose("uploads/live-notice.txt")
+    watcher.locator("#remove-button").click()
+    watcher.locator("#confirm-remove").click()
+    watcher.wait_for_function("() => (document.querySelector('#kb-status textarea') || {}).value?.includes('已删除')", timeout=120_000)
+    listed(watcher, "uploads/live-notice.txt", present=False)
+    assert SEED_FILE.name in watcher.locator("#documents").inner_text()
+    assert watcher.locator("#confirm-row").is_hidden()
+    watcher.close()
+    assert "live-notice" not in str(Client(app_url, verbose=False).predict("知识库列表刷新的通知说了什么?", [], api_name="/ask"))
