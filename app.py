@@ -24,6 +24,7 @@ from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.store import live_generation
 from rag.knowledge_base import KnowledgeBase, staged_name
 from rag.loading import SUPPORTED_SUFFIXES
+from rag.login import Login
 from html import unescape
 
 from rag.render import CSS, chat_text, citations_html, documents_table, escape_chat
@@ -70,7 +71,8 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
             return answer_json(answer, documents)
         except Exception:
             log.exception("answering failed")
-            return {"question": question, "answer": SORRY, "refused": True, "citations": []}
+            # the same keys as every answer (answer_json), so a client reads one shape
+            return {"question": question, "answer": SORRY, "refused": True, "span": "", "notice": "服务器出错，已记录在日志中", "citations": [], "passages": []}
 
     def doc_choices():
         docs = kb.documents()
@@ -92,7 +94,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
         assistant.refresh()
         r = result.report
         lines = [f"已索引：新增 {len(r.added)}，更新 {len(r.changed)}，未变 {len(r.unchanged)}；共 {r.documents} 份文档、{r.chunks} 个段落。"]
-        lines += [f"未收录 {staged_name(p.path)}：{p.reason}" for p in r.problems]
+        lines += [f"未收录 {staged_name(p.path)}：{p.reason.split(' / ')[0]}" for p in r.problems]  # the Chinese half
         lines += [f"未收录 {line}" for line in result.refused]
         return "\n".join(lines), *doc_choices()
 
@@ -186,8 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     args = parser.parse_args(argv)
     user, password = os.environ.get("RAG_USERNAME"), os.environ.get("RAG_PASSWORD")
+    if bool(user) != bool(password):
+        parser.error("set both RAG_USERNAME and RAG_PASSWORD to enable the login (only one is set: refusing to start without a login)")
     if args.share and not (user and password):
         parser.error("--share publishes the app (uploads and deletions included): set RAG_USERNAME and RAG_PASSWORD first")
+    if not user and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host} without a login: anyone who can reach this port can ask, upload and delete documents; set RAG_USERNAME and RAG_PASSWORD", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from rag.embedding import Embedder
@@ -209,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         server_name=args.host,
         server_port=args.port,
         share=args.share,
-        auth=(user, password) if user and password else None,
+        auth=Login(user, password) if user and password else None,
         show_error=False,
         max_file_size=settings.max_file_bytes,
         theme=gr.themes.Soft(),

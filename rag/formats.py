@@ -135,9 +135,9 @@ def pdf_text(data: bytes, limits: Limits = Limits()) -> Extracted:
         if reader.is_encrypted:
             try:
                 if not reader.decrypt(""):
-                    raise DocumentError("encrypted PDF (password required)")
+                    raise DocumentError("PDF 已加密（需要密码） / encrypted PDF (password required)")
             except (NotImplementedError, PdfReadError) as exc:
-                raise DocumentError("encrypted PDF (password required)") from exc
+                raise DocumentError("PDF 已加密（需要密码） / encrypted PDF (password required)") from exc
         pages, starts, pos = [], [], 0
         for page in reader.pages:
             content = (page.extract_text() or "").strip()
@@ -151,10 +151,10 @@ def pdf_text(data: bytes, limits: Limits = Limits()) -> Extracted:
     except LimitReachedError as exc:  # pypdf's own bounds on streams (decompression bombs)
         raise DocumentError(f"PDF 超出安全上限，已拒绝 / the PDF exceeds a safety limit ({exc})") from exc
     except Exception as exc:  # pypdf raises many types on damaged files
-        raise DocumentError(f"damaged or unreadable PDF ({type(exc).__name__})") from exc
+        raise DocumentError(f"PDF 已损坏或无法读取 / damaged or unreadable PDF ({type(exc).__name__})") from exc
     text = "".join(pages)
     if not text.strip():
-        raise DocumentError("PDF has no text layer (scanned? OCR is not supported)")
+        raise DocumentError("PDF 没有文字层（扫描件？不支持 OCR） / PDF has no text layer (scanned? OCR is not supported)")
     return Extracted(text, tuple(starts))
 
 
@@ -165,7 +165,7 @@ def check_archive(data: bytes, limits: Limits) -> None:
     try:
         members = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DocumentError(f"damaged or unreadable .docx ({type(exc).__name__})") from exc
+        raise DocumentError(f".docx 已损坏或无法读取 / damaged or unreadable .docx ({type(exc).__name__})") from exc
     unpacked = sum(m.file_size for m in members)
     xml = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
     mb = 1024 * 1024
@@ -184,7 +184,7 @@ def docx_text(data: bytes, limits: Limits = Limits()) -> str:
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
-        raise DocumentError(f"damaged or unreadable .docx ({type(exc).__name__})") from exc
+        raise DocumentError(f".docx 已损坏或无法读取 / damaged or unreadable .docx ({type(exc).__name__})") from exc
     blocks: list[str] = []  # bounded by the XML check above; the text length is checked in extract()
     body = document.element.body
     for child in body.iterchildren():
@@ -222,13 +222,13 @@ def extract(data: bytes, suffix: str, decode, limits: Limits = Limits()) -> Extr
         return Extracted(html_text(text), is_markdown=True)
     if suffix == ".pdf":
         if not data.startswith(b"%PDF"):
-            raise DocumentError("not a PDF file (no %PDF header)")
+            raise DocumentError("不是 PDF 文件（缺少 %PDF 文件头） / not a PDF file (no %PDF header)")
         return pdf_text(data, limits)
     if suffix == ".docx":
         if not data.startswith(b"PK"):
-            raise DocumentError("not a .docx file (not a ZIP archive)")
+            raise DocumentError("不是 .docx 文件（不是 ZIP 压缩包） / not a .docx file (not a ZIP archive)")
         text = docx_text(data, limits)
         if len(text) > limits.text_chars:
             raise _too_much_text(limits)
         return Extracted(text, is_markdown=True)
-    raise DocumentError(f"unsupported file type '{suffix}' (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+    raise DocumentError(f"不支持的文件类型“{suffix}”（支持 {' '.join(SUPPORTED_SUFFIXES)}） / unsupported file type")

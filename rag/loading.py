@@ -37,13 +37,13 @@ def decode_bytes(data: bytes) -> str:
             return _strict(data, "utf-16-le")
         if len(sample) % 2 == 0 and sample[0::2].count(0) > len(sample) // 4:
             return _strict(data, "utf-16-be")
-        raise DocumentError("looks like a binary file (contains NUL bytes)")
+        raise DocumentError("看起来是二进制文件（含 NUL 字节） / looks like a binary file (contains NUL bytes)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = _best_legacy_decoding(data)
     if _looks_binary(text):
-        raise DocumentError("looks like a binary file (control characters)")
+        raise DocumentError("看起来是二进制文件（含控制字符） / looks like a binary file (control characters)")
     return text
 
 
@@ -63,10 +63,10 @@ def _best_legacy_decoding(data: bytes) -> str:
             continue
         candidates.append((_plausibility(text[:4000]), text))
     if not candidates:
-        raise DocumentError("not valid UTF-8, GB18030/GBK or UTF-16 text")
+        raise DocumentError("无法识别的文字编码（不是 UTF-8、GB18030/GBK 或 UTF-16） / not valid UTF-8, GB18030/GBK or UTF-16 text")
     score, text = max(candidates, key=lambda c: c[0])
     if score < 0.8:
-        raise DocumentError("not valid UTF-8, GB18030/GBK or UTF-16 text (or a binary file)")
+        raise DocumentError("无法识别的文字编码或二进制文件 / not valid UTF-8, GB18030/GBK or UTF-16 text (or a binary file)")
     return text
 
 
@@ -74,7 +74,7 @@ def _strict(data: bytes, encoding: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise DocumentError(f"not valid {encoding} text") from exc
+        raise DocumentError(f"不是有效的 {encoding} 文本 / not valid {encoding} text") from exc
 
 
 def _looks_binary(text: str) -> bool:
@@ -96,14 +96,14 @@ def content_hash(data: bytes) -> str:
 def read_source(path: Path, max_bytes: int | None = None) -> bytes:
     """The bytes of a file we can index, or DocumentError saying why not (type, size, unreadable)."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise DocumentError(f"unsupported file type '{path.suffix}' (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+        raise DocumentError(f"不支持的文件类型“{path.suffix}”（支持 {' '.join(SUPPORTED_SUFFIXES)}） / unsupported file type")
     try:
         size = path.stat().st_size
         if max_bytes is not None and size > max_bytes:
-            raise DocumentError(f"too large ({size:,} bytes; the limit is {max_bytes:,})")
+            raise DocumentError(f"文件过大：{size:,} 字节，上限 {max_bytes:,} / too large")
         return path.read_bytes()
     except OSError as exc:
-        raise DocumentError(f"cannot read: {exc.strerror or exc}") from exc
+        raise DocumentError(f"无法读取 / cannot read: {exc.strerror or exc}") from exc
 
 
 def load_document(path: Path, doc_id: str, max_bytes: int | None = None, limits: Limits = Limits()) -> Document:
@@ -112,14 +112,14 @@ def load_document(path: Path, doc_id: str, max_bytes: int | None = None, limits:
 
 def document_from_bytes(data: bytes, doc_id: str, suffix: str = ".txt", limits: Limits = Limits()) -> Document:
     if not data.strip():
-        raise DocumentError("empty file (no text)")
+        raise DocumentError("空文件（没有文字） / empty file (no text)")
     extracted = extract(data, suffix, decode_bytes, limits)
     text = extracted.text
     if not text.strip():
-        raise DocumentError("empty file (no text)")
+        raise DocumentError("空文件（没有文字） / empty file (no text)")
     structure = analyse(text, fallback_title=Path(doc_id).stem, is_markdown=extracted.is_markdown)
     if not any(text[a:b].strip() for a, b in structure.body_spans):
-        raise DocumentError("no body text after removing page boilerplate")
+        raise DocumentError("去掉页面附属内容后没有正文 / no body text after removing page boilerplate")
     return Document(
         doc_id=doc_id,
         title=structure.title,
