@@ -146,6 +146,36 @@ def test_a_passage_that_does_not_answer_is_refused(loaded):
     assert reader.answer("狼山在哪里？", [blank]).refused  # a passage without a single token
 
 
+def test_the_refusal_score_adds_the_weighted_lexical_support(loaded):
+    """margin + weight × the rule reader's coverage: the same span is refused or answered as the
+    rules say the passage covers the question or not."""
+    from rag.reader.model import ModelReader, ReaderSettings
+    from rag.types import Answer
+
+    class Rules:
+        def __init__(self, coverage):
+            self.coverage, self.calls = coverage, 0
+
+        def answer(self, question, passages, context_question=None, dense_z=None):
+            self.calls += 1
+            assert dense_z is None  # lexical only
+            return Answer(question=question, text="", refused=False, confidence=self.coverage)
+
+    question, text, _ = CMRC_DEV[2]
+    doc, passage = _passage("d.md", text)
+    plain = ModelReader({doc.doc_id: doc}, loaded, ReaderSettings(support_weight=0.0))
+    margin = plain.answer(question, [passage]).confidence
+    threshold = margin + 1.0  # the margin alone just misses it
+    low, high = Rules(0.1), Rules(0.9)
+    refused = ModelReader({doc.doc_id: doc}, loaded, ReaderSettings(min_margin=threshold, support_weight=2.0), rules=low).answer(question, [passage])
+    kept = ModelReader({doc.doc_id: doc}, loaded, ReaderSettings(min_margin=threshold, support_weight=2.0), rules=high).answer(question, [passage])
+    assert refused.refused and abs(refused.confidence - (margin + 0.2)) < 1e-4
+    assert not kept.refused and abs(kept.confidence - (margin + 1.8)) < 1e-4 and low.calls == high.calls == 1
+    unused = Rules(0.9)
+    ModelReader({doc.doc_id: doc}, loaded, ReaderSettings(support_weight=0.0), rules=unused).answer(question, [passage])
+    assert unused.calls == 0  # weight 0: the rule reader is not run
+
+
 def test_the_seed_questions_through_the_reader(seed_index, embedder):
     from rag import Assistant
 

@@ -118,12 +118,13 @@ class Evaluation:
             timer = StageTimer()
             passages, dense_z = retriever.search_with_stats(q.question, k=DEPTH, timer=timer)
             retrieved = time.perf_counter()
-            answers, guesses = {}, None
+            answers, guesses, support = {}, None, 0.0
             for name, reader in readers.items():
                 t_answer = time.perf_counter()
                 if name == "model":  # read once: the answer, the re-ranking and the unthresholded answer share it
                     guesses = reader.read(q.question, list(passages[: min(top_k, reader.settings.passages)]))
-                    answers[name] = reader.compose(q.question, passages[:top_k], guesses)
+                    support = reader.support(q.question, passages[:top_k]) if guesses else 0.0
+                    answers[name] = reader.compose(q.question, passages[:top_k], guesses, support)
                 else:
                     answers[name] = reader.answer(q.question, passages[:top_k], dense_z=dense_z)
                 done = time.perf_counter()
@@ -163,7 +164,7 @@ class Evaluation:
                 for name, answer in answers.items():
                     self._score_answer(q, answer, all_answers[name], record_misses=name == next(iter(readers)))
                     if answer.refused and name == "model":
-                        answer = unconditional[name].compose(q.question, passages[:top_k], guesses)
+                        answer = unconditional[name].compose(q.question, passages[:top_k], guesses, support)
                     elif answer.refused:
                         answer = unconditional[name].answer(q.question, passages[:top_k], dense_z=dense_z)
                     self.refusals[name].append(RefusalRecord(q.answerable, answer.confidence, answer.refused, *_hit_and_f1(answer, q.answers)))

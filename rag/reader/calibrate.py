@@ -3,8 +3,11 @@
 On a calibration set (CMRC trial by default: never trained on, never reported), each question is
 read twice through the real pipeline: once with what retrieval returns (it should be answered),
 once with its own passage taken out of the candidates, so that the reader sees only the near misses
-retrieval ranks next (it should be refused). The threshold is the highest margin that still answers
-all but `--false-refusals` of the first kind; it is written into the manifest with the figures.
+retrieval ranks next (it should be refused). The refusal score is the reader's margin plus a weight
+times the rule reader's lexical coverage of the question; for each weight tried, the threshold is
+the highest score that still answers all but `--false-refusals` of the first kind, and the weight
+refusing the most near misses wins (0 means the margin alone). Both go into the manifest with the
+figures of every weight tried.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def run(args) -> int:
     from ..evaluation.cli import WORKDIR
     from ..evaluation.datasets import load_dataset
     from ..indexer import build_index
+    from .model import lexical_support
     from .weights import MANIFEST_FILE, WEIGHTS_DIR
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
@@ -40,27 +44,31 @@ def run(args) -> int:
         return 2
     reader, retriever = assistant.reader, assistant.retriever
     n = reader.settings.passages
-    with_gold, without_gold = [], []
+    rows = {True: [], False: []}  # (margin, lexical support) with the gold passage / without it
     for q in tqdm(evalset.questions, desc="calibrating", unit="q"):
         passages = retriever.search(q.question, k=n + 10)
-        guesses = reader.read(q.question, passages[:n])
-        with_gold.append(guesses[0].margin if guesses else -np.inf)
-        others = [p for p in passages if p.chunk.doc_id not in q.gold_docs][:n]
-        guesses = reader.read(q.question, others)
-        without_gold.append(guesses[0].margin if guesses else -np.inf)
-    answerable, near_miss = np.array(with_gold), np.array(without_gold)
-    finite = answerable[np.isfinite(answerable)]
-    if not len(finite):
+        others = [p for p in passages if p.chunk.doc_id not in q.gold_docs]
+        for gold, read in ((True, passages[:n]), (False, others[:n])):
+            guesses = reader.read(q.question, read)
+            rows[gold].append((guesses[0].margin, lexical_support(reader.rules, q.question, read)) if guesses else (-np.inf, 0.0))
+    answerable, near_miss = np.array(rows[True]), np.array(rows[False])
+    if not np.isfinite(answerable[:, 0]).any():
         print("no calibration question was read: nothing written", file=sys.stderr)
         return 2
-    # questions the reader found no span for count as refused, whatever the threshold
-    threshold = float(np.quantile(finite, max(0.0, (args.false_refusals * len(answerable) - (len(answerable) - len(finite))) / len(finite))))
+    # the refusal score is margin + weight × support; each weight gets the threshold that refuses
+    # `--false-refusals` of the answerable questions, and the weight that then refuses the most near
+    # misses wins (0: the margin alone)
+    trials = []
+    for weight in SUPPORT_WEIGHTS:
+        good, bad = answerable[:, 0] + weight * answerable[:, 1], near_miss[:, 0] + weight * near_miss[:, 1]
+        threshold = _threshold(good, args.false_refusals)
+        trials.append({"support_weight": weight, "min_margin": round(threshold, 3), "false_refusals": round(float((good < threshold).mean()), 4), "near_misses_refused": round(float((bad < threshold).mean()), 4)})
+    best = max(trials, key=lambda t: (t["near_misses_refused"], -t["support_weight"]))
     figures = {
         "set": Path(args.dataset).name,
         "questions": len(evalset.questions),
-        "min_margin": round(threshold, 3),
-        "false_refusals": round(float((answerable < threshold).mean()), 4),
-        "near_misses_refused": round(float((near_miss < threshold).mean()), 4),
+        **best,
+        "weights_tried": trials,
         "command": "python -m rag calibrate-reader " + " ".join(sys.argv[2:]),
     }
     print(json.dumps(figures, ensure_ascii=False, indent=1))
@@ -70,6 +78,17 @@ def run(args) -> int:
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(f"threshold written to {path}")
     return 0
+
+
+SUPPORT_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def _threshold(scores: np.ndarray, false_refusals: float) -> float:
+    """The score below which `false_refusals` of these (answerable) questions fall; questions the
+    reader found no span for (-inf) count as refused whatever the threshold."""
+    finite = scores[np.isfinite(scores)]
+    share = max(0.0, (false_refusals * len(scores) - (len(scores) - len(finite))) / len(finite))
+    return float(np.quantile(finite, share))
 
 
 def add_arguments(parser) -> None:

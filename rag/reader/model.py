@@ -41,6 +41,9 @@ class ReaderSettings:
     runner_up_within: float = 1.386
     max_sentences: int = 3
     min_margin: float | None = None  # None: the threshold calibrated in the manifest
+    # refusal score = margin + support_weight × the rule reader's lexical coverage of the question
+    # (calibrate.py picks the weight with the threshold; 0: the margin alone). None: the manifest's
+    support_weight: float | None = None
     # bfloat16: 2.3x faster than float32 on this CPU, the same spans on 100 of 100 CMRC trial
     # questions; dynamic int8 lost 15-20 F1 points (docs/reader.md)
     dtype: str = "bfloat16"
@@ -142,23 +145,38 @@ def best_spans(start_logits, end_logits, batch: Batch, max_tokens: int) -> list[
     return out
 
 
+def lexical_support(rules, question_text: str, passages: list[Passage], context_question: str | None = None) -> float:
+    """How well the rule reader's best-supported sentence covers the question's weighted words
+    (its confidence without the dense term): low when the passages miss what the question asks."""
+    return float(rules.answer(question_text, list(passages), context_question=context_question, dense_z=None).confidence)
+
+
 class ModelReader:
     name = "model"
     sweep_thresholds = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
 
-    def __init__(self, documents: dict[str, Document], loaded: LoadedReader, settings: ReaderSettings = ReaderSettings()) -> None:
+    def __init__(self, documents: dict[str, Document], loaded: LoadedReader, settings: ReaderSettings = ReaderSettings(), rules=None) -> None:
         self.documents = documents
         self.loaded = loaded
         self.settings = settings
-        calibrated = loaded.manifest.get("calibration", {}).get("min_margin", 0.0)
-        self.min_margin = calibrated if settings.min_margin is None else settings.min_margin
+        self.rules = rules  # the rule reader, for its lexical coverage (the refusal score's second term)
+        calibration = loaded.manifest.get("calibration", {})
+        self.min_margin = calibration.get("min_margin", 0.0) if settings.min_margin is None else settings.min_margin
+        weight = calibration.get("support_weight", 0.0) if settings.support_weight is None else settings.support_weight
+        self.support_weight = float(weight) if rules is not None else 0.0
 
     @property
     def threshold(self) -> float:
         return self.min_margin
 
     def with_threshold(self, threshold: float) -> "ModelReader":
-        return ModelReader(self.documents, self.loaded, replace(self.settings, min_margin=threshold))
+        return ModelReader(self.documents, self.loaded, replace(self.settings, min_margin=threshold, support_weight=self.support_weight), self.rules)
+
+    def support(self, question_text: str, passages: list[Passage], context_question: str | None = None) -> float:
+        """The rule reader's coverage of the question by its best-supported sentence (0 without rules)."""
+        if self.rules is None or not self.support_weight:
+            return 0.0
+        return lexical_support(self.rules, question_text, passages, context_question)
 
     def read(self, question: str, passages: list[Passage]) -> list[SpanGuess]:
         """The best span of each passage read (best first), margins included, no threshold."""
@@ -219,9 +237,10 @@ class ModelReader:
 
     def answer(self, question_text: str, passages: list[Passage], context_question: str | None = None, dense_z: float | None = None) -> Answer:
         question = f"{context_question} {question_text}" if context_question else question_text
-        return self.compose(question_text, passages, self.read(question, list(passages[: self.settings.passages])))
+        guesses = self.read(question, list(passages[: self.settings.passages]))
+        return self.compose(question_text, passages, guesses, self.support(question_text, passages, context_question) if guesses else 0.0)
 
-    def compose(self, question_text: str, passages: list[Passage], guesses: list[SpanGuess]) -> Answer:
+    def compose(self, question_text: str, passages: list[Passage], guesses: list[SpanGuess], support: float = 0.0) -> Answer:
         """The answer from what `read` found in `passages` (refused below the threshold).
 
         The best span is quoted in its sentence; a runner-up from another passage that the reader
@@ -229,12 +248,13 @@ class ModelReader:
         after it with its own citation: one for a factoid question, two otherwise, as the rule
         reader does."""
         read = list(passages[: self.settings.passages])
-        if not guesses or guesses[0].margin < self.min_margin:
-            confidence = guesses[0].margin if guesses else float("-inf")
-            return Answer(question=question_text, text=NOT_FOUND, refused=True, passages=tuple(passages), confidence=confidence)
+        bonus = self.support_weight * support
+        score = guesses[0].margin + bonus if guesses else float("-inf")
+        if score < self.min_margin:
+            return Answer(question=question_text, text=NOT_FOUND, refused=True, passages=tuple(passages), confidence=score)
         question = analyse_question(question_text)
         limit = 2 if question.kind == "factoid" else self.settings.max_sentences
-        floor = max(self.min_margin, guesses[0].margin - self.settings.runner_up_within)
+        floor = max(self.min_margin - bonus, guesses[0].margin - self.settings.runner_up_within)
         chosen: list[tuple[SpanGuess, Passage, int, int]] = []
         for guess in guesses:
             if len(chosen) >= limit or guess.margin < floor:
@@ -267,7 +287,7 @@ class ModelReader:
             citations=tuple(citations),
             sentences=tuple(sentences),
             passages=tuple(passages),
-            confidence=guesses[0].margin,
+            confidence=score,
         )
 
     def _sentence(self, doc: Document, passage: Passage, guess: SpanGuess) -> tuple[int, int]:
@@ -295,5 +315,5 @@ class ModelReader:
                 return a, b
 
 
-def open_model_reader(documents: dict[str, Document], model_folder: Path, settings: ReaderSettings = ReaderSettings(), weights_dir: Path | None = None) -> ModelReader:
-    return ModelReader(documents, load_reader(model_folder, weights_dir, settings.dtype), settings)
+def open_model_reader(documents: dict[str, Document], model_folder: Path, settings: ReaderSettings = ReaderSettings(), weights_dir: Path | None = None, rules=None) -> ModelReader:
+    return ModelReader(documents, load_reader(model_folder, weights_dir, settings.dtype), settings, rules)
