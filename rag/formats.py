@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from .encoding import decode_markup
 from .errors import DocumentError
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
@@ -214,7 +215,7 @@ def extract(data: bytes, suffix: str, decode, limits: Limits = Limits()) -> Extr
     """Text of a file's bytes, by its suffix; `decode` turns bytes into str for text formats."""
     suffix = suffix.lower()
     if suffix in TEXT_SUFFIXES + HTML_SUFFIXES:
-        text = decode(data)
+        text = decode(data) if suffix in TEXT_SUFFIXES else decode_markup(data)
         if len(text) > limits.text_chars:
             raise _too_much_text(limits)
         if suffix in TEXT_SUFFIXES:

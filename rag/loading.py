@@ -10,77 +10,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .encoding import decode_bytes
 from .errors import DocumentError
 from .formats import SUPPORTED_SUFFIXES, Limits, extract
 from .govdoc import analyse
 from .types import Document
-
-_BOMS = (
-    (b"\xef\xbb\xbf", "utf-8"),
-    (b"\xff\xfe", "utf-16-le"),
-    (b"\xfe\xff", "utf-16-be"),
-)
-
-
-def decode_bytes(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), UTF-16 (BOM, or evident from NUL bytes) or GB18030.
-
-    GB18030 is a superset of GBK and GB2312, the encodings of older Chinese government files.
-    Raises DocumentError for data that looks binary or decodes in none of them.
-    """
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return _strict(data[len(bom) :], encoding)
-    if data[:200].count(b"\x00") > 0:
-        sample = data[:4000]
-        if len(sample) % 2 == 0 and sample[1::2].count(0) > len(sample) // 4:
-            return _strict(data, "utf-16-le")
-        if len(sample) % 2 == 0 and sample[0::2].count(0) > len(sample) // 4:
-            return _strict(data, "utf-16-be")
-        raise DocumentError("看起来是二进制文件（含 NUL 字节） / looks like a binary file (contains NUL bytes)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = _best_legacy_decoding(data)
-    if _looks_binary(text):
-        raise DocumentError("看起来是二进制文件（含控制字符） / looks like a binary file (control characters)")
-    return text
-
-
-def _plausibility(text: str) -> float:
-    """Share of characters that are common in Chinese documents: CJK, ASCII, CJK punctuation."""
-    good = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or " " <= ch <= "~" or ch in "\n\r\t" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef")
-    return good / max(len(text), 1)
-
-
-def _best_legacy_decoding(data: bytes) -> str:
-    """GB18030 (GBK) or BOM-less UTF-16: whichever decodes into the most plausible Chinese text."""
-    candidates = []
-    for encoding in ("gb18030", "utf-16-le", "utf-16-be"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        candidates.append((_plausibility(text[:4000]), text))
-    if not candidates:
-        raise DocumentError("无法识别的文字编码（不是 UTF-8、GB18030/GBK 或 UTF-16） / not valid UTF-8, GB18030/GBK or UTF-16 text")
-    score, text = max(candidates, key=lambda c: c[0])
-    if score < 0.8:
-        raise DocumentError("无法识别的文字编码或二进制文件 / not valid UTF-8, GB18030/GBK or UTF-16 text (or a binary file)")
-    return text
-
-
-def _strict(data: bytes, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise DocumentError(f"不是有效的 {encoding} 文本 / not valid {encoding} text") from exc
-
-
-def _looks_binary(text: str) -> bool:
-    sample = text[:4000]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
-    return controls > max(4, len(sample) // 100)
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,35 @@ def test_decoder_on_arbitrary_bytes_decodes_or_says_why(data):
 def test_decoder_round_trips_utf8_text(text):
     assert decode_bytes(text.encode("utf-8")) == text
     assert decode_bytes(b"\xef\xbb\xbf" + text.encode("utf-8")) == text
+
+
+TRADITIONAL = "關於推行惠企政策「免申即享」的通知\n\n二、適用範圍包括免徵水利建設基金、減徵文化事業建設費等項目。臺灣、香港、澳門的企業亦可參照辦理。\n"
+
+
+@pytest.mark.parametrize("encoding", ["big5", "big5hkscs", "cp950"])
+def test_big5_files_decode_to_their_own_characters(encoding):
+    """Issue 17: a Big5 notice was refused, and Big5 bytes mostly decode as GB18030 into nonsense."""
+    data = TRADITIONAL.encode(encoding)
+    assert data.decode("gb18030", errors="replace") != TRADITIONAL  # what a GB-first decoder would have read
+    assert decode_bytes(data) == TRADITIONAL
+
+
+def test_hong_kong_characters_need_big5_hkscs():
+    text = TRADITIONAL + "呢份通知係香港嘅企業都可以參照㗎。\n"
+    assert decode_bytes(text.encode("big5hkscs")) == text
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "gb2312"])
+def test_gb_files_still_decode(encoding):
+    text = "关于推行惠企政策免申即享的通知\n\n二、适用范围包括免征水利建设基金、减征文化事业建设费等项目。\n"
+    assert decode_bytes(text.encode(encoding)) == text
+
+
+def test_html_declared_charset_is_honoured_and_a_wrong_one_is_not_trusted():
+    page = "<html><head><meta charset=\"big5\"><title>通知</title></head><body><p>" + TRADITIONAL + "</p></body></html>"
+    doc = document_from_bytes(page.encode("big5"), "notice.html", suffix=".html")
+    assert "適用範圍包括免徵水利建設基金" in doc.text
+    lying = page.replace('charset="big5"', 'charset="utf-8"').encode("big5")  # declares UTF-8, is Big5
+    assert "適用範圍包括免徵水利建設基金" in document_from_bytes(lying, "lying.html", suffix=".html").text
+    xml = ('<?xml version="1.0" encoding="gb2312"?><html><body><p>关于免申即享的通知。适用范围包括水利建设基金等项目。</p></body></html>').encode("gb2312")
+    assert "适用范围包括水利建设基金" in document_from_bytes(xml, "x.htm", suffix=".htm").text

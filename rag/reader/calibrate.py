@@ -33,7 +33,9 @@ def run(args) -> int:
     from .weights import MANIFEST_FILE, WEIGHTS_DIR
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
-    evalset = load_dataset(Path(args.dataset), None, WORKDIR, args.limit)
+    evalset = load_dataset(Path(args.dataset), None, WORKDIR)
+    # questions from --skip on: `rag eval --unanswerable-from` reports refusal on the first ones
+    questions = evalset.questions[args.skip : args.skip + args.limit if args.limit else None]
     settings = Settings.from_env(reader="model")
     settings = replace(settings, index_dir=WORKDIR / f"index-{evalset.corpus.name}-c{settings.chunk.size}o{settings.chunk.overlap}")
     embedder = Embedder.from_settings(settings)
@@ -45,7 +47,7 @@ def run(args) -> int:
     reader, retriever = assistant.reader, assistant.retriever
     n = reader.settings.passages
     rows = {True: [], False: []}  # (margin, lexical support) with the gold passage / without it
-    for q in tqdm(evalset.questions, desc="calibrating", unit="q"):
+    for q in tqdm(questions, desc="calibrating", unit="q"):
         passages = retriever.search(q.question, k=n + 10)
         others = [p for p in passages if p.chunk.doc_id not in q.gold_docs]
         for gold, read in ((True, passages[:n]), (False, others[:n])):
@@ -66,7 +68,8 @@ def run(args) -> int:
     best = max(trials, key=lambda t: (t["near_misses_refused"], -t["support_weight"]))
     figures = {
         "set": Path(args.dataset).name,
-        "questions": len(evalset.questions),
+        "questions": len(questions),
+        "skipped": args.skip,
         **best,
         "weights_tried": trials,
         "command": "python -m rag calibrate-reader " + " ".join(sys.argv[2:]),
@@ -95,3 +98,4 @@ def add_arguments(parser) -> None:
     parser.add_argument("dataset", nargs="?", default="../shared/data/cmrc2018/cmrc2018_trial.json")
     parser.add_argument("--false-refusals", type=float, default=0.02, help="share of answerable calibration questions allowed to be refused")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--skip", type=int, default=600, help="leave out the first questions (the ones `rag eval --unanswerable-from ... --limit 600` reports on)")
