@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import DocumentError
+from rag.encoding import _looks_binary
 from rag.loading import decode_bytes, document_from_bytes, load_document
 
 from conftest import SEED_FILE
@@ -81,8 +82,8 @@ def test_decoder_on_arbitrary_bytes_decodes_or_says_why(data):
         text = decode_bytes(data)
     except DocumentError as exc:
         assert str(exc)
-    else:
-        assert isinstance(text, str)
+    else:  # what decodes is text: no more characters than bytes, not binary-looking, no BOM kept
+        assert len(text) <= len(data) and not _looks_binary(text) and not text.startswith("\ufeff")
 
 
 @settings(max_examples=200, deadline=None)

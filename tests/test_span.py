@@ -36,7 +36,8 @@ def test_without_a_phrase_or_type_the_sentence_less_its_restatement_answers():
 def test_span_is_always_a_substring_of_the_sentence():
     sentence = "免征部分行业地方水利建设基金、减征文化事业建设费、省技改项目融资支持、失业保险稳岗返还等政策纳入范围。"
     for question in ("免申即享包括哪些政策?", "什么纳入了范围?", "怎么办理?", "多少项政策?"):
-        assert span(question, sentence) in sentence
+        found = span(question, sentence)
+        assert found and found.strip() and found in sentence, (question, found)
 
 
 def test_a_why_follow_up_keeps_its_own_question_type():
