@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install browser run test bench
+.PHONY: install browser run lint test bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ browser:
 run: install
 	$(PY) app.py
 
-test: install browser
+# style and types: ruff (lint + format, settings in pyproject.toml) and mypy
+lint: install
+	$(PY) -m ruff check rag app.py bench tests
+	$(PY) -m ruff format --check rag app.py bench tests
+	$(PY) -m mypy
+
+test: install browser lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 bench: install

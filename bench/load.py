@@ -102,8 +102,10 @@ def main() -> int:
         proc.wait(timeout=30)
         shutil.rmtree(index, ignore_errors=True)
     ordered = sorted(latencies)
-    print(f"{args.clients} clients × {args.questions} questions: {len(latencies)} answered in {wall:.1f}s "
-          f"({len(latencies) / wall:.1f} req/s), {len(errors)} errors, seed question asked {seed_asked}× with {len(wrong)} wrong answers")
+    print(
+        f"{args.clients} clients × {args.questions} questions: {len(latencies)} answered in {wall:.1f}s "
+        f"({len(latencies) / wall:.1f} req/s), {len(errors)} errors, seed question asked {seed_asked}× with {len(wrong)} wrong answers"
+    )
     if ordered:
         print(f"latency per request: p50 {statistics.median(ordered):.0f} ms, p95 {ordered[int(0.95 * (len(ordered) - 1))]:.0f} ms, max {ordered[-1]:.0f} ms")
     for line in (errors + wrong)[:10]:

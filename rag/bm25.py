@@ -29,7 +29,9 @@ class BM25:
         """`texts` may be a generator: each text is segmented once and not kept."""
         segment = SEGMENTERS[segmenter]
         vocabulary: dict[str, int] = {}
-        rows, cols, counts = [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[int] = []
         length_list: list[int] = []
         for row, text in enumerate(texts):
             terms = segment(text)

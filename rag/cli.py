@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .errors import RagError
 
@@ -120,7 +121,7 @@ def cmd_index(args) -> int:
     def problem(p) -> None:
         tqdm.write(f"skipped {p.path}: {p.reason}", file=sys.stderr)
 
-    kwargs = {"keep_missing": True} if args.command == "add" else {}
+    kwargs: dict[str, Any] = {"keep_missing": True} if args.command == "add" else {}
     report = build_index(sources, settings, embedder, progress=progress, on_problem=problem, **kwargs)
     bar.close()
     print(report.summary())

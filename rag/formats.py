@@ -63,7 +63,29 @@ class _HTMLText(HTMLParser):
     block elements end lines; tables keep their headers."""
 
     SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg", "button", "select", "template"}
-    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "tr", "table", "ul", "ol", "blockquote", "pre", "title", "dd", "dt"}
+    BLOCK = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "tr",
+        "table",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "title",
+        "dd",
+        "dt",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -171,9 +193,15 @@ def check_archive(data: bytes, limits: Limits) -> None:
     xml = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
     mb = 1024 * 1024
     if unpacked > limits.unpacked_bytes:
-        raise DocumentError(f"解压后过大：{unpacked / mb:,.0f} MB，上限 {limits.unpacked_bytes / mb:,.0f} MB（RAG_MAX_UNPACKED_MB；疑似压缩炸弹） / unpacks to {unpacked:,} bytes, over the limit")
+        raise DocumentError(
+            f"解压后过大：{unpacked / mb:,.0f} MB，上限 {limits.unpacked_bytes / mb:,.0f} MB（RAG_MAX_UNPACKED_MB；疑似压缩炸弹） / "
+            f"unpacks to {unpacked:,} bytes, over the limit"
+        )
     if xml > limits.xml_bytes:
-        raise DocumentError(f"文档内容解压后过大：XML {xml / mb:,.0f} MB，上限 {limits.xml_bytes / mb:,.0f} MB（疑似压缩炸弹） / its XML unpacks to {xml:,} bytes, over the limit")
+        raise DocumentError(
+            f"文档内容解压后过大：XML {xml / mb:,.0f} MB，上限 {limits.xml_bytes / mb:,.0f} MB（疑似压缩炸弹） / "
+            f"its XML unpacks to {xml:,} bytes, over the limit"
+        )
 
 
 def docx_text(data: bytes, limits: Limits = Limits()) -> str:

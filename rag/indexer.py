@@ -71,9 +71,7 @@ def _same_build(settings: Settings) -> bool:
         m = read_manifest(settings.index_dir)
     except RagError:
         return False
-    return (m.format_version, m.chunk_size, m.chunk_overlap, m.segmenter) == (
-        FORMAT_VERSION, settings.chunk.size, settings.chunk.overlap, SEGMENTER
-    )
+    return (m.format_version, m.chunk_size, m.chunk_overlap, m.segmenter) == (FORMAT_VERSION, settings.chunk.size, settings.chunk.overlap, SEGMENTER)
 
 
 @contextmanager
@@ -279,10 +277,7 @@ def build_index(
             chunk_size=settings.chunk.size,
             chunk_overlap=settings.chunk.overlap,
             segmenter=SEGMENTER,
-            documents={
-                d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": len(chunks_by_doc[d.doc_id])}
-                for d in ordered
-            },
+            documents={d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": len(chunks_by_doc[d.doc_id])} for d in ordered},
             chunk_count=len(chunks),
         )
         write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)

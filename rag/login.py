@@ -19,7 +19,17 @@ log = logging.getLogger("rag.login")
 
 
 class Login:
-    def __init__(self, user: str, password: str, max_failures: int = 5, window: float = 300.0, lockout: float = 300.0, pause: float = 1.0, clock=time.monotonic, sleep=time.sleep) -> None:
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        max_failures: int = 5,
+        window: float = 300.0,
+        lockout: float = 300.0,
+        pause: float = 1.0,
+        clock=time.monotonic,
+        sleep=time.sleep,
+    ) -> None:
         self._user, self._password = user.encode(), password.encode()
         self.max_failures, self.window, self.lockout, self.pause = max_failures, window, lockout, pause
         self._clock, self._sleep = clock, sleep

@@ -1,9 +1,9 @@
 """What a Chinese question asks for: its kind, its content terms, and follow-up handling.
 
-    >>> analyse_question("免申即享包括哪些政策?").kind
-    'list'
-    >>> analyse_question("规上民营工业增加值增长了多少?").kind
-    'factoid'
+>>> analyse_question("免申即享包括哪些政策?").kind
+'list'
+>>> analyse_question("规上民营工业增加值增长了多少?").kind
+'factoid'
 """
 
 from __future__ import annotations
@@ -15,17 +15,99 @@ from .segment import char_bigrams, normalise
 
 LIST_CUES = ("哪些", "有哪", "包括", "包含", "哪几", "几项", "几个方面", "分别", "列举", "措施", "举措")
 FACTOID_CUES = (
-    "多少", "几", "何时", "什么时候", "哪年", "哪一年", "哪天", "哪里", "哪儿", "何地", "哪个", "哪位", "哪家",
-    "谁", "什么", "啥", "叫", "名称", "多久", "多长", "多大", "多高", "哪一", "何", "是否", "有没有", "哪",
+    "多少",
+    "几",
+    "何时",
+    "什么时候",
+    "哪年",
+    "哪一年",
+    "哪天",
+    "哪里",
+    "哪儿",
+    "何地",
+    "哪个",
+    "哪位",
+    "哪家",
+    "谁",
+    "什么",
+    "啥",
+    "叫",
+    "名称",
+    "多久",
+    "多长",
+    "多大",
+    "多高",
+    "哪一",
+    "何",
+    "是否",
+    "有没有",
+    "哪",
 )
 # Why and how questions are answered by a sentence, not a phrase (为什么 is not a 什么 question).
 REASON_CUES = ("为什么", "为何", "怎么", "怎样", "如何")
 # Words that shape a question but carry no content; removed before matching against documents.
 _QUESTION_WORDS = (
-    "请问", "请", "哪些", "哪几", "哪个", "哪位", "哪家", "哪里", "哪儿", "哪一", "哪", "什么", "啥", "多少", "如何",
-    "怎么", "怎样", "怎么样", "是否", "有没有", "是不是", "吗", "呢", "吧", "呀", "么", "何时", "为何", "为什么",
-    "有关", "关于", "方面", "的", "了", "是", "有", "和", "与", "及", "在", "对", "把", "被", "都", "也",
-    "包括", "包含", "分别", "主要", "具体", "一下", "告诉", "我", "你", "们", "这", "那", "其", "它", "该", "叫",
+    "请问",
+    "请",
+    "哪些",
+    "哪几",
+    "哪个",
+    "哪位",
+    "哪家",
+    "哪里",
+    "哪儿",
+    "哪一",
+    "哪",
+    "什么",
+    "啥",
+    "多少",
+    "如何",
+    "怎么",
+    "怎样",
+    "怎么样",
+    "是否",
+    "有没有",
+    "是不是",
+    "吗",
+    "呢",
+    "吧",
+    "呀",
+    "么",
+    "何时",
+    "为何",
+    "为什么",
+    "有关",
+    "关于",
+    "方面",
+    "的",
+    "了",
+    "是",
+    "有",
+    "和",
+    "与",
+    "及",
+    "在",
+    "对",
+    "把",
+    "被",
+    "都",
+    "也",
+    "包括",
+    "包含",
+    "分别",
+    "主要",
+    "具体",
+    "一下",
+    "告诉",
+    "我",
+    "你",
+    "们",
+    "这",
+    "那",
+    "其",
+    "它",
+    "该",
+    "叫",
 )
 _QUESTION_WORDS_RE = re.compile("|".join(sorted(map(re.escape, _QUESTION_WORDS), key=len, reverse=True)))
 # Different names for the same field of a government document: the question's words are matched
@@ -47,7 +129,10 @@ FIELD_SYNONYMS = {
 PREDICATE_CUES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (re.compile(asked), re.compile(stated))
     for asked, stated in (
-        (r"又称|又名|别称|别名|也叫|又叫|还叫|称为什么|称作什么|被称|又可以叫|也可以叫|俗称|简称", r"又称|又名|别称|别名|也称|也叫|又叫|简称|俗称|通称|亦称|或称|称为|称作|被称"),
+        (
+            r"又称|又名|别称|别名|也叫|又叫|还叫|称为什么|称作什么|被称|又可以叫|也可以叫|俗称|简称",
+            r"又称|又名|别称|别名|也称|也叫|又叫|简称|俗称|通称|亦称|或称|称为|称作|被称",
+        ),
         (r"去世|逝世|死|卒|离世", r"卒|逝世|去世|病逝|死于|死|殁|遇害|离世"),
         (r"出生|生于|诞生", r"生于|出生|诞生"),
         (r"本名|原名|真名|本来的名字|原来的名字", r"本名|原名|原称|本姓|真名"),

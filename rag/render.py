@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from .types import Answer, AnswerSentence, Document
+from .types import Answer, AnswerSentence, Chunk, Document
 
 _META_FIELDS = ("文号", "发布机构", "生成日期", "发布日期", "成文日期", "索引号")
 
@@ -47,7 +47,7 @@ def chat_text(answer: Answer) -> str:
 
 def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, quote_end: int | None, sentence: AnswerSentence | None = None) -> str:
     text = doc.text
-    if quote_start is None or not (start <= quote_start <= quote_end <= end):
+    if quote_start is None or quote_end is None or not (start <= quote_start <= quote_end <= end):
         return escape(text[start:end])
     quote = _sentence_html(sentence, escape) if sentence is not None and sentence.text == text[quote_start:quote_end] else escape(text[quote_start:quote_end])
     return escape(text[start:quote_start]) + f'<mark class="answer">{quote}</mark>' + escape(text[quote_end:end])
@@ -66,7 +66,7 @@ def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str
     parts = ['<div class="citations">']
     if answer.refused:
         parts.append('<div class="refused">文档中没有找到答案。最接近的段落：</div>')
-        cards = [(None, p.chunk, None, None, None) for p in answer.passages[:3]]
+        cards: list[tuple[int | None, Chunk, int | None, int | None, AnswerSentence | None]] = [(None, p.chunk, None, None, None) for p in answer.passages[:3]]
     else:
         sentences = {x.citation: x for x in answer.sentences}
         cards = [(c.number, c.passage.chunk, c.start, c.end, sentences.get(c.number)) for c in answer.citations]

@@ -158,6 +158,8 @@ class HybridRetriever:
 
         if mode == "dense":
             fused = {int(i): dense_scores[int(i)] for i in dense_ids}
+        elif all_lexical is None:
+            raise ValueError(f"unknown search mode {mode!r}: hybrid, dense or bm25")
         elif mode == "bm25":
             fused = {int(i): float(all_lexical[i]) for i in lexical_ids}
         else:

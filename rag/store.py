@@ -11,8 +11,8 @@ Layout of the index folder:
     sources.json             the paths the last full `rag index` read (for the rebuild hint)
 
 The manifest holds a sha256 of every other file of its generation, checked on load: a flipped byte
-anywhere is reported by the file's name instead of being used. A new generation is written completely, fsynced, and only then named in CURRENT, so a crash at any
-moment leaves the previous generation live; readers always see one whole generation.
+anywhere is reported by the file's name instead of being used. A new generation is written
+completely, fsynced, and only then named in CURRENT, so a crash at any moment leaves the previous generation live; readers always see one whole generation.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class IndexData:
     manifest: Manifest
     documents: dict[str, Document]
     chunks: list[Chunk]
-    vectors: object  # faiss.Index
+    vectors: Any  # faiss.IndexFlat
     bm25: BM25
     folder: Path
 
@@ -238,7 +239,9 @@ def check_manifest(manifest: Manifest, index_dir: Path, model: str | None, dimen
     if check_format and manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(f"index in {index_dir} has format {manifest.format_version}, this version reads {FORMAT_VERSION}; {hint}")
     if model is not None and manifest.model != model:
-        raise IndexMismatchError(f"index in {index_dir} was built with model '{manifest.model}', but '{model}' is configured; {hint} (or set RAG_EMBED_MODEL={manifest.model})")
+        raise IndexMismatchError(
+            f"index in {index_dir} was built with model '{manifest.model}', but '{model}' is configured; {hint} (or set RAG_EMBED_MODEL={manifest.model})"
+        )
     if dimension is not None and manifest.dimension != dimension:
         raise IndexMismatchError(f"index in {index_dir} has dimension {manifest.dimension}, the model gives {dimension}; {hint}")
 
@@ -268,6 +271,7 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
 
     folder = live_generation(index_dir)  # resolved once: every file below comes from this generation
     manifest = read_manifest(index_dir, folder)
+    assert folder is not None  # read_manifest raised IndexNotFoundError otherwise
     check_manifest(manifest, index_dir, model, dimension, check_format)
     if verify:
         verify_files(index_dir, folder, manifest)

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from conftest import SEED_FILE
 from rag.chunking import chunk_document
 from rag.config import ChunkSettings
 from rag.errors import DocumentError
 from rag.headings import parse_heading
 from rag.loading import document_from_bytes
 from rag.types import Document
-
-from conftest import SEED_FILE
 
 
 def seed_document() -> Document:

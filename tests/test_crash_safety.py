@@ -11,10 +11,9 @@ import textwrap
 import time
 from dataclasses import replace
 
+from conftest import ROOT, FakeEmbedder
 from rag import Assistant, Settings, build_index
 from rag.store import live_generation, read_index
-
-from conftest import ROOT, FakeEmbedder
 
 CHILD = textwrap.dedent(
     """

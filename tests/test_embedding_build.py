@@ -27,8 +27,15 @@ def test_crash_midway_leaves_nothing_loadable(tmp_path, monkeypatch):
 
 def test_builds_and_encodes_offline_in_fresh_cache(tmp_path):
     """A new process, HF_HUB_OFFLINE=1 and every proxy pointing at a closed port: any download fails."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", RAG_CACHE_DIR=str(tmp_path),
-               HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        RAG_CACHE_DIR=str(tmp_path),
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        HF_HOME=str(tmp_path / "hf"),
+    )
     code = (
         "from rag.embedding import Embedder\n"
         "e = Embedder(query_engine='model')\n"

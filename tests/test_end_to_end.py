@@ -59,8 +59,12 @@ def test_factoid_answer_is_a_sentence_with_the_fact(assistant):
 @pytest.mark.parametrize(
     "query,expected",
     [
-        ("", "请输入一个问题"), ("   ", "请输入一个问题"), ("?", "没有看懂这个问题"), ("😀😀😀", "没有看懂这个问题"),
-        ("\x00\x01\x02", "请输入一个问题"), ("<script>alert(1)</script>", "未在文档中找到相关内容"),
+        ("", "请输入一个问题"),
+        ("   ", "请输入一个问题"),
+        ("?", "没有看懂这个问题"),
+        ("😀😀😀", "没有看懂这个问题"),
+        ("\x00\x01\x02", "请输入一个问题"),
+        ("<script>alert(1)</script>", "未在文档中找到相关内容"),
     ],
 )
 def test_bad_queries_get_polite_answers(assistant, query, expected):

@@ -7,12 +7,11 @@ from dataclasses import replace
 
 import pytest
 
+from conftest import FakeEmbedder
 from rag import Assistant, Settings, build_index
 from rag.knowledge_base import KnowledgeBase, sanitise_filename
 from rag.loading import content_hash
 from rag.store import read_index
-
-from conftest import FakeEmbedder
 
 
 @pytest.mark.parametrize(

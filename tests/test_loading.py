@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import pytest
-
-from rag.errors import DocumentError
-from rag.encoding import _looks_binary
-from rag.loading import decode_bytes, document_from_bytes, load_document
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SEED_FILE
+from rag.encoding import _looks_binary
+from rag.errors import DocumentError
+from rag.loading import decode_bytes, document_from_bytes, load_document
 
 SAMPLE = "免申即享包括哪些政策？福建省工业和信息化厅。"
 
@@ -72,9 +73,6 @@ def test_unsupported_and_too_large(tmp_path):
         load_document(big, "big.txt", max_bytes=100)
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000))
 def test_decoder_on_arbitrary_bytes_decodes_or_says_why(data):
@@ -116,7 +114,7 @@ def test_gb_files_still_decode(encoding):
 
 
 def test_html_declared_charset_is_honoured_and_a_wrong_one_is_not_trusted():
-    page = "<html><head><meta charset=\"big5\"><title>通知</title></head><body><p>" + TRADITIONAL + "</p></body></html>"
+    page = '<html><head><meta charset="big5"><title>通知</title></head><body><p>' + TRADITIONAL + "</p></body></html>"
     doc = document_from_bytes(page.encode("big5"), "notice.html", suffix=".html")
     assert "適用範圍包括免徵水利建設基金" in doc.text
     lying = page.replace('charset="big5"', 'charset="utf-8"').encode("big5")  # declares UTF-8, is Big5

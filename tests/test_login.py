@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-
-from rag.login import Login
 
 from conftest import ROOT
+from rag.login import Login
 
 
 class Clock:
@@ -44,7 +42,9 @@ def test_only_one_login_variable_refuses_to_start():
 def test_listening_on_all_interfaces_without_a_login_warns(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("RAG_USERNAME", "RAG_PASSWORD")}
     env.update(RAG_INDEX_DIR=str(tmp_path / "index"), HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "app.py", "--host", "0.0.0.0", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--host", "0.0.0.0", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stderr.readline()  # printed before anything loads
     finally:

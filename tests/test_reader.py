@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FOUR_POLICIES, ROOT, SEED_QUESTION
 from rag.reader.windows import Batch, WindowMaker
-
-from conftest import ROOT, SEED_QUESTION, FOUR_POLICIES
 
 
 @pytest.fixture(scope="session")
@@ -111,8 +110,16 @@ def _passage(doc_id: str, text: str):
 
 # Fixed CMRC 2018 dev questions (passages shortened), answered with the right span by the reader.
 CMRC_DEV = [
-    ("《战国无双3》是由哪两个公司合作开发的？", "《战国无双3》（）是由光荣和ω-force开发的战国无双系列的正统第三续作。本作以三大故事为主轴，分别是以武田信玄等人为主的《关东三国志》，织田信长等人为主的《战国三杰》。", "光荣和ω-force"),
-    ("范廷颂是什么时候被任为主教的？", "范廷颂枢机（，），圣名保禄·若瑟（），是越南罗马天主教枢机。1963年被任为主教；1990年被擢升为天主教河内总教区宗座署理。", "1963年"),
+    (
+        "《战国无双3》是由哪两个公司合作开发的？",
+        "《战国无双3》（）是由光荣和ω-force开发的战国无双系列的正统第三续作。本作以三大故事为主轴，分别是以武田信玄等人为主的《关东三国志》，织田信长等人为主的《战国三杰》。",
+        "光荣和ω-force",
+    ),
+    (
+        "范廷颂是什么时候被任为主教的？",
+        "范廷颂枢机（，），圣名保禄·若瑟（），是越南罗马天主教枢机。1963年被任为主教；1990年被擢升为天主教河内总教区宗座署理。",
+        "1963年",
+    ),
     ("狼山在哪里？", "狼山，又称紫琅山，位于江苏省南通市南郊，海拔106.94米，是南通的标志。", "江苏省南通市南郊"),
 ]
 
@@ -249,7 +256,10 @@ def test_reader_settings_are_validated(monkeypatch):
 
 def _squad(path: Path, rows: list[tuple[str, str, str]]) -> None:
     data = [
-        {"title": f"t{i}", "paragraphs": [{"id": f"p{i}", "context": c, "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}]}]}
+        {
+            "title": f"t{i}",
+            "paragraphs": [{"id": f"p{i}", "context": c, "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}]}],
+        }
         for i, (c, q, a) in enumerate(rows)
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,7 +276,26 @@ def test_train_reader_runs_end_to_end_on_a_small_slice_and_resumes(tmp_path):
     _squad(data / "cmrc2018" / "cmrc2018_train.json", rows)
     _squad(data / "drcd" / "DRCD_test.json", [("臺灣位於東亞，首都為臺北。", "臺灣的首都是哪裡？", "臺北")] * 3)
     out, ckpt = tmp_path / "out", tmp_path / "ckpt"
-    command = [sys.executable, "-m", "rag", "train-reader", "--data", str(data), "--out", str(out), "--checkpoint-dir", str(ckpt), "--epochs", "1", "--batch", "4", "--warmup", "1", "--checkpoint-every", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "rag",
+        "train-reader",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--checkpoint-dir",
+        str(ckpt),
+        "--epochs",
+        "1",
+        "--batch",
+        "4",
+        "--warmup",
+        "1",
+        "--checkpoint-every",
+        "1",
+    ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
@@ -275,9 +304,9 @@ def test_train_reader_runs_end_to_end_on_a_small_slice_and_resumes(tmp_path):
     assert (out / "reader.safetensors").stat().st_size < 10_000_000 and manifest["command"].startswith("python -m rag train-reader")
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)  # finished: resumes at the end
     assert again.returncode == 0 and "resuming at step" in again.stdout, again.stdout[-1000:]
-    from rag.reader.model import load_reader
     from rag.config import default_cache_dir
     from rag.embedding.build import ensure_built
+    from rag.reader.model import load_reader
 
     assert load_reader(ensure_built(default_cache_dir()), out).manifest["base_sha256"] == manifest["base_sha256"]
     # the second stage's adapters are shipped and merged into the lower blocks on load

@@ -58,7 +58,11 @@ def test_a_span_that_is_the_whole_sentence_is_not_marked():
 
 def test_several_sentences_with_line_breaks_and_a_notice():
     items = "一是<i>减税</i>；"
-    answer, _ = _answer(_sentence(BUDGET, "100万元", at=BUDGET.rindex("100万元")), _sentence("2019年预算为100万元，2020年预算为100万元。\n一是<i>减税</i>；".split("\n")[1], "减税", 2), notice="问题过长，已截断")
+    answer, _ = _answer(
+        _sentence(BUDGET, "100万元", at=BUDGET.rindex("100万元")),
+        _sentence("2019年预算为100万元，2020年预算为100万元。\n一是<i>减税</i>；".split("\n")[1], "减税", 2),
+        notice="问题过长，已截断",
+    )
     chat = chat_text(answer)
     assert chat.startswith("（问题过长，已截断）<br>2019年")
     assert '为<strong class="span">100万元</strong>。[1]<br>一是&lt;i&gt;<strong class="span">减税</strong>&lt;/i&gt;；[2]' in chat

@@ -7,8 +7,8 @@ import faiss
 import numpy as np
 
 from rag.bm25 import BM25
-from rag.retrieve import HybridRetriever, minmax_fusion
 from rag.config import RetrievalSettings
+from rag.retrieve import HybridRetriever, minmax_fusion
 from rag.types import Chunk
 
 

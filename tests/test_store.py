@@ -8,11 +8,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from conftest import FakeEmbedder
 from rag import Assistant, Settings, build_index
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.store import FORMAT_VERSION, live_generation, read_index, stored_vectors
-
-from conftest import FakeEmbedder
 
 
 @pytest.fixture
@@ -227,7 +226,13 @@ def test_app_ask_add_docs_on_a_damaged_pointer_print_the_message_and_index_rebui
         done = subprocess.run([sys.executable, *command, "--index", str(settings.index_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-1500:]
         assert "does not name a generation" in done.stderr
-    rebuilt = subprocess.run([sys.executable, "-m", "rag", "index", str(seed_copy), "--index", str(settings.index_dir), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "rag", "index", str(seed_copy), "--index", str(settings.index_dir), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert rebuilt.returncode == 0 and "Traceback" not in rebuilt.stderr, rebuilt.stderr[-1500:]  # a full rebuild replaces it
 
 

@@ -19,8 +19,8 @@ from conftest import FOUR_POLICIES, ROOT, SEED_FILE, SEED_QUESTION
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 HOSTILE = (
-    "关于恶意标记<img src=x onerror=\"window.__pwned = 3\">测试的通知\n\n"
-    "本测试文件包含标记<script>window.__pwned = 1</script>和图片<img src=x onerror=\"window.__pwned = 2\">，"
+    '关于恶意标记<img src=x onerror="window.__pwned = 3">测试的通知\n\n'
+    '本测试文件包含标记<script>window.__pwned = 1</script>和图片<img src=x onerror="window.__pwned = 2">，'
     "用于检查网页是否把文档内容当作纯文本显示。恶意标记测试的结论是页面安全。\n"
 )
 
@@ -68,7 +68,15 @@ def browser():
         b = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield b
         b.close()
@@ -174,7 +182,7 @@ def listed(page, name: str, present: bool = True) -> None:
 def test_knowledge_base_tab_is_live_and_removal_asks_first(app_url, browser, tmp_path):
     """Issue 16, defect 3: the tab was frozen at server start (a document uploaded in another
     session could not be listed or removed) and one click removed a document."""
-    from gradio_client import Client, handle_file
+    from gradio_client import Client
 
     watcher = browser.new_page()
     watcher.goto(app_url)  # opened before the upload

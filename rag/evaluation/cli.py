@@ -26,7 +26,8 @@ def _table(result: dict) -> str:
         for name, a in result["answers"].items():
             rows.append(
                 f"| {name} | {a['hit']:.3f} | {a['all_strings']:.3f} | {a['EM']:.1f} | {a['F1']:.1f} | {a['answer_chars']:.0f} | "
-                f"{a['citation_acc']:.3f} | {a['false_refusal']:.3f} | {a.get('refusal_precision', float('nan')):.3f} | {a.get('refusal_recall', float('nan')):.3f} |"
+                f"{a['citation_acc']:.3f} | {a['false_refusal']:.3f} | "
+                f"{a.get('refusal_precision', float('nan')):.3f} | {a.get('refusal_recall', float('nan')):.3f} |"
             )
     lat = result["latency_ms"]
     rows.append("")
@@ -53,7 +54,9 @@ def run_eval(args, settings) -> int:
     if args.dense_weight is not None:
         settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=args.dense_weight))
     if args.chunk_size or args.chunk_overlap is not None:
-        chunk = replace(settings.chunk, size=args.chunk_size or settings.chunk.size, overlap=settings.chunk.overlap if args.chunk_overlap is None else args.chunk_overlap)
+        chunk = replace(
+            settings.chunk, size=args.chunk_size or settings.chunk.size, overlap=settings.chunk.overlap if args.chunk_overlap is None else args.chunk_overlap
+        )
         settings = replace(settings, chunk=chunk)
     if not args.index:
         suffix = f"-c{settings.chunk.size}o{settings.chunk.overlap}"

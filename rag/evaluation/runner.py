@@ -11,12 +11,13 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from ..bm25 import BM25
-from ..reader import open_reader
 from ..chunking import embedding_text
+from ..reader import open_reader
 from ..retrieve import StageTimer, minmax_fusion, top_indices, weighted_rrf
 from .datasets import EvalQuestion, EvalSet
 from .metrics import AnswerScores, RetrievalScores, answer_text_for_scoring, best_over, char_f1, contains, exact_match
@@ -77,7 +78,7 @@ class Evaluation:
         self.misses: list[tuple[str, str, str]] = []  # answer text lacks every reference
         self.weak_spans: list[tuple[str, str, str]] = []  # right sentence, span F1 < 0.5
         self.refusals: dict[str, list[RefusalRecord]] = {}  # per reader, per question, for the refusal sweep
-        self._readers: dict[str, object] | None = None  # see readers()
+        self._readers: dict[str, Any] | None = None  # see readers()
         self.jieba = None
         if with_baselines:
             texts = [embedding_text(c, self.titles[c.doc_id]) for c in self.chunks]
@@ -86,7 +87,7 @@ class Evaluation:
     def _ranks(self, q: EvalQuestion, ids) -> list[int]:
         return [r for r, i in enumerate(ids, start=1) if self.set.is_relevant(q, self.chunks[int(i)], self.titles[self.chunks[int(i)].doc_id])]
 
-    def readers(self) -> dict[str, object]:
+    def readers(self) -> dict[str, Any]:
         """The reader in use first, then the other one beside it (the model when its weights load)."""
         if self._readers is None:
             snapshot = self.assistant._snapshot
@@ -106,7 +107,9 @@ class Evaluation:
         if "model" in readers:
             systems["product+reader"] = RetrievalScores()  # passages re-ranked by the reader's margins
         all_answers = {name: AnswerScores() for name in readers}
-        stages: dict[str, list[float]] = {s: [] for s in ("embed", "dense", "bm25", "fusion") + tuple(f"answer:{n}" for n in readers) + tuple(f"total:{n}" for n in readers)}
+        stages: dict[str, list[float]] = {
+            s: [] for s in ("embed", "dense", "bm25", "fusion") + tuple(f"answer:{n}" for n in readers) + tuple(f"total:{n}" for n in readers)
+        }
         self.rankings = Rankings()
         self.refusals = {name: [] for name in readers}
         w = retriever.settings.dense_weight

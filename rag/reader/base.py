@@ -1,7 +1,7 @@
 """What a reader is: something that turns a question and its retrieved passages into an Answer.
 
-Two implementations: the trained model (`model.py`, the default when its weights load) and the
-hand-written rules (`rag.answer.AnswerExtractor`, the named fallback). `RAG_READER=model|rules`.
+Two implementations: the hand-written rules (`rag.answer.AnswerExtractor`, the default and the
+named fallback) and the trained model (`model.py`). `RAG_READER=model|rules`.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def run(args) -> int:
     from ..evaluation.cli import WORKDIR
     from ..evaluation.datasets import load_dataset
     from ..indexer import build_index
-    from .model import lexical_support
+    from .model import ModelReader, lexical_support
     from .weights import MANIFEST_FILE, WEIGHTS_DIR
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
@@ -45,8 +45,9 @@ def run(args) -> int:
         print(assistant.reader_status, file=sys.stderr)
         return 2
     reader, retriever = assistant.reader, assistant.retriever
+    assert isinstance(reader, ModelReader)
     n = reader.settings.passages
-    rows = {True: [], False: []}  # (margin, lexical support) with the gold passage / without it
+    rows: dict[bool, list[tuple[float, float]]] = {True: [], False: []}  # (margin, lexical support) with the gold passage / without it
     for q in tqdm(questions, desc="calibrating", unit="q"):
         passages = retriever.search(q.question, k=n + 10)
         others = [p for p in passages if p.chunk.doc_id not in q.gold_docs]
@@ -64,7 +65,14 @@ def run(args) -> int:
     for weight in SUPPORT_WEIGHTS:
         good, bad = answerable[:, 0] + weight * answerable[:, 1], near_miss[:, 0] + weight * near_miss[:, 1]
         threshold = _threshold(good, args.false_refusals)
-        trials.append({"support_weight": weight, "min_margin": round(threshold, 3), "false_refusals": round(float((good < threshold).mean()), 4), "near_misses_refused": round(float((bad < threshold).mean()), 4)})
+        trials.append(
+            {
+                "support_weight": weight,
+                "min_margin": round(threshold, 3),
+                "false_refusals": round(float((good < threshold).mean()), 4),
+                "near_misses_refused": round(float((bad < threshold).mean()), 4),
+            }
+        )
     best = max(trials, key=lambda t: (t["near_misses_refused"], -t["support_weight"]))
     figures = {
         "set": Path(args.dataset).name,
@@ -98,4 +106,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("dataset", nargs="?", default="../shared/data/cmrc2018/cmrc2018_trial.json")
     parser.add_argument("--false-refusals", type=float, default=0.02, help="share of answerable calibration questions allowed to be refused")
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--skip", type=int, default=600, help="leave out the first questions (the ones `rag eval --unanswerable-from ... --limit 600` reports on)")
+    parser.add_argument(
+        "--skip", type=int, default=600, help="leave out the first questions (the ones `rag eval --unanswerable-from ... --limit 600` reports on)"
+    )

@@ -20,7 +20,8 @@ def add_adapters(network, layers: int, rank: int, alpha: float, dropout: float):
     """Wrap the matrices of the first `layers` blocks in peft LoRA layers (B starts at zero)."""
     from peft import LoraConfig, inject_adapter_in_model
 
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets(layers), bias="none")
+    # peft annotates lora_alpha as int but scales by alpha / r in float: a float alpha is fine
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets(layers), bias="none")  # type: ignore[arg-type]
     return inject_adapter_in_model(config, network)
 
 

@@ -19,6 +19,7 @@ import struct
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ class _WordRows:
 
 @dataclass
 class LoadedReader:
-    network: object
+    network: Any  # ReaderNetwork (torch is imported only when the reader loads)
     maker: WindowMaker
     manifest: dict
     # one network serves every ModelReader of the process (index refreshes, threshold copies):
@@ -153,7 +154,7 @@ def lexical_support(rules, question_text: str, passages: list[Passage], context_
 
 class ModelReader:
     name = "model"
-    sweep_thresholds = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+    sweep_thresholds: tuple[float, ...] = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
 
     def __init__(self, documents: dict[str, Document], loaded: LoadedReader, settings: ReaderSettings = ReaderSettings(), rules=None) -> None:
         self.documents = documents
@@ -222,7 +223,7 @@ class ModelReader:
             hi = min(len(p.chunk.source), p.chunk.end + self.settings.context_chars)
             spans.setdefault(p.chunk.doc_id, []).append([lo, hi, [n]])
         regions = []
-        for doc_id, items in spans.items():
+        for items in spans.values():
             items.sort()
             merged = [items[0]]
             for lo, hi, members in items[1:]:
@@ -274,10 +275,20 @@ class ModelReader:
         for number, (guess, passage, start, end) in enumerate(chosen, start=1):
             doc = self.documents[passage.chunk.doc_id]
             sentence = doc.text[start:end]
-            citations.append(Citation(
-                number=number, doc_id=doc.doc_id, title=doc.title, heading=passage.chunk.heading, quote=sentence,
-                start=start, end=end, passage=passage, metadata=doc.metadata, page=doc.page_of(start),
-            ))
+            citations.append(
+                Citation(
+                    number=number,
+                    doc_id=doc.doc_id,
+                    title=doc.title,
+                    heading=passage.chunk.heading,
+                    quote=sentence,
+                    start=start,
+                    end=end,
+                    passage=passage,
+                    metadata=doc.metadata,
+                    page=doc.page_of(start),
+                )
+            )
             sentences.append(AnswerSentence(sentence, number, doc.text[guess.start : guess.end], guess.margin, guess.start - start))
             parts.append(f"{sentence}[{number}]")
         return Answer(
@@ -315,5 +326,7 @@ class ModelReader:
                 return a, b
 
 
-def open_model_reader(documents: dict[str, Document], model_folder: Path, settings: ReaderSettings = ReaderSettings(), weights_dir: Path | None = None, rules=None) -> ModelReader:
+def open_model_reader(
+    documents: dict[str, Document], model_folder: Path, settings: ReaderSettings = ReaderSettings(), weights_dir: Path | None = None, rules=None
+) -> ModelReader:
     return ModelReader(documents, load_reader(model_folder, weights_dir, settings.dtype), settings, rules)

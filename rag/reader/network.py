@@ -9,9 +9,12 @@ each token to a start and an end logit; the first token ([CLS]) stands for "no a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
 
 class Block(nn.Module):
     def __init__(self, hidden: int, heads: int, ffn: int, eps: float) -> None:
@@ -37,9 +40,14 @@ class Block(nn.Module):
 
 # our block's parameter names → the BERT checkpoint's, per layer
 _BLOCK_NAMES = {
-    "query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
-    "attn_out": "attention.output.dense", "attn_norm": "attention.output.LayerNorm",
-    "ffn_in": "intermediate.dense", "ffn_out": "output.dense", "out_norm": "output.LayerNorm",
+    "query": "attention.self.query",
+    "key": "attention.self.key",
+    "value": "attention.self.value",
+    "attn_out": "attention.output.dense",
+    "attn_norm": "attention.output.LayerNorm",
+    "ffn_in": "intermediate.dense",
+    "ffn_out": "output.dense",
+    "out_norm": "output.LayerNorm",
 }
 
 
@@ -51,10 +59,8 @@ class ReaderNetwork(nn.Module):
         self.position = nn.Embedding(config["max_position_embeddings"], hidden)
         self.token_type = nn.Embedding(config["type_vocab_size"], hidden)
         self.embed_norm = nn.LayerNorm(hidden, eps=eps)
-        self.blocks = nn.ModuleList(
-            Block(hidden, config["num_attention_heads"], config["intermediate_size"], eps) for _ in range(config["num_hidden_layers"])
-        )
-        self.embed_words = None  # inference: a row lookup replacing `word` (see model.py)
+        self.blocks = nn.ModuleList(Block(hidden, config["num_attention_heads"], config["intermediate_size"], eps) for _ in range(config["num_hidden_layers"]))
+        self.embed_words: Callable[[torch.Tensor], torch.Tensor] | None = None  # inference: a row lookup replacing `word` (see model.py)
         self.span = nn.Linear(hidden, 2)
         nn.init.normal_(self.span.weight, std=0.02)
         nn.init.zeros_(self.span.bias)

@@ -30,15 +30,27 @@ WINDOWS_FORMAT = 1  # bump when training_data.py builds different windows: the a
 
 def _config(args) -> dict:
     return {
-        "frozen_layers": FROZEN_LAYERS, "max_tokens": MAX_TOKENS, "epochs": args.epochs, "batch": args.batch,
-        "lr": args.lr, "warmup": args.warmup, "seed": args.seed, "limit": args.limit, "weight_decay": 0.01,
+        "frozen_layers": FROZEN_LAYERS,
+        "max_tokens": MAX_TOKENS,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "lr": args.lr,
+        "warmup": args.warmup,
+        "seed": args.seed,
+        "limit": args.limit,
+        "weight_decay": 0.01,
     }
 
 
 def _lora_config(args) -> dict:
     return {
-        "epochs": args.lora_epochs, "rank": args.lora_rank, "alpha": args.lora_alpha, "dropout": args.lora_dropout,
-        "lr": args.lora_lr, "upper_lr": args.lora_upper_lr, "bf16": args.bf16,
+        "epochs": args.lora_epochs,
+        "rank": args.lora_rank,
+        "alpha": args.lora_alpha,
+        "dropout": args.lora_dropout,
+        "lr": args.lora_lr,
+        "upper_lr": args.lora_upper_lr,
+        "bf16": args.bf16,
     }
 
 
@@ -202,16 +214,25 @@ def run(args) -> int:
 
     groups = [{"params": [p for p in upper if p.dim() == 2], "weight_decay": 0.01}, {"params": [p for p in upper if p.dim() != 2], "weight_decay": 0.0}]
     losses, minutes = _optimise(
-        net, groups, upper, args.lr, args.epochs, n, args, cached_loss, work / "train.pt",
+        net,
+        groups,
+        upper,
+        args.lr,
+        args.epochs,
+        n,
+        args,
+        cached_loss,
+        work / "train.pt",
         save_state=lambda: {"net": trained_state(net, FROZEN_LAYERS)},
         load_state=lambda state: net.load_state_dict(state["net"], strict=False),
-        seed=args.seed, desc="train upper",
+        seed=args.seed,
+        desc="train upper",
     )
     adapters = None
 
     # 3) optional: low-rank adapters on the lower blocks, trained with the upper blocks (full forward)
     if args.lora_epochs:
-        from .lora import add_adapters, adapter_state, load_adapter_state
+        from .lora import adapter_state, add_adapters, load_adapter_state
 
         lora_config = _lora_config(args)
         work2 = Path(args.checkpoint_dir) / ("run-" + _key([data_hash, config, lora_config, base, WINDOWS_FORMAT]))
@@ -241,9 +262,19 @@ def run(args) -> int:
             {"params": [p for p in upper if p.dim() != 2], "weight_decay": 0.0, "lr": args.lora_upper_lr},
         ]
         more, minutes2 = _optimise(
-            net, groups, lora_params + upper, None, args.lora_epochs, n, args, full_loss, work2 / "train.pt",
+            net,
+            groups,
+            lora_params + upper,
+            None,
+            args.lora_epochs,
+            n,
+            args,
+            full_loss,
+            work2 / "train.pt",
             save_state=lambda: {"net": trained_state(net, FROZEN_LAYERS), "lora": adapter_state(net)},
-            load_state=load_both, seed=args.seed + 1000, desc="train adapters",
+            load_state=load_both,
+            seed=args.seed + 1000,
+            desc="train adapters",
         )
         losses, minutes = losses + more, minutes + minutes2
         adapters = adapter_state(net)

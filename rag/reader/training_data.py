@@ -117,7 +117,9 @@ def _negative(e, doc, qids, room, maker, rng, by_article, contexts, encoded_cont
     a_end = e.answer_start + len(e.answer)
     # 1) another stretch of the same passage, not overlapping the answer
     if choice < 0.4 and len(doc.ids) > room:
-        starts = [s for s in maker.starts(len(doc.ids), room) if doc.offsets[min(s + room, len(doc.ids)) - 1][1] <= e.answer_start or doc.offsets[s][0] >= a_end]
+        starts = [
+            s for s in maker.starts(len(doc.ids), room) if doc.offsets[min(s + room, len(doc.ids)) - 1][1] <= e.answer_start or doc.offsets[s][0] >= a_end
+        ]
         if starts:
             s = rng.choice(starts)
             return clean(maker.window(qids, doc, s, min(s + room, len(doc.ids))), e.context)

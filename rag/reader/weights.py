@@ -112,7 +112,9 @@ def load_into(network, model_folder: Path, folder: Path = WEIGHTS_DIR) -> dict:
     manifest = read_manifest(folder)
     expected, actual = manifest.get("base_sha256"), base_hash(model_folder)
     if expected != actual:
-        raise ReaderUnavailable(f"the reader was trained on another base model (sha256 {str(expected)[:12]}…, this one {actual[:12]}…); retrain with: python -m rag train-reader")
+        raise ReaderUnavailable(
+            f"the reader was trained on another base model (sha256 {str(expected)[:12]}…, this one {actual[:12]}…); retrain with: python -m rag train-reader"
+        )
     path = folder / WEIGHTS_FILE
     try:
         if file_sha256(path) != manifest.get("weights_sha256"):

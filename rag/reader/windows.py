@@ -45,7 +45,13 @@ class WindowMaker:
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        self.cls, self.sep, self.pad = (self.tokenizer.token_to_id(t) for t in ("<s>", "</s>", "<pad>"))
+        special: list[int] = []
+        for token in ("<s>", "</s>", "<pad>"):
+            found = self.tokenizer.token_to_id(token)
+            if found is None:
+                raise ValueError(f"the tokenizer has no {token}")
+            special.append(found)
+        self.cls, self.sep, self.pad = special
         self.max_tokens, self.stride = max_tokens, stride
 
     def encode(self, texts: list[str]) -> list[Encoded]:
@@ -53,7 +59,11 @@ class WindowMaker:
         for enc in self.tokenizer.encode_batch(texts, add_special_tokens=False):
             pairs = [(i, o) for i, o in zip(enc.ids, enc.offsets) if o[1] > o[0]]
             # the lone "▁" piece before a CJK character shares its offsets: drop it, it carries nothing
-            kept = [p for k, p in enumerate(pairs) if not (k + 1 < len(pairs) and pairs[k + 1][1][0] == p[1][0] and p[1] == (p[1][0], p[1][0] + 1) and pairs[k + 1][1][0] < p[1][1])]
+            kept = [
+                p
+                for k, p in enumerate(pairs)
+                if not (k + 1 < len(pairs) and pairs[k + 1][1][0] == p[1][0] and p[1] == (p[1][0], p[1][0] + 1) and pairs[k + 1][1][0] < p[1][1])
+            ]
             out.append(Encoded(tuple(i for i, _ in kept), tuple(o for _, o in kept)))
         return out
 
