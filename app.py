@@ -19,14 +19,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag import Assistant, Settings, build_index
-from rag.cli import answer_json
+from rag import Assistant, Settings, build_index, has_index
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.knowledge_base import KnowledgeBase, staged_name
 from rag.loading import SUPPORTED_SUFFIXES
 from rag.login import Login
-from rag.render import CSS, chat_text, citations_html, documents_table, escape_chat
-from rag.store import live_generation
+from rag.render import CSS, answer_json, chat_text, citations_html, documents_table, error_json, escape_chat
 
 log = logging.getLogger("rag.app")
 ROOT = Path(__file__).resolve().parent
@@ -70,8 +68,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
             return answer_json(answer, documents)
         except Exception:
             log.exception("answering failed")
-            # the same keys as every answer (answer_json), so a client reads one shape
-            return {"question": question, "answer": SORRY, "refused": True, "span": "", "notice": "服务器出错，已记录在日志中", "citations": [], "passages": []}
+            return error_json(question, SORRY, "服务器出错，已记录在日志中")
 
     def doc_choices():
         docs = kb.documents()
@@ -177,7 +174,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
 
 def prepare_index(settings: Settings, embedder) -> None:
     """Build the index from seeds/ when there is none yet."""
-    if live_generation(settings.index_dir) is None:
+    if not has_index(settings.index_dir):
         print(f"no index in {settings.index_dir}: building it from seeds/ …", flush=True)
         report = build_index([ROOT / "seeds"], settings, embedder)
         print(report.summary(), flush=True)

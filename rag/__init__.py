@@ -7,7 +7,7 @@ retrieve (+ bm25, segment) → answer (+ question, span) → citations, wired by
 from .assistant import Assistant
 from .config import ChunkSettings, RetrievalSettings, Settings
 from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
-from .indexer import IndexReport, build_index
+from .indexer import IndexReport, build_index, has_index
 from .types import Answer, AnswerSentence, Chunk, Citation, Document, Passage, SearchResult
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "SearchResult",
     "Settings",
     "build_index",
+    "has_index",
 ]

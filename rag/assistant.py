@@ -99,6 +99,11 @@ class Assistant:
         return self._snapshot.reader
 
     @property
+    def rule_reader(self) -> AnswerExtractor:
+        """The hand-written reader of the generation answering now (the fallback, always there)."""
+        return self._snapshot.extractor
+
+    @property
     def retriever(self) -> HybridRetriever:
         return self._snapshot.retriever
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RagError
+from .render import answer_json, passage_json
 
 EXIT_ERROR = 1
 EXIT_PARTIAL = 3  # index built, but some files failed
@@ -35,48 +36,6 @@ def _questions(raw: list[str]):
                     yield line.rstrip("\n")
         else:
             yield q
-
-
-def _citation_json(c) -> dict:
-    return {
-        "n": c.number,
-        "doc": c.doc_id,
-        "title": c.title,
-        "heading": c.heading,
-        "quote": c.quote,
-        "start": c.start,
-        "end": c.end,
-        "metadata": dict(c.metadata),
-        "page": c.page,
-    }
-
-
-def _passage_json(p, documents) -> dict:
-    doc = documents[p.chunk.doc_id]
-    return {
-        "doc": p.chunk.doc_id,
-        "title": doc.title,
-        "heading": p.chunk.heading,
-        "text": p.chunk.text,
-        "start": p.chunk.start,
-        "end": p.chunk.end,
-        "score": round(p.score, 6),
-        "dense_score": None if p.dense_score is None else round(p.dense_score, 6),
-        "bm25_score": None if p.lexical_score is None else round(p.lexical_score, 6),
-    }
-
-
-def answer_json(answer, documents) -> dict:
-    """`documents`: the index snapshot the answer came from (doc id → Document)."""
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "refused": answer.refused,
-        "span": answer.span,
-        "notice": answer.notice,
-        "citations": [_citation_json(c) for c in answer.citations],
-        "passages": [_passage_json(p, documents) for p in answer.passages] if answer.refused else [],
-    }
 
 
 def print_answer(answer, assistant) -> None:
@@ -176,7 +135,7 @@ def cmd_search(args) -> int:
     for question in _questions(args.questions):
         result = assistant.search(question, k=args.k)
         if args.json:
-            out = {"question": question, "passages": [_passage_json(p, assistant.documents) for p in result.passages]}
+            out = {"question": question, "passages": [passage_json(p, assistant.documents) for p in result.passages]}
             print(json.dumps(out, ensure_ascii=False), flush=True)
             continue
         print(f"# {question}")
@@ -269,7 +228,7 @@ def cmd_train_reader(args) -> int:
     from .reader.train import run
 
     if args.checkpoint_dir is None:
-        from .config import default_cache_dir
+        from .paths import default_cache_dir
 
         args.checkpoint_dir = str(default_cache_dir() / "reader-train")
     return run(args)

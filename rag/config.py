@@ -28,15 +28,7 @@ from pathlib import Path
 from .embedding.embedder import DEFAULT_MODEL
 from .errors import ConfigError
 from .formats import Limits
-
-
-def default_cache_dir() -> Path:
-    configured = os.environ.get("RAG_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("rag-zh"))
+from .paths import default_cache_dir
 
 
 def _finite(name: str, value: str) -> float:

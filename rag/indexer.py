@@ -24,12 +24,17 @@ from .config import Settings
 from .embed_cache import EmbeddingCache
 from .errors import DocumentError, IndexNotFoundError, RagError
 from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, read_source
-from .store import FORMAT_VERSION, Manifest, read_index, read_manifest, stored_vectors, write_index, write_sources
+from .store import FORMAT_VERSION, Manifest, live_generation, read_index, read_manifest, stored_vectors, write_index, write_sources
 from .types import Chunk, Document
 
 SEGMENTER = "char_bigrams"
 UPLOAD_PREFIX = "uploads/"  # documents uploaded in the web chat; a folder sync keeps them
 UPLOAD_FOLDER = "uploads"  # under the index folder: the stored copy of each upload
+
+
+def has_index(index_dir: Path) -> bool:
+    """Whether an index was ever published in `index_dir` (a damaged pointer is IndexCorruptError)."""
+    return live_generation(index_dir) is not None
 
 
 def stored_uploads(index_dir: Path) -> list[tuple[Path, str]]:

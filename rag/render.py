@@ -102,3 +102,54 @@ CSS = """
 .citations mark.answer { background: #ffe58f; }
 .citations .refused { color: #a8071a; margin-bottom: 8px; }
 """
+
+
+# JSON: `ask --json` and the web API's /ask
+
+
+def citation_json(c) -> dict:
+    return {
+        "n": c.number,
+        "doc": c.doc_id,
+        "title": c.title,
+        "heading": c.heading,
+        "quote": c.quote,
+        "start": c.start,
+        "end": c.end,
+        "metadata": dict(c.metadata),
+        "page": c.page,
+    }
+
+
+def passage_json(p, documents) -> dict:
+    doc = documents[p.chunk.doc_id]
+    return {
+        "doc": p.chunk.doc_id,
+        "title": doc.title,
+        "heading": p.chunk.heading,
+        "text": p.chunk.text,
+        "start": p.chunk.start,
+        "end": p.chunk.end,
+        "score": round(p.score, 6),
+        "dense_score": None if p.dense_score is None else round(p.dense_score, 6),
+        "bm25_score": None if p.lexical_score is None else round(p.lexical_score, 6),
+    }
+
+
+def answer_json(answer, documents) -> dict:
+    """The reply of `ask --json` and of the web API. `documents`: the index snapshot the answer came
+    from (doc id → Document)."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "span": answer.span,
+        "notice": answer.notice,
+        "citations": [citation_json(c) for c in answer.citations],
+        "passages": [passage_json(p, documents) for p in answer.passages] if answer.refused else [],
+    }
+
+
+def error_json(question: str, text: str, notice: str) -> dict:
+    """An answer that could not be made, in the same shape as `answer_json` (one shape for clients)."""
+    return {"question": question, "answer": text, "refused": True, "span": "", "notice": notice, "citations": [], "passages": []}

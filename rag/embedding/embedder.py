@@ -102,7 +102,7 @@ class Embedder:
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
         if self._name == DEFAULT_MODEL:
-            from ..config import default_cache_dir
+            from ..paths import default_cache_dir
             from .build import ensure_built
 
             path = str(ensure_built(self._cache_dir or default_cache_dir()))

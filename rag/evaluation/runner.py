@@ -90,11 +90,11 @@ class Evaluation:
     def readers(self) -> dict[str, Any]:
         """The reader in use first, then the other one beside it (the model when its weights load)."""
         if self._readers is None:
-            snapshot = self.assistant._snapshot
-            readers = {snapshot.reader.name: snapshot.reader}
-            readers.setdefault(snapshot.extractor.name, snapshot.extractor)
+            assistant = self.assistant
+            readers: dict[str, Any] = {assistant.reader.name: assistant.reader}
+            readers.setdefault(assistant.rule_reader.name, assistant.rule_reader)
             if "model" not in readers:
-                model, _ = open_reader(replace(self.assistant.settings, reader="model"), snapshot.data.documents, snapshot.extractor)
+                model, _ = open_reader(replace(assistant.settings, reader="model"), assistant.documents, assistant.rule_reader)
                 if model.name == "model":
                     readers["model"] = model
             self._readers = readers

@@ -132,8 +132,8 @@ def run(args) -> int:
     from safetensors.torch import load_file
     from tqdm import tqdm
 
-    from ..config import default_cache_dir
     from ..embedding.build import ensure_built
+    from ..paths import default_cache_dir
     from .network import ReaderNetwork
 
     torch.manual_seed(args.seed)
