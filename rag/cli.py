@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RagError
+from .govdoc import SHOWN_FIELDS
 from .render import answer_json, passage_json
 
 EXIT_ERROR = 1
@@ -51,7 +52,7 @@ def print_answer(answer, assistant) -> None:
             print(f"  ({i}) {doc.title} · {p.chunk.heading or '正文'}：{p.chunk.text[:80]}…")
         return
     for c in answer.citations:
-        meta = " · ".join(f"{k}:{v}" for k, v in c.metadata if k in ("文号", "发布机构", "生成日期", "发布日期"))
+        meta = " · ".join(f"{k}:{v}" for k, v in c.metadata if k in SHOWN_FIELDS)
         print(f"[{c.number}] {c.title}" + (f"（{meta}）" if meta else ""))
         page = f" · 第 {c.page} 页" if c.page else ""
         print(f"    {c.doc_id} · {c.heading or '正文'}{page} · 字符 {c.start}–{c.end}")

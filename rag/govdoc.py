@@ -13,9 +13,24 @@ from dataclasses import dataclass
 
 from .headings import markdown_heading_text
 
-# Field names as they appear, possibly spaced out for alignment ("索 引 号").
-_FIELD_NAMES = ("标题", "索引号", "文号", "发文字号", "发布机构", "发文机关", "生成日期", "发布日期", "成文日期", "主题分类", "来源", "时间")
-_SPACED = "|".join(r"\s*".join(name) for name in _FIELD_NAMES)
+# The one table of a government document's header fields. FIELD_NAMES: as they appear in the
+# header block, possibly spaced out for alignment ("索 引 号"); SHOWN_FIELDS: what a citation shows
+# (web card and CLI); FIELD_SYNONYMS: other names a question may use for a field the documents name
+# otherwise (文号 in `文号:闽工信提案〔2024〕30号`).
+FIELD_NAMES = ("标题", "索引号", "文号", "发文字号", "发布机构", "发文机关", "生成日期", "发布日期", "成文日期", "主题分类", "来源", "时间")
+SHOWN_FIELDS = ("文号", "发布机构", "生成日期", "发布日期", "成文日期", "索引号")
+FIELD_SYNONYMS = {
+    "发文字号": "文号",
+    "发文号": "文号",
+    "发文机关": "发布机构",
+    "发文单位": "发布机构",
+    "发布单位": "发布机构",
+    "印发日期": "生成日期",
+    "成文日期": "生成日期",
+    "发布时间": "发布日期",
+    "落款": "署名",
+}
+_SPACED = "|".join(r"\s*".join(name) for name in FIELD_NAMES)
 _FIELD = re.compile(rf"(?:^|\s)[•·\-*]?\s*({_SPACED})\s*[:：]\s*(.*?)(?=\s+(?:{_SPACED})\s*[:：]|$)")
 _HEADER_LINES = 15
 

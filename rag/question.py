@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .govdoc import FIELD_SYNONYMS
 from .segment import char_bigrams, normalise
 
 LIST_CUES = ("哪些", "有哪", "包括", "包含", "哪几", "几项", "几个方面", "分别", "列举", "措施", "举措")
@@ -110,19 +111,6 @@ _QUESTION_WORDS = (
     "叫",
 )
 _QUESTION_WORDS_RE = re.compile("|".join(sorted(map(re.escape, _QUESTION_WORDS), key=len, reverse=True)))
-# Different names for the same field of a government document: the question's words are matched
-# against the name the documents use (文号 in `文号:闽工信提案〔2024〕30号`).
-FIELD_SYNONYMS = {
-    "发文字号": "文号",
-    "发文号": "文号",
-    "发文机关": "发布机构",
-    "发文单位": "发布机构",
-    "发布单位": "发布机构",
-    "印发日期": "生成日期",
-    "成文日期": "生成日期",
-    "发布时间": "发布日期",
-    "落款": "署名",
-}
 # What the answering sentence says when the question asks about a name, a death, a birth, a place…:
 # Chinese states these with a few fixed words that the question itself seldom uses
 # (`去世的时间` → `卒于`, `又可以叫什么` → `又称`, `在什么地方` → `位于`).

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
+from .govdoc import SHOWN_FIELDS
 from .types import Answer, AnswerSentence, Chunk, Document
-
-_META_FIELDS = ("文号", "发布机构", "生成日期", "发布日期", "成文日期", "索引号")
 
 
 def escape_chat(text: str) -> str:
@@ -54,7 +53,7 @@ def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, 
 
 
 def _meta_html(doc: Document) -> str:
-    items = [(k, v) for k, v in doc.metadata if k in _META_FIELDS]
+    items = [(k, v) for k, v in doc.metadata if k in SHOWN_FIELDS]
     if not items:
         return ""
     return '<div class="meta">' + " · ".join(f"{escape(k)}：{escape(v)}" for k, v in items) + "</div>"
