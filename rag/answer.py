@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .headings import parse_heading
-from .question import QuestionAnalysis, analyse_question
+from .question import Expects, QuestionAnalysis, analyse_question
 from .segment import char_bigrams, is_dictionary_word
 from .span import DATE, NUMBER, TITLE, find_span
 from .types import Answer, AnswerSentence, Chunk, Citation, Document, Passage
@@ -214,11 +214,12 @@ class AnswerExtractor:
             return 0.15 if len(_ENUMERATION.findall(sentence)) >= 2 else 0.0
         if question.kind != "factoid":
             return 0.0
-        if question.cue in ("多少", "几", "多久", "多长", "多大", "多高"):
+        expects = question.expects
+        if expects == Expects.NUMBER:
             return 0.1 if NUMBER.search(sentence) else -0.3  # a count needs a number
-        if question.cue in ("何时", "什么时候", "哪年", "哪一年", "哪天"):
+        if expects == Expects.DATE:
             return 0.1 if DATE.search(sentence) else 0.0  # one pattern with the span's (CMRC trial and dev: no change)
-        if question.cue in ("叫", "名称") or "叫什么" in question.text:
+        if expects == Expects.TITLE:
             return 0.1 if TITLE.search(sentence) else 0.0
         return 0.0
 

@@ -1,15 +1,16 @@
 """What a Chinese question asks for: its kind, its content terms, and follow-up handling.
 
->>> analyse_question("免申即享包括哪些政策?").kind
+>>> analyse_question("免申即享包括哪些政策?").kind.value
 'list'
->>> analyse_question("规上民营工业增加值增长了多少?").kind
-'factoid'
+>>> analyse_question("规上民营工业增加值增长了多少?").expects.value
+'number'
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from .govdoc import FIELD_SYNONYMS
 from .segment import char_bigrams, normalise
@@ -137,13 +138,49 @@ PREDICATE_CUES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
 _FOLLOW_UP_START = ("那", "那么", "还有", "此外", "另外", "它", "其", "该", "这个", "这些", "那个", "那些", "和", "以及")
 
 
+class Kind(StrEnum):
+    LIST = "list"  # 哪些…: the answer is an enumeration
+    FACTOID = "factoid"  # 多少, 何时, 谁, 叫什么…: a phrase
+    GENERAL = "general"  # why, how, or no question word: a sentence
+
+
+class Expects(StrEnum):
+    """What a factoid's answer must look like, when its question word says so."""
+
+    NUMBER = "number"  # 多少, 几, 多久, 多长, 多大, 多高
+    DATE = "date"  # 何时, 什么时候, 哪年, 哪一年, 哪天
+    TITLE = "title"  # 叫什么, 名称, 全称
+    ANY = "any"
+
+
+NUMBER_CUES = ("多少", "几", "多久", "多长", "多大", "多高")
+DATE_CUES = ("何时", "什么时候", "哪年", "哪一年", "哪天")
+
+
 @dataclass(frozen=True)
 class QuestionAnalysis:
     text: str
-    kind: str  # "list", "factoid" or "general"
+    kind: Kind
     terms: tuple[str, ...]  # content terms (character unigrams and bigrams), question words removed
     cue: str  # the question word found ("哪些", "多少", ...), "" if none
     stated: tuple[re.Pattern[str], ...] = ()  # how an answering sentence states it (PREDICATE_CUES)
+
+    @property
+    def expects(self) -> Expects:
+        """The answer type the question word asks for (the rule reader's bonus and its span read it)."""
+        if self.kind != Kind.FACTOID:
+            return Expects.ANY
+        return expected_type(self.text, self.cue)
+
+
+def expected_type(text: str, cue: str) -> Expects:
+    if cue in NUMBER_CUES:
+        return Expects.NUMBER
+    if cue in DATE_CUES:
+        return Expects.DATE
+    if "叫什么" in text or cue in ("叫", "名称") or "名称" in text or "全称" in text:
+        return Expects.TITLE
+    return Expects.ANY
 
 
 def content_text(question: str) -> str:
@@ -153,15 +190,15 @@ def content_text(question: str) -> str:
 
 def analyse_question(question: str) -> QuestionAnalysis:
     text = normalise(question)
-    kind, cue = "general", ""
+    kind, cue = Kind.GENERAL, ""
     for candidate in LIST_CUES:
         if candidate in text:
-            kind, cue = "list", candidate
+            kind, cue = Kind.LIST, candidate
             break
     else:
-        cue = next((c for c in REASON_CUES if c in text), "")  # a why/how question stays "general"
+        cue = next((c for c in REASON_CUES if c in text), "")  # a why/how question stays general
         if not cue:
-            kind, cue = next((("factoid", c) for c in FACTOID_CUES if c in text), ("general", ""))
+            kind, cue = next(((Kind.FACTOID, c) for c in FACTOID_CUES if c in text), (Kind.GENERAL, ""))
     content = content_text(question)
     for alias, canonical in FIELD_SYNONYMS.items():
         if alias in text:

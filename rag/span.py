@@ -17,7 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .question import QuestionAnalysis
+from .question import Expects, QuestionAnalysis
 from .segment import char_bigrams
 
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?]+")
@@ -177,7 +177,7 @@ def find_span(question: QuestionAnalysis, sentence: str) -> Span:
         return Span.of(sentence, a, b)
     if question.kind == "factoid":
         gap = _aligned(question.text, sentence)
-        numeric = question.cue in ("多少", "几", "多久", "多长", "多大")
+        numeric = question.expects == Expects.NUMBER
         pattern = _typed_pattern(question)
         if gap and (not numeric or re.search(r"\d|[一二三四五六七八九十百千万亿两]", gap.span.text)):
             return _date_in(gap) if pattern is DATE else gap.span
@@ -257,10 +257,4 @@ def _nearest_match(pattern: re.Pattern, question: QuestionAnalysis, text: str) -
 
 def _typed_pattern(question: QuestionAnalysis) -> re.Pattern | None:
     """What the answer must look like, when the question word says: a number, a date or a title."""
-    if question.cue in ("多少", "几", "多久", "多长", "多大"):
-        return NUMBER
-    if question.cue in ("何时", "什么时候", "哪年", "哪一年", "哪天"):
-        return DATE
-    if "叫什么" in question.text or question.cue in ("叫", "名称") or "名称" in question.text or "全称" in question.text:
-        return TITLE
-    return None
+    return {Expects.NUMBER: NUMBER, Expects.DATE: DATE, Expects.TITLE: TITLE}.get(question.expects)
