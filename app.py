@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         server_name=args.host,
         server_port=args.port,
         share=args.share,
-        auth=Login(user, password) if user and password else None,
+        # async: the pause after a wrong password does not block the server (Gradio awaits it)
+        auth=Login(user, password).check if user and password else None,  # type: ignore[arg-type]
         show_error=False,
         max_file_size=settings.max_file_bytes,
         theme=gr.themes.Soft(),

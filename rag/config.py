@@ -92,10 +92,10 @@ class Settings:
             settings = replace(settings, min_confidence=_finite("RAG_MIN_CONFIDENCE", env["RAG_MIN_CONFIDENCE"]))
         for name, attribute, unit in (("RAG_MAX_UNPACKED_MB", "unpacked_bytes", 1024 * 1024), ("RAG_MAX_TEXT_CHARS", "text_chars", 1)):
             if name in env:
-                value = _finite(name, env[name])
+                value = int(_finite(name, env[name]) * unit)
                 if value <= 0:
                     raise ConfigError(f"{name} must be positive, not {env[name]!r}")
-                settings = replace(settings, limits=replace(settings.limits, **{attribute: int(value * unit)}))
+                settings = replace(settings, limits=replace(settings.limits, **{attribute: value}))
         if "RAG_READER" in env:
             if env["RAG_READER"] not in ("model", "rules"):
                 raise ConfigError(f"RAG_READER must be model or rules, not {env['RAG_READER']!r}")

@@ -68,17 +68,23 @@ def _best_legacy_decoding(data: bytes) -> str:
 _DECLARED = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
 
 
+_LABELS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "big5": "big5hkscs", "utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8"}
+
+
 def decode_markup(data: bytes) -> str:
-    """HTML: the encoding its `<meta charset>` (or XML declaration) names, when it decodes with it;
-    else as any text file. A BOM wins over a declaration, as in browsers."""
+    """HTML: the encoding its `<meta charset>` (or XML declaration) names, when it decodes with it
+    into plausible text; else as any text file. A BOM wins over a declaration, as in browsers."""
     if not data.startswith(tuple(bom for bom, _ in _BOMS)):
         match = _DECLARED.search(data[:4096])
         if match:
             name = (match.group(1) or match.group(2)).decode("ascii").lower()
-            name = {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs", "x-gbk": "gb18030"}.get(name, name)
+            # as browsers do (WHATWG): GB names mean GB18030, Big5 means Big5-HKSCS, a UTF-16 label
+            # on bytes without a BOM means UTF-8
+            name = _LABELS.get(name, name)
             try:
                 text = data.decode(name)
-                if not _looks_binary(text):
+                # a label can lie (a GBK page marked windows-1252 decodes into Latin mojibake)
+                if not _looks_binary(text) and _plausibility(text[:4000]) >= 0.8:
                     return text
             except (LookupError, UnicodeDecodeError):
                 pass  # a wrong or unknown declaration: detect instead

@@ -181,16 +181,48 @@ def pdf_text(data: bytes, limits: Limits = Limits()) -> Extracted:
     return Extracted(text, tuple(starts))
 
 
+MAX_MEMBERS = 10_000
+
+
+def _xml_parts(archive, members):
+    """Which members a .docx reader parses as XML: by the package's content types (an XML part may
+    be given any name), and every .xml / .rels name."""
+    from xml.etree import ElementTree
+
+    types = next((m for m in members if m.filename == "[Content_Types].xml"), None)
+    defaults: dict[str, str] = {}
+    overrides: dict[str, str] = {}
+    if types is not None:
+        if types.file_size > 1024 * 1024:
+            raise ValueError("content types part too large")
+        for node in ElementTree.fromstring(archive.read(types)):
+            tag, kind = node.tag.rsplit("}", 1)[-1], node.get("ContentType", "")
+            if tag == "Default":
+                defaults[node.get("Extension", "").lower()] = kind
+            elif tag == "Override":
+                overrides[node.get("PartName", "").lstrip("/")] = kind
+
+    def parsed_as_xml(name: str) -> bool:
+        kind = overrides.get(name) or defaults.get(name.rsplit(".", 1)[-1].lower(), "")
+        return kind.endswith("xml") or name.lower().endswith((".xml", ".rels"))
+
+    return parsed_as_xml
+
+
 def check_archive(data: bytes, limits: Limits) -> None:
     """Refuse a ZIP whose members would expand past the limits, before anything is unpacked."""
     import zipfile
 
     try:
-        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise DocumentError(f".docx 内含文件过多（{len(members):,} 个，上限 {MAX_MEMBERS:,}） / too many archive members")
+        parsed_as_xml = _xml_parts(archive, members)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
         raise DocumentError(f".docx 已损坏或无法读取 / damaged or unreadable .docx ({type(exc).__name__})") from exc
     unpacked = sum(m.file_size for m in members)
-    xml = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
+    xml = sum(m.file_size for m in members if parsed_as_xml(m.filename))
     mb = 1024 * 1024
     if unpacked > limits.unpacked_bytes:
         raise DocumentError(

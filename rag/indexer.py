@@ -12,7 +12,7 @@ import fcntl
 import hashlib
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +86,25 @@ def index_lock(index_dir: Path):
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
+def uploads_lock(index_dir: Path, blocking: bool = True):
+    """The lock of the stored upload copies: uploads and removals hold it from staging to the stored
+    copy, a full build while it reads them. Always taken before `index_lock` (one order, no deadlock).
+    Yields False when `blocking` is False and another process holds it."""
+    folder = index_dir / UPLOAD_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -222,73 +241,83 @@ def build_index(
     remove, files = tuple(remove), list(files)
     sources = list(sources)
     partial = keep_missing or bool(remove) or bool(files)
-    with index_lock(settings.index_dir):
-        old_docs, old_vectors = _previous(settings, embedder, partial=partial)
-        documents: dict[str, Document] = {}
-        listed = [*iter_source_files(sources), *files]
-        if not partial:  # a full build also reads the stored copies of uploads (a damaged index lost them)
-            given = {doc_id for _, doc_id in listed}
-            listed += [(path, doc_id) for path, doc_id in stored_uploads(settings.index_dir) if doc_id not in given]
-        for path, doc_id in listed:
-            try:
-                data = read_source(path, settings.max_file_bytes)
-                previous = old_docs.get(doc_id)
-                if previous is not None and previous.content_hash == content_hash(data):
-                    documents[doc_id] = previous
-                    report.unchanged.append(doc_id)
-                    continue
-                doc = document_from_bytes(data, doc_id, suffix=path.suffix, limits=settings.limits)
-            except Exception as exc:  # one bad file is reported and skipped; the others still index
-                reason = str(exc) if isinstance(exc, DocumentError) else f"unreadable ({type(exc).__name__}: {exc})"
-                problem = LoadProblem(str(path), reason)
-                report.problems.append(problem)
-                if on_problem:
-                    on_problem(problem)
+    with ExitStack() as locks:
+        if not partial and (settings.index_dir / UPLOAD_FOLDER).is_dir():
+            locks.enter_context(uploads_lock(settings.index_dir))  # the stored copies hold still while read
+        locks.enter_context(index_lock(settings.index_dir))
+        return _build(sources, settings, embedder, progress, on_problem, keep_missing, remove, files, partial, started, report)
+
+
+def _build(sources, settings, embedder, progress, on_problem, keep_missing, remove, files, partial, started, report) -> IndexReport:
+    """build_index's work, under its locks."""
+    old_docs, old_vectors = _previous(settings, embedder, partial=partial)
+    documents: dict[str, Document] = {}
+    listed = [*iter_source_files(sources), *files]
+    if not partial:
+        # a full build reads the stored copies of the uploads the index holds; when the index is
+        # lost or damaged (nothing readable), every stored copy: they are the only source left
+        given = {doc_id for _, doc_id in listed}
+        listed += [(path, doc_id) for path, doc_id in stored_uploads(settings.index_dir) if doc_id not in given and (not old_docs or doc_id in old_docs)]
+    for path, doc_id in listed:
+        try:
+            data = read_source(path, settings.max_file_bytes)
+            previous = old_docs.get(doc_id)
+            if previous is not None and previous.content_hash == content_hash(data):
+                documents[doc_id] = previous
+                report.unchanged.append(doc_id)
                 continue
+            doc = document_from_bytes(data, doc_id, suffix=path.suffix, limits=settings.limits)
+        except Exception as exc:  # one bad file is reported and skipped; the others still index
+            reason = str(exc) if isinstance(exc, DocumentError) else f"unreadable ({type(exc).__name__}: {exc})"
+            problem = LoadProblem(str(path), reason)
+            report.problems.append(problem)
+            if on_problem:
+                on_problem(problem)
+            continue
+        documents[doc_id] = doc
+        (report.changed if doc_id in old_docs else report.added).append(doc_id)
+
+    removed = set(remove)
+    for doc_id, doc in old_docs.items():
+        if doc_id in documents:
+            continue
+        if (keep_missing or doc_id.startswith(UPLOAD_PREFIX)) and doc_id not in removed:
             documents[doc_id] = doc
-            (report.changed if doc_id in old_docs else report.added).append(doc_id)
+        else:
+            report.removed.append(doc_id)
 
-        removed = set(remove)
-        for doc_id, doc in old_docs.items():
-            if doc_id in documents:
-                continue
-            if (keep_missing or doc_id.startswith(UPLOAD_PREFIX)) and doc_id not in removed:
-                documents[doc_id] = doc
-            else:
-                report.removed.append(doc_id)
+    ordered = [documents[d] for d in sorted(documents)]
+    if not (report.added or report.changed or report.removed) and _same_build(settings):
+        # nothing to do: skip chunking, BM25 and writing (re-indexing an unchanged folder)
+        report.documents = len(ordered)
+        report.chunks = read_manifest(settings.index_dir).chunk_count
+        report.seconds = time.perf_counter() - started
+        return report
+    chunks_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in ordered}
+    cache = EmbeddingCache(settings.index_dir, embedder.info.model, embedder.info.dimension, settings.chunk.size, settings.chunk.overlap, FORMAT_VERSION)
+    embed_started = time.perf_counter()
+    vectors, embedded = _embed(embedder, ordered, chunks_by_doc, cache, progress, old_vectors)
+    del old_vectors
+    report.embed_seconds = time.perf_counter() - embed_started
+    chunks = [c for doc in ordered for c in chunks_by_doc[doc.doc_id]]
+    dim = embedder.info.dimension
 
-        ordered = [documents[d] for d in sorted(documents)]
-        if not (report.added or report.changed or report.removed) and _same_build(settings):
-            # nothing to do: skip chunking, BM25 and writing (re-indexing an unchanged folder)
-            report.documents = len(ordered)
-            report.chunks = read_manifest(settings.index_dir).chunk_count
-            report.seconds = time.perf_counter() - started
-            return report
-        chunks_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in ordered}
-        cache = EmbeddingCache(settings.index_dir, embedder.info.model, embedder.info.dimension, settings.chunk.size, settings.chunk.overlap, FORMAT_VERSION)
-        embed_started = time.perf_counter()
-        vectors, embedded = _embed(embedder, ordered, chunks_by_doc, cache, progress, old_vectors)
-        del old_vectors
-        report.embed_seconds = time.perf_counter() - embed_started
-        chunks = [c for doc in ordered for c in chunks_by_doc[doc.doc_id]]
-        dim = embedder.info.dimension
-
-        titles = {d.doc_id: d.title for d in ordered}
-        bm25 = BM25.build((embedding_text(c, titles[c.doc_id]) for c in chunks), segmenter=SEGMENTER)
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            model=embedder.info.model,
-            dimension=dim,
-            chunk_size=settings.chunk.size,
-            chunk_overlap=settings.chunk.overlap,
-            segmenter=SEGMENTER,
-            documents={d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": len(chunks_by_doc[d.doc_id])} for d in ordered},
-            chunk_count=len(chunks),
-        )
-        write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)
-        cache.clear()
-        if not partial and sources:
-            write_sources(settings.index_dir, sources)
+    titles = {d.doc_id: d.title for d in ordered}
+    bm25 = BM25.build((embedding_text(c, titles[c.doc_id]) for c in chunks), segmenter=SEGMENTER)
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        model=embedder.info.model,
+        dimension=dim,
+        chunk_size=settings.chunk.size,
+        chunk_overlap=settings.chunk.overlap,
+        segmenter=SEGMENTER,
+        documents={d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": len(chunks_by_doc[d.doc_id])} for d in ordered},
+        chunk_count=len(chunks),
+    )
+    write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)
+    cache.clear()
+    if sources and not remove and not files:  # a full build, or `rag add` (keep_missing): the hint's sources
+        write_sources(settings.index_dir, sources, append=keep_missing)
     report.documents = len(ordered)
     report.chunks = len(chunks)
     report.embedded_chunks = embedded

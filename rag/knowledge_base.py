@@ -10,20 +10,18 @@ files a crash left behind are removed when the knowledge base opens.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
 import tempfile
 import unicodedata
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
 from .errors import RagError
-from .indexer import UPLOAD_FOLDER, UPLOAD_PREFIX, IndexReport, build_index
+from .indexer import UPLOAD_FOLDER, UPLOAD_PREFIX, IndexReport, build_index, uploads_lock
 from .loading import SUPPORTED_SUFFIXES
 from .store import read_manifest
 
@@ -81,19 +79,8 @@ class KnowledgeBase:
         self.upload_dir = settings.index_dir / UPLOAD_FOLDER
         self._clean_staging()
 
-    @contextmanager
     def _uploads_lock(self, blocking: bool = True):
-        self.upload_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.upload_dir / ".lock", "w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False  # another process is uploading: its staged files are live
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return uploads_lock(self.settings.index_dir, blocking)  # False: another process is uploading
 
     def _clean_staging(self) -> None:
         """Remove `.incoming-*` files left by a crashed upload (none is live without the lock)."""

@@ -57,11 +57,19 @@ def rebuild_hint(index_dir: Path) -> str:
     return f"rebuild it with: python -m rag index {given or '[PATH ...]'} --index {shlex.quote(str(index_dir))}{kept}"
 
 
-def write_sources(index_dir: Path, sources: list[Path]) -> None:
-    """Record the paths a full build read (atomically; a failure only loses the hint's detail)."""
+def write_sources(index_dir: Path, sources: list[Path], append: bool = False) -> None:
+    """Record the paths a full build read, or (`append`) the files `rag add` added, atomically; a
+    failure only loses the hint's detail."""
     tmp = index_dir / f".{SOURCES}.{os.getpid()}"
+    paths = [str(p.resolve()) for p in sources]
+    if append:
+        try:
+            known = json.loads((index_dir / SOURCES).read_text(encoding="utf-8"))["paths"]
+            paths = list(dict.fromkeys([*known, *paths]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
     try:
-        _write(tmp, json.dumps({"paths": [str(p.resolve()) for p in sources]}, ensure_ascii=False))
+        _write(tmp, json.dumps({"paths": paths}, ensure_ascii=False))
         os.replace(tmp, index_dir / SOURCES)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -227,7 +235,10 @@ def read_manifest(index_dir: Path, folder: Path | None = None) -> Manifest:
     path = folder / "manifest.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return Manifest(**raw)
+        manifest = Manifest(**raw)
+        if not isinstance(manifest.files, dict) or not all(isinstance(v, str) for v in manifest.files.values()):
+            raise TypeError("files is not a table of checksums")
+        return manifest
     except FileNotFoundError as exc:
         raise IndexCorruptError(f"index file missing: {path}; {rebuild_hint(index_dir)}") from exc
     except (OSError, ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors

@@ -164,3 +164,24 @@ def test_limits_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("RAG_MAX_TEXT_CHARS", "-1")
     with pytest.raises(ConfigError, match="RAG_MAX_TEXT_CHARS"):
         Settings.from_env()
+
+
+def test_an_xml_part_renamed_to_hide_from_the_limit_still_counts():
+    """The reader parses parts by content type, not name: document.xml renamed document.bin (and
+    declared as XML) is still XML to the limit."""
+    import zipfile
+
+    from rag.formats import Limits
+
+    source = zipfile.ZipFile(io.BytesIO(docx_bomb(2)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            name = item.filename.replace("word/document.xml", "word/document.bin")
+            data = data.replace(b"word/document.xml", b"word/document.bin").replace(b'Target="document.xml"', b'Target="document.bin"')
+            target.writestr(name, data)
+    renamed = out.getvalue()
+    assert "炸弹炸弹" in document_from_bytes(renamed, "renamed.docx", suffix=".docx").text  # a .docx python-docx reads
+    with pytest.raises(DocumentError, match="压缩炸弹"):
+        document_from_bytes(renamed, "renamed.docx", suffix=".docx", limits=Limits(xml_bytes=1024 * 1024))

@@ -119,5 +119,9 @@ def test_html_declared_charset_is_honoured_and_a_wrong_one_is_not_trusted():
     assert "適用範圍包括免徵水利建設基金" in doc.text
     lying = page.replace('charset="big5"', 'charset="utf-8"').encode("big5")  # declares UTF-8, is Big5
     assert "適用範圍包括免徵水利建設基金" in document_from_bytes(lying, "lying.html", suffix=".html").text
+    for label in ("windows-1252", "iso-8859-1", "utf-16"):  # labels that lie about GBK / UTF-8 bytes
+        labelled = page.replace('charset="big5"', f'charset="{label}"')
+        for raw in (labelled.encode("gbk"), labelled.encode("utf-8")):
+            assert "適用範圍包括免徵水利建設基金" in document_from_bytes(raw, "l.html", suffix=".html").text, (label, raw[:0])
     xml = ('<?xml version="1.0" encoding="gb2312"?><html><body><p>关于免申即享的通知。适用范围包括水利建设基金等项目。</p></body></html>').encode("gb2312")
     assert "适用范围包括水利建设基金" in document_from_bytes(xml, "x.htm", suffix=".htm").text

@@ -76,3 +76,17 @@ def test_the_ask_api_answers_in_one_shape_even_when_it_fails():
     normal = answer_json(Answer(question="q", text="t", refused=True), {})
     assert set(reply) == set(normal) and reply["refused"] and reply["passages"] == [] and reply["span"] == ""
     assert isinstance(reply["notice"], str) and reply["notice"]
+
+
+def test_the_web_login_is_awaited_and_a_flood_of_names_does_not_reset_a_count():
+    import asyncio
+    import inspect
+
+    clock = Clock()
+    login = Login("staff", "s3cret", max_failures=3, window=60, lockout=120, pause=0.0, clock=clock)
+    assert inspect.iscoroutinefunction(login.check)  # Gradio awaits it (a sync pause would block its event loop)
+    assert asyncio.run(login.check("staff", "s3cret")) and not asyncio.run(login.check("staff", "nope"))
+    assert not login("staff", "nope2")
+    for n in range(3000):  # made-up names
+        login.verify(f"user{n}", "x")
+    assert not login.verify("staff", "nope3") and login.locked("staff")  # the third failure still counts

@@ -256,8 +256,16 @@ def test_a_full_rebuild_keeps_the_uploads_and_the_hint_names_the_sources(setting
     assert report.ok and set(read_index(settings.index_dir).documents) == docs
     uploaded = next(d for d in docs if d.startswith("uploads/"))
     KnowledgeBase(settings, fake_embedder).remove(uploaded)  # a removed upload loses its stored copy too
+    orphan = settings.index_dir / "uploads" / "orphan.txt"  # a copy the index does not hold (an older version's removal)
+    orphan.write_text("一份已经删除的上传文件。", encoding="utf-8")
     build_index([seed_copy], settings, fake_embedder)
-    assert set(read_index(settings.index_dir).documents) == docs - {uploaded}
+    assert set(read_index(settings.index_dir).documents) == docs - {uploaded}  # the readable index decides
+    extra = tmp_path / "added.txt"
+    extra.write_text("用 rag add 加入的文件。", encoding="utf-8")
+    build_index([extra], settings, fake_embedder, keep_missing=True)  # `rag add`: named by the hint too
+    (live_generation(settings.index_dir) / "chunks.jsonl").write_bytes(b"damaged")
+    with pytest.raises(IndexCorruptError, match=f"index {seed_copy.resolve()} {extra.resolve()} --index"):
+        read_index(settings.index_dir)
 
 
 def test_checksums_cost_is_a_hash_of_each_file(settings, seed_copy, fake_embedder):
