@@ -145,7 +145,7 @@ class KnowledgeBase:
             return self._remove(doc_ids)
 
     def _remove(self, doc_ids: tuple[str, ...]) -> IndexReport:
-        known = {d.doc_id for d in self.documents()}
+        known = read_manifest(self.settings.index_dir).documents  # a damaged index says so, not "not in the index"
         unknown = [d for d in doc_ids if d not in known]
         if unknown:
             raise RagError(f"not in the index: {', '.join(unknown)} (see: python -m rag docs)")

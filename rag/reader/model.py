@@ -162,9 +162,15 @@ class ModelReader:
         self.settings = settings
         self.rules = rules  # the rule reader, for its lexical coverage (the refusal score's second term)
         calibration = loaded.manifest.get("calibration", {})
-        self.min_margin = calibration.get("min_margin", 0.0) if settings.min_margin is None else settings.min_margin
         weight = calibration.get("support_weight", 0.0) if settings.support_weight is None else settings.support_weight
         self.support_weight = float(weight) if rules is not None else 0.0
+        if settings.min_margin is not None:
+            self.min_margin = settings.min_margin
+        elif self.support_weight == calibration.get("support_weight", 0.0):
+            self.min_margin = calibration.get("min_margin", 0.0)
+        else:  # another weight than the calibrated one (no rules to ask, or overridden): its own trial's threshold
+            trial: dict = next((t for t in calibration.get("weights_tried", ()) if t.get("support_weight") == self.support_weight), {})
+            self.min_margin = trial.get("min_margin", 0.0)
 
     @property
     def threshold(self) -> float:
