@@ -71,7 +71,10 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
             return error_json(question, SORRY, "服务器出错，已记录在日志中")
 
     def doc_choices():
-        docs = kb.documents()
+        docs, problem = kb.listing()
+        if problem:  # a damaged index is said in the table, not shown as an empty knowledge base
+            log.error("knowledge-base list: %s", problem)
+            return [[INDEX_UNREADABLE, "", ""]], gr.update(choices=[], value=None)
         return documents_table(docs), gr.update(choices=[d.doc_id for d in docs], value=None)
 
     def upload(files, progress=gr.Progress()):

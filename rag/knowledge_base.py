@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
-from .errors import RagError
+from .errors import IndexNotFoundError, RagError
 from .indexer import UPLOAD_FOLDER, UPLOAD_PREFIX, IndexReport, build_index, uploads_lock
 from .loading import SUPPORTED_SUFFIXES
 from .store import read_manifest
@@ -92,11 +92,19 @@ class KnowledgeBase:
                     stale.unlink(missing_ok=True)
 
     def documents(self) -> list[DocumentInfo]:
+        """The indexed documents; none when there is no index or it cannot be read (see `listing`)."""
+        return self.listing()[0]
+
+    def listing(self) -> tuple[list[DocumentInfo], str]:
+        """The indexed documents and "" — or none and why the index cannot be read (no index yet is
+        not an error: an empty list and "")."""
         try:
             manifest = read_manifest(self.settings.index_dir)
-        except RagError:
-            return []
-        return [DocumentInfo(d, info["title"], info["chunks"]) for d, info in sorted(manifest.documents.items())]
+        except IndexNotFoundError:
+            return [], ""
+        except RagError as exc:
+            return [], str(exc)
+        return [DocumentInfo(d, info["title"], info["chunks"]) for d, info in sorted(manifest.documents.items())], ""
 
     def add(self, uploads: list[tuple[Path, str]], progress: Callable[[int, int], None] | None = None) -> UploadResult:
         """Store and index uploaded files, given as (temporary path, original name)."""

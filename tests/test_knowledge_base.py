@@ -180,3 +180,29 @@ def test_staged_name_is_the_uploaded_name():
     from rag.knowledge_base import staged_name
 
     assert staged_name("/x/uploads/.incoming-k3j_9a-通知-2024.txt") == "通知-2024.txt"
+
+
+def test_the_web_list_says_when_the_index_cannot_be_read(tmp_path, seed_copy, fake_embedder):
+    """A damaged index used to show as an empty knowledge base in the web tab."""
+    from dataclasses import replace as _replace
+
+    import app
+    from rag import Settings, build_index
+    from rag.knowledge_base import KnowledgeBase
+
+    settings = _replace(Settings.from_env(), index_dir=tmp_path / "index")
+    build_index([seed_copy], settings, fake_embedder)
+    kb = KnowledgeBase(settings, fake_embedder)
+
+    class Assistant:
+        reader = type("Reader", (), {"name": "rules"})()
+        reader_status = ""
+
+    demo = app.build_app(Assistant(), kb)
+    listing = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "doc_choices")
+    rows, _ = listing()
+    assert rows and rows[0][0] != app.INDEX_UNREADABLE and rows[0][2] > 0  # the seed document and its chunks
+    (settings.index_dir / "CURRENT").write_bytes(b"\x00")
+    rows, choices = listing()
+    assert rows == [[app.INDEX_UNREADABLE, "", ""]] and choices["choices"] == []
+    assert kb.listing()[1] and "CURRENT" in kb.listing()[1]
