@@ -163,6 +163,51 @@ def with_discourse(doc_text: str, chunk: Chunk, question: QuestionAnalysis, star
     return start, end
 
 
+@dataclass(frozen=True)
+class Quote:
+    """One quoted sentence of an answer: where it stands, and the answering span inside it."""
+
+    passage: Passage  # the passage it is cited from
+    start: int  # offsets of the quote in the document
+    end: int
+    text: str  # the document's text[start:end]
+    span: str
+    span_start: int  # where the span stands in the quote
+    score: float
+
+
+def cited_answer(question_text: str, documents: dict[str, Document], quotes: list[Quote], passages: list[Passage], confidence: float) -> Answer:
+    """The answer both readers give: each quote with its numbered citation, one line each."""
+    citations, sentences, parts = [], [], []
+    for number, q in enumerate(quotes, start=1):
+        doc = documents[q.passage.chunk.doc_id]
+        citations.append(
+            Citation(
+                number=number,
+                doc_id=doc.doc_id,
+                title=doc.title,
+                heading=q.passage.chunk.heading,
+                quote=q.text,
+                start=q.start,
+                end=q.end,
+                passage=q.passage,
+                metadata=doc.metadata,
+                page=doc.page_of(q.start),
+            )
+        )
+        sentences.append(AnswerSentence(q.text, number, q.span, q.score, q.span_start))
+        parts.append(f"{q.text}[{number}]")
+    return Answer(
+        question=question_text,
+        text="".join(parts) if len(parts) == 1 else "\n".join(parts),
+        refused=False,
+        citations=tuple(citations),
+        sentences=tuple(sentences),
+        passages=tuple(passages),
+        confidence=confidence,
+    )
+
+
 class AnswerExtractor:
     """The rule reader (see the module docstring); the fallback when the trained reader cannot load."""
 
@@ -313,35 +358,11 @@ class AnswerExtractor:
         return any(len(t) > 1 and t in present and self.term_weight(t) > 0 for t in question.terms)
 
     def _compose(self, question_text: str, question: QuestionAnalysis, chosen: list[_Candidate], passages: list[Passage], confidence: float) -> Answer:
-        citations, sentences, parts = [], [], []
-        for number, cand in enumerate(chosen, start=1):
-            doc = self.documents[cand.passage.chunk.doc_id]
-            citations.append(
-                Citation(
-                    number=number,
-                    doc_id=doc.doc_id,
-                    title=doc.title,
-                    heading=cand.passage.chunk.heading,
-                    quote=cand.text,
-                    start=cand.start,
-                    end=cand.end,
-                    passage=cand.passage,
-                    metadata=doc.metadata,
-                    page=doc.page_of(cand.start),
-                )
-            )
+        quotes = []
+        for cand in chosen:
             span = find_span(question, cand.text)
-            sentences.append(AnswerSentence(cand.text, number, span.text, cand.score, span.start))
-            parts.append(f"{cand.text}[{number}]")
-        return Answer(
-            question=question_text,
-            text="".join(parts) if len(parts) == 1 else "\n".join(parts),
-            refused=False,
-            citations=tuple(citations),
-            sentences=tuple(sentences),
-            passages=tuple(passages),
-            confidence=confidence,
-        )
+            quotes.append(Quote(cand.passage, cand.start, cand.end, cand.text, span.text, span.start, cand.score))
+        return cited_answer(question_text, self.documents, quotes, passages, confidence)
 
     def refuse(self, question_text: str, passages: list[Passage], confidence: float = 0.0, notice: str = "") -> Answer:
         return Answer(question=question_text, text=NOT_FOUND, refused=True, passages=tuple(passages), confidence=confidence, notice=notice)

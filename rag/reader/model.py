@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ..answer import MAX_SENTENCE_CHARS, NOT_FOUND, split_sentences, with_discourse
+from ..answer import MAX_SENTENCE_CHARS, NOT_FOUND, Quote, cited_answer, split_sentences, with_discourse
 from ..question import analyse_question
-from ..types import Answer, AnswerSentence, Citation, Document, Passage
+from ..types import Answer, Document, Passage
 from .weights import ReaderUnavailable, load_into
 from .windows import Batch, WindowMaker
 
@@ -277,35 +277,11 @@ class ModelReader:
             if any(p.chunk.doc_id == passage.chunk.doc_id and a < end and start < b for _, p, a, b in chosen):
                 continue  # the same text quoted twice
             chosen.append((guess, passage, start, end))
-        citations, sentences, parts = [], [], []
-        for number, (guess, passage, start, end) in enumerate(chosen, start=1):
-            doc = self.documents[passage.chunk.doc_id]
-            sentence = doc.text[start:end]
-            citations.append(
-                Citation(
-                    number=number,
-                    doc_id=doc.doc_id,
-                    title=doc.title,
-                    heading=passage.chunk.heading,
-                    quote=sentence,
-                    start=start,
-                    end=end,
-                    passage=passage,
-                    metadata=doc.metadata,
-                    page=doc.page_of(start),
-                )
-            )
-            sentences.append(AnswerSentence(sentence, number, doc.text[guess.start : guess.end], guess.margin, guess.start - start))
-            parts.append(f"{sentence}[{number}]")
-        return Answer(
-            question=question_text,
-            text="".join(parts) if len(parts) == 1 else "\n".join(parts),
-            refused=False,
-            citations=tuple(citations),
-            sentences=tuple(sentences),
-            passages=tuple(passages),
-            confidence=score,
-        )
+        quotes = []
+        for guess, passage, start, end in chosen:
+            text = self.documents[passage.chunk.doc_id].text
+            quotes.append(Quote(passage, start, end, text[start:end], text[guess.start : guess.end], guess.start - start, guess.margin))
+        return cited_answer(question_text, self.documents, quotes, passages, score)
 
     def _sentence(self, doc: Document, passage: Passage, guess: SpanGuess) -> tuple[int, int]:
         """The sentence(s) holding the span, cut to at most MAX_SENTENCE_CHARS of clauses around it."""
