@@ -89,6 +89,19 @@ def ask(page, question: str, expect: str) -> None:
     page.locator("#chat").get_by_text(expect).first.wait_for(timeout=60_000)
 
 
+def status_says(page, text: str, timeout: int) -> None:
+    """Wait until the knowledge-base status box holds `text`."""
+    page.wait_for_function(f"() => (document.querySelector('#kb-status textarea') || {{}}).value?.includes({text!r})", timeout=timeout)
+
+
+def upload(page, path: Path) -> None:
+    """Upload one file through the knowledge-base tab and wait until it is indexed."""
+    page.get_by_role("tab", name="知识库").click()
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.locator("#upload-button").click()
+    status_says(page, "新增 1", 120_000)
+
+
 def test_seed_question_in_browser(app_url, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_url)
@@ -141,10 +154,7 @@ def test_hostile_upload_renders_inert(app_url, browser, tmp_path):
     hostile.write_text(HOSTILE, encoding="utf-8")
     page = browser.new_page()
     page.goto(app_url)
-    page.get_by_role("tab", name="知识库").click()
-    page.locator("#upload input[type=file]").set_input_files(str(hostile))
-    page.locator("#upload-button").click()
-    page.wait_for_function("() => (document.querySelector('#kb-status textarea') || {}).value?.includes('新增 1')", timeout=120_000)
+    upload(page, hostile)
     page.locator("#documents").get_by_text("uploads/hostile.txt").wait_for(timeout=10_000)
     assert "<img src=x onerror=" in page.locator("#documents").inner_text()  # the title, as text
     assert page.locator("#documents img").count() == 0 and page.evaluate("window.__pwned") is None
@@ -192,10 +202,7 @@ def test_knowledge_base_tab_is_live_and_removal_asks_first(app_url, browser, tmp
     notice.write_text("关于知识库列表刷新的通知\n\n另一个会话上传的文件应当立即出现在列表中。", encoding="utf-8")
     uploader = browser.new_page()
     uploader.goto(app_url)
-    uploader.get_by_role("tab", name="知识库").click()
-    uploader.locator("#upload input[type=file]").set_input_files(str(notice))
-    uploader.locator("#upload-button").click()
-    uploader.wait_for_function("() => (document.querySelector('#kb-status textarea') || {}).value?.includes('新增 1')", timeout=120_000)
+    upload(uploader, notice)
     uploader.close()
 
     fresh = browser.new_page()  # a page loaded after the change lists it at once
@@ -215,12 +222,12 @@ def test_knowledge_base_tab_is_live_and_removal_asks_first(app_url, browser, tmp
     watcher.locator("#remove-button").click()
     watcher.locator("#confirm-text").get_by_text("uploads/live-notice.txt", exact=False).wait_for(timeout=30_000)
     watcher.locator("#cancel-remove").click()
-    watcher.wait_for_function("() => (document.querySelector('#kb-status textarea') || {}).value?.includes('已取消')", timeout=30_000)
+    status_says(watcher, "已取消", 30_000)
     assert "uploads/live-notice.txt" in watcher.locator("#documents").inner_text()  # a click and a cancel: kept
     choose("uploads/live-notice.txt")
     watcher.locator("#remove-button").click()
     watcher.locator("#confirm-remove").click()
-    watcher.wait_for_function("() => (document.querySelector('#kb-status textarea') || {}).value?.includes('已删除')", timeout=120_000)
+    status_says(watcher, "已删除", 120_000)
     listed(watcher, "uploads/live-notice.txt", present=False)
     assert SEED_FILE.name in watcher.locator("#documents").inner_text()
     assert watcher.locator("#confirm-row").is_hidden()
