@@ -19,14 +19,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .headings import parse_heading
 from .question import Expects, QuestionAnalysis, analyse_question
 from .segment import char_bigrams, is_dictionary_word
+from .sentences import split_sentences
 from .span import DATE, NUMBER, TITLE, find_span
 from .types import Answer, AnswerSentence, Chunk, Citation, Document, Passage
 
 NOT_FOUND = "未在文档中找到相关内容。以下是最接近的段落，供参考："
-_SENTENCE_END = re.compile(r"[^。！？；!?;\n]*[。！？；!?;\n]+|[^。！？；!?;\n]+$")
 _ENUMERATION = re.compile(r"[、；;]")
 MAX_SENTENCE_CHARS = 180
 # A sentence stating what the question asks about (卒于 for 去世, 又称 for 又叫什么, 位于 for 在哪里):
@@ -94,19 +93,6 @@ def lead_subject(doc: Document) -> str:
     end = _LEAD_END.search(opening)
     lead = opening[: end.start()] if end else ""
     return lead if 2 <= len(lead) <= 20 and not re.search(r"\s", lead) else ""
-
-
-def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
-    """Document spans of the sentences of `text` (ends kept, surrounding whitespace trimmed)."""
-    spans = []
-    for match in _SENTENCE_END.finditer(text):
-        raw = match.group(0)
-        lead = len(raw) - len(raw.lstrip())
-        trimmed = raw.strip()
-        if len(trimmed) >= 2 or (trimmed and not _SENTENCE_END.fullmatch(trimmed[-1])):
-            start = offset + match.start() + lead
-            spans.append((start, start + len(trimmed)))
-    return spans
 
 
 def _trim_long(text: str, start: int, end: int, question: QuestionAnalysis) -> tuple[int, int]:
@@ -281,11 +267,11 @@ class AnswerExtractor:
             prior = 1.0 / passage.rank if passage.rank else 0.0
             # shared by the passage's sentences: the document's topic and the section heading
             context_grams = set(char_bigrams(f"{doc.title} {lead_subject(doc)} {chunk.heading}"))
+            headings = {doc.title, *chunk.heading_path}  # what the chunker took for headings: a numbered sentence is not one
             for start, end in split_sentences(chunk.text, chunk.start):
                 start, end = _trim_long(doc.text, start, end, question)
                 sentence = doc.text[start:end]
-                heading = parse_heading(sentence)
-                if heading is not None and heading.text == sentence.lstrip("# ").rstrip("。:：# "):
+                if sentence.lstrip("# ").rstrip("。:：# ") in headings:
                     continue  # a bare heading (`二、下一步工作`, `# 标题`) is context, not an answer
                 # title and heading path are the sentence's context ("二、下一步工作" answers "下一步呢?")
                 own = set(char_bigrams(sentence))

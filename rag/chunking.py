@@ -2,7 +2,8 @@
 
 Sections start at heading lines (see headings.py), so a chunk never straddles two headings. Inside
 a section langchain's RecursiveCharacterTextSplitter breaks at paragraphs, then lines, then sentence
-ends (。！？；), then clauses (，、), and only as a last resort inside a clause. Separators stay at
+ends (。！？ with their closing quotes, then ；), then clauses (，, then 、), and only as a last
+resort inside a clause (sentences.py). Separators stay at
 the end of the piece they close, so every chunk is a verbatim slice of the document, located by
 searching forward from the previous chunk's start.
 """
@@ -12,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .config import ChunkSettings
-from .headings import HeadingStack, parse_heading
+from .headings import HeadingStack, numbering_rank, parse_heading
+from .sentences import CHUNK_SEPARATORS
 from .types import Chunk, Document
-
-SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", "，", "、", ",", ""]
 
 
 def _splitter(settings: ChunkSettings):
@@ -24,54 +24,63 @@ def _splitter(settings: ChunkSettings):
     return RecursiveCharacterTextSplitter(
         chunk_size=settings.size,
         chunk_overlap=settings.overlap,
-        separators=SEPARATORS,
+        separators=CHUNK_SEPARATORS,
+        is_separator_regex=True,
         keep_separator="end",
         strip_whitespace=True,
         length_function=len,
     )
 
 
+def _line_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans, pos = [], start
+    while pos < end:
+        line_end = text.find("\n", pos, end)
+        line_end = end if line_end < 0 else line_end
+        spans.append((pos, line_end))
+        pos = line_end + 1
+    return spans
+
+
 def _sections(doc: Document) -> Iterator[tuple[int, int, tuple[str, ...]]]:
-    """(start, end, heading path) of each heading-delimited section of the body."""
+    """(start, end, heading path) of each heading-delimited section of the body.
+
+    A section holding only headings (`# 标题`, `## 第一章`) joins the next one. A numbered paragraph
+    (`二、适用范围包括……等项目。`, see headings.parse_heading) is body text, but it still ends the
+    sections its numbering closes: after `一、总体要求` it starts a section under the parent path."""
     text = doc.text
     stack = HeadingStack()
     spans = doc.body_spans or ((0, len(text)),)
     for span_start, span_end in spans:
-        section_start, path = span_start, stack.path
-        pos = span_start
-        while pos < span_end:
-            line_end = text.find("\n", pos, span_end)
-            line_end = span_end if line_end < 0 else line_end
-            heading = parse_heading(text[pos:line_end])
-            opens_body = not text[section_start:pos].strip() and text[line_end:span_end].strip()
-            if heading is not None and heading.text == doc.title and opens_body:
+        section_start, path, has_body = span_start, stack.path, False
+        lines = [(a, b) for a, b in _line_spans(text, span_start, span_end) if text[a:b].strip()]
+        for i, (a, b) in enumerate(lines):
+            line = text[a:b]
+            following = text[lines[i + 1][0] : lines[i + 1][1]] if i + 1 < len(lines) else ""
+            heading = parse_heading(line, following)
+            if heading is not None and heading.text == doc.title and not has_body and following:
                 # the title line opening the body is the document's title, which every chunk is
                 # embedded under already: on its own it would be a chunk that says nothing (a file
                 # holding nothing but its title keeps it, so that it can still be found)
-                section_start = min(line_end + 1, span_end)
-            elif heading is not None and heading.text != doc.title and stack.accepts(heading):
-                if _has_body(text[section_start:pos]):
-                    yield section_start, pos, path
-                    section_start = pos
-                # a section holding only headings ("# 标题", "## 第一章") joins the next one
+                section_start = min(b + 1, span_end)
+                continue
+            if heading is not None and heading.text != doc.title and stack.accepts(heading.rank):
+                if has_body:
+                    yield section_start, a, path
+                    section_start = a
                 stack.push(heading)
+                path, has_body = stack.path, heading.run_in
+                continue
+            rank = numbering_rank(line) if heading is None else None
+            if rank is not None and stack.accepts(rank) and stack.closes(rank):
+                if has_body:
+                    yield section_start, a, path
+                    section_start = a
+                stack.close(rank)
                 path = stack.path
-            pos = line_end + 1
+            has_body = True
         if text[section_start:span_end].strip():
             yield section_start, span_end, path
-
-
-def _has_body(section: str) -> bool:
-    """True when the section has text besides bare heading lines (an inline heading such as
-    `第五条 民事主体…` or `(二)推动政策精准落地。充分发挥…` carries body text)."""
-    for line in section.splitlines():
-        stripped = line.strip().lstrip("#").strip()
-        if not stripped:
-            continue
-        heading = parse_heading(line)
-        if heading is None or len(stripped) > len(heading.text) + 1:
-            return True
-    return False
 
 
 def chunk_document(doc: Document, settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:

@@ -30,6 +30,7 @@ _MAX_HEADING_CHARS = 40
 class Heading:
     rank: int  # smaller = outer
     text: str
+    run_in: bool = False  # body text follows on the same line: `(二)推动政策精准落地。充分发挥…`, `第五条 民事…`
 
 
 def markdown_heading_text(line: str) -> str | None:
@@ -38,7 +39,21 @@ def markdown_heading_text(line: str) -> str | None:
     return md.group(2) if md else None
 
 
-def parse_heading(line: str) -> Heading | None:
+def numbering_rank(line: str) -> int | None:
+    """The rank of the numbering a line starts with (`二、` → 20, `（一）` → 21, `1.` → 22, `（1）` → 23), or None."""
+    stripped = line.strip()
+    return next((rank for rank, pattern in _PATTERNS if 20 <= rank < 30 and pattern.match(stripped)), None)
+
+
+def parse_heading(line: str, followed_by: str | None = None) -> Heading | None:
+    """The heading a line is or starts with, or None for body text.
+
+    A numbered line (`二、…`, `（一）…`, `1.…`) is a heading only when it reads like one: its head (up to
+    the first 。！？；) is at most 40 characters, and, when `followed_by` (the next non-blank line; ""
+    when nothing follows) is given, a heading does not stand directly before a sibling or an outer
+    heading. So `二、适用范围包括……等项目。` followed by `三、工作要求` is a numbered paragraph (body
+    text), as is each line of a numbered list; `（一）经济运行稳中有进。` followed by its paragraph is
+    a heading."""
     stripped = line.strip()
     if not stripped:
         return None
@@ -50,11 +65,16 @@ def parse_heading(line: str) -> Heading | None:
         if not match:
             continue
         if rank == 30:  # an article: its number is the heading, the rest is its text
-            return Heading(rank, match.group(0))
+            return Heading(rank, match.group(0), run_in=bool(stripped[match.end() :].strip()))
         head = re.split(r"[。！？；]", stripped, maxsplit=1)[0]
         if len(head) > _MAX_HEADING_CHARS:
             return None  # a numbered sentence, not a heading
-        return Heading(rank, head.rstrip("：:，,"))
+        run_in = bool(stripped[len(head) + 1 :].strip())
+        if 20 <= rank < 30 and not run_in and followed_by is not None:
+            after = parse_heading(followed_by) if followed_by.strip() else None
+            if not followed_by.strip() or (after is not None and after.rank <= rank):
+                return None  # nothing under it: a numbered paragraph or a list item
+        return Heading(rank, head.rstrip("：:，,"), run_in=run_in)
     return None
 
 
@@ -65,13 +85,20 @@ class HeadingStack:
         self._stack: list[Heading] = []
 
     def push(self, heading: Heading) -> None:
-        while self._stack and self._stack[-1].rank >= heading.rank:
-            self._stack.pop()
+        self.close(heading.rank)
         self._stack.append(heading)
 
-    def accepts(self, heading: Heading) -> bool:
+    def closes(self, rank: int) -> bool:
+        """True when a line numbered at `rank` ends an open heading (a numbered paragraph `二、…。` after `一、总体要求`)."""
+        return any(h.rank >= rank for h in self._stack)
+
+    def close(self, rank: int) -> None:
+        while self._stack and self._stack[-1].rank >= rank:
+            self._stack.pop()
+
+    def accepts(self, rank: int) -> bool:
         """Inside a law article (第X条), numbered items such as （一） are the article's text."""
-        return not (any(h.rank == 30 for h in self._stack) and 20 <= heading.rank < 30)
+        return not (any(h.rank == 30 for h in self._stack) and 20 <= rank < 30)
 
     @property
     def path(self) -> tuple[str, ...]:

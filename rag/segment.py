@@ -1,6 +1,7 @@
 """How Chinese text is cut into terms for BM25.
 
-Default, `char_bigrams`: NFKC-normalise and lower-case; every run of CJK characters gives its single
+Default, `char_bigrams`: NFKC-normalise, lower-case and fold traditional characters and Taiwan /
+Hong Kong phrases to simplified (script.py, OpenCC), so either script finds the other; every run of CJK characters gives its single
 characters and its overlapping character bigrams; every run of Latin letters or digits gives one
 lower-cased word. Punctuation and spaces give nothing, and no bigram crosses them. Character
 n-grams need no dictionary, so new policy names (`免申即享`) match as well as common words; on our
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+from .script import fold
+
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _TOKEN = re.compile(rf"([{_CJK}]+)|([a-z0-9]+(?:[.][0-9]+)?)")
 # spaces used to align field names ("联 系 人", "索 引 号") are not word breaks
@@ -27,8 +30,9 @@ _SPACED_CJK = re.compile(rf"(?<=[{_CJK}])[ \u3000](?=[{_CJK}])")
 
 
 def normalise(text: str) -> str:
-    """Full-width forms to half-width, lower case, no spaces inside CJK runs: `联 系 人ＡＢＣ` → `联系人abc`."""
-    return _SPACED_CJK.sub("", unicodedata.normalize("NFKC", text).lower())
+    """Full-width forms to half-width, lower case, simplified script, no spaces inside CJK runs:
+    `联 系 人ＡＢＣ` → `联系人abc`, `適用範圍` → `适用范围`. The length may change: never used for offsets."""
+    return _SPACED_CJK.sub("", fold(unicodedata.normalize("NFKC", text).lower()))
 
 
 def char_bigrams(text: str) -> list[str]:

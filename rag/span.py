@@ -18,11 +18,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from .question import Expects, QuestionAnalysis
+from .script import fold_chars
 from .segment import char_bigrams
+from .sentences import CLAUSE_ENDS, PUNCTUATION, SENTENCE_ENDS, clause_spans
 
-_CLAUSE = re.compile(r"[^，,；;：:。！？!?]+")
-_PUNCT = "，,；;：:。！？!?、“”\"'（）()《》 \n"
-_SPAN_EDGES = _PUNCT.replace("《", "").replace("》", "")  # trimmed off a span's ends; a 《title》 keeps its marks
+_SPAN_EDGES = PUNCTUATION.replace("《", "").replace("》", "")  # trimmed off a span's ends; a 《title》 keeps its marks
 NUMBER = re.compile(
     r"[约近超逾]?\d[\d,.\-]*(?:多|余)?\s*(?:[%％]|[个项条家场批次年月日天人元亿万千百十台件所名位岁米公里吨度倍种])*|[一二三四五六七八九十百千万亿两]+(?:多|余)?[个项条家场批次年月日天人元亿万倍种名位岁]"
 )
@@ -72,7 +72,7 @@ class _Gap:
 
 
 def _clauses(sentence: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in _CLAUSE.finditer(sentence) if m.group(0).strip()]
+    return clause_spans(sentence)
 
 
 def _hits(question: QuestionAnalysis, text: str) -> int:
@@ -85,12 +85,12 @@ def _best_clause(question: QuestionAnalysis, sentence: str) -> tuple[int, int]:
 
 
 def _fold(text: str) -> str:
-    """Character-by-character NFKC + lower case, keeping the length (so offsets map back)."""
+    """Character-by-character NFKC + lower case + simplified script, keeping the length (so offsets map back)."""
     out = []
     for ch in text:
         folded = unicodedata.normalize("NFKC", ch).lower()
         out.append(folded if len(folded) == 1 else ch)
-    return "".join(out)
+    return fold_chars("".join(out))
 
 
 def _occurrences(text: str, piece: str) -> list[int]:
@@ -109,7 +109,7 @@ def _context_pieces(context: str, from_end: bool) -> list[tuple[str, int]]:
             if len(context) < skip + n:
                 continue
             piece = context[len(context) - skip - n : len(context) - skip] if from_end else context[skip : skip + n]
-            if not any(ch in _PUNCT for ch in piece):
+            if not any(ch in PUNCTUATION for ch in piece):
                 pieces.append((piece, 2 * n - skip))
     return pieces
 
@@ -137,7 +137,7 @@ def _aligned(question: str, sentence: str) -> _Gap | None:
             if 0 < gap <= 30 and lq + rq - 0.1 * gap > best_score:
                 best, best_score = (l_end, r_start), lq + rq - 0.1 * gap
     if best is None:  # one side only: from it to the clause boundary
-        ends = "，,；;。！？"
+        ends = CLAUSE_ENDS + SENTENCE_ENDS
         if lefts and (not rights or max(q for _, q in lefts) >= max(q for _, q in rights)):
             l_end = max(lefts, key=lambda x: x[1])[0]
             stops = [i for i in (s.find(p, l_end) for p in ends) if i >= 0]

@@ -37,8 +37,9 @@ from .types import Chunk, Document
 
 # 2: spaces inside CJK runs no longer break BM25 terms; 3: heading-only sections merged;
 # 4: chunks.jsonl holds offsets and a checksum instead of a copy of the text; 5: a title line
-# opening the body is not a chunk of its own
-FORMAT_VERSION = 5
+# opening the body is not a chunk of its own; 6: BM25 terms fold traditional and simplified script,
+# numbered sentences are body text, one sentence splitter
+FORMAT_VERSION = 6
 CURRENT = "CURRENT"
 SOURCES = "sources.json"
 _GENERATION = re.compile(r"gen-[0-9]+")

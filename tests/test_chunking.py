@@ -80,3 +80,47 @@ def test_the_title_line_is_not_a_chunk_of_its_own():
     assert sharp.title == "学习C#" and chunk_document(sharp)[0].text.startswith("乌石渔港是")
     only_title = document_from_bytes("# 会议通知\n".encode(), "notice.md")
     assert [c.text.strip() for c in chunk_document(only_title)] == ["# 会议通知"]  # still findable
+
+
+NOTICE = (
+    "关于实施惠企政策的通知\n\n一、总体要求\n\n符合条件的企业无需申请即可享受政策。\n\n"
+    "二、适用范围包括水利建设基金、文化事业建设费等项目。\n\n三、工作要求\n\n各地要在6月30日前完成梳理。\n"
+)
+
+
+def test_a_numbered_sentence_with_nothing_under_it_is_body_text_not_a_heading():
+    doc = document_from_bytes(NOTICE.encode(), "notice.txt")
+    chunks = chunk_document(doc)
+    holder = next(c for c in chunks if "适用范围" in c.text)
+    assert holder.heading_path == ()  # it closes 一、总体要求 and opens nothing
+    assert "各地要" not in holder.text  # 三、工作要求 is still a section of its own
+    assert next(c for c in chunks if "各地要" in c.text).heading_path == ("三、工作要求",)
+    assert next(c for c in chunks if "无需申请" in c.text).heading_path == ("一、总体要求",)
+    assert parse_heading("二、适用范围包括水利建设基金等项目。", "三、工作要求") is None
+    assert parse_heading("二、适用范围包括水利建设基金等项目。", "") is None  # nothing after it
+
+
+def test_a_numbered_heading_followed_by_its_paragraph_stays_a_heading():
+    assert parse_heading("（一）经济运行顶住压力、稳中有进。", "强化经济运行分析研究，出台稳增长政策32项。").text == "（一）经济运行顶住压力、稳中有进"
+    assert parse_heading("一、总体要求", "（一）指导思想").text == "一、总体要求"  # a deeper heading follows
+    assert parse_heading("(二)推动政策精准落地。充分发挥…", "").run_in
+
+
+def test_a_numbered_list_is_the_text_of_its_section():
+    text = "关于免申即享政策的通知\n\n各单位：\n\n（一）免申即享政策\n\n1.水利建设基金\n2.文化事业建设费\n3.失业保险稳岗返还\n\n（二）其他\n\n另行通知。\n"
+    chunks = chunk_document(document_from_bytes(text.encode(), "list.txt"))
+    holder = next(c for c in chunks if "水利建设基金" in c.text)
+    assert holder.heading_path == ("（一）免申即享政策",)
+    assert "文化事业建设费" in holder.text and "失业保险稳岗返还" in holder.text
+
+
+def test_a_closing_quote_stays_with_its_sentence():
+    from rag.sentences import split_sentences
+
+    text = "他说：“我们会做好。”然后离开。"
+    assert [text[a:b] for a, b in split_sentences(text)] == ["他说：“我们会做好。”", "然后离开。"]
+    longer = "办法（试行）。" + text
+    assert [longer[a:b] for a, b in split_sentences(longer)][0] == "办法（试行）。"
+    doc = Document(doc_id="q.txt", title="", text=("他说：“我们会做好。”然后离开。" * 30), content_hash="x")
+    for chunk in chunk_document(doc, ChunkSettings(size=50, overlap=0)):
+        assert not chunk.text.startswith("”")

@@ -23,13 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ..answer import MAX_SENTENCE_CHARS, NOT_FOUND, Quote, cited_answer, split_sentences, with_discourse
+from ..answer import MAX_SENTENCE_CHARS, NOT_FOUND, Quote, cited_answer, with_discourse
 from ..question import analyse_question
+from ..sentences import BREAKS, split_sentences
 from ..types import Answer, Document, Passage
 from .weights import ReaderUnavailable, load_into
 from .windows import Batch, WindowMaker
-
-_EDGE = " \t\r\n，,。；;：:、！？!?"
 
 
 @dataclass(frozen=True)
@@ -206,9 +205,9 @@ class ModelReader:
         for window, (i, j, score, null) in zip(windows, best_spans(start_logits, end_logits, batch, self.settings.max_answer_tokens)):
             a, b = window.char_span(i, j)
             offset, text, members = regions[window.passage]
-            while a < b and text[a] in _EDGE:
+            while a < b and text[a] in BREAKS:
                 a += 1
-            while b > a and text[b - 1] in _EDGE:
+            while b > a and text[b - 1] in BREAKS:
                 b -= 1
             if b <= a:
                 continue
