@@ -203,6 +203,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N missed answers and N weak spans")
     p.add_argument("--chunk-size", type=int, help="override the chunk size (characters) for this evaluation")
     p.add_argument("--chunk-overlap", type=int, help="override the chunk overlap (characters)")
+    p.add_argument("--question-script", choices=("asis", "s", "t"), default="asis", help="ask the questions in simplified (s) or traditional (t) script")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("train-reader", help="train the answer reader from ../shared/data (writes rag/reader/weights/)")

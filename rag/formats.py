@@ -47,10 +47,15 @@ class Extracted:
 
 
 def table_rows_as_text(rows: list[list[str]]) -> list[str]:
-    """First row is the header; each later row becomes `header：cell；header：cell`."""
+    """First row is the header; each later row becomes `header：cell；header：cell`. A table whose rows
+    hold one cell each lays out a page, not data: its cells are lines of text. A table whose every
+    other cell is a label ending in a colon is a form: `label：value` pairs."""
     rows = [[re.sub(r"\s+", " ", c).strip() for c in row] for row in rows if any(c.strip() for c in row)]
-    if len(rows) < 2:
+    if len(rows) < 2 or all(sum(1 for c in row if c) <= 1 for row in rows):
         return ["；".join(c for c in row if c) for row in rows]
+    if all(len(row) % 2 == 0 and all(k.endswith(("：", ":")) for k in row[::2]) for row in rows):
+        # a form of labels and values (`索引号：| FJ…| 文号：| 闽工信…`): label-value pairs, no header
+        return ["；".join(f"{k}{v}" for k, v in zip(row[::2], row[1::2])) for row in rows]
     header, out = rows[0], []
     for row in rows[1:]:
         cells = [f"{h}：{c}" if h else c for h, c in zip(header + [""] * len(row), row) if c]
@@ -280,7 +285,9 @@ def extract(data: bytes, suffix: str, decode, limits: Limits = Limits()) -> Extr
             raise _too_much_text(limits)
         if suffix in TEXT_SUFFIXES:
             return Extracted(text, is_markdown=suffix != ".txt")
-        return Extracted(html_text(text), is_markdown=True)
+        from .webpage import page_text  # imports this module
+
+        return Extracted(page_text(text), is_markdown=True)
     if suffix == ".pdf":
         if not data.startswith(b"%PDF"):
             raise DocumentError("不是 PDF 文件（缺少 %PDF 文件头） / not a PDF file (no %PDF header)")

@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from ..script import convert
 from .datasets import load_dataset, with_unanswerable
 from .runner import Evaluation
 
@@ -51,6 +52,8 @@ def run_eval(args, settings) -> int:
         # only the other set's questions are used: a JSONL set's corpus argument is not read
         other = load_dataset(Path(args.unanswerable_from), Path(args.corpus) if args.corpus else evalset.corpus, WORKDIR)
         evalset = with_unanswerable(evalset, other, args.limit)
+    if args.question_script != "asis":  # the references stay as written: answers quote the documents
+        evalset = replace(evalset, questions=tuple(replace(q, question=convert(q.question, args.question_script)) for q in evalset.questions))
     if args.dense_weight is not None:
         settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=args.dense_weight))
     if args.chunk_size or args.chunk_overlap is not None:
@@ -76,7 +79,8 @@ def run_eval(args, settings) -> int:
     evaluation = Evaluation(evalset, assistant, with_baselines=not args.no_baselines)
     result = evaluation.run()
     result["index_seconds"] = time.perf_counter() - started
-    print(f"## {evalset.name}: {result['questions']} questions, {result['chunks']} chunks, dense weight {result['dense_weight']}")
+    script = "" if args.question_script == "asis" else f", questions in script {args.question_script}"
+    print(f"## {evalset.name}{script}: {result['questions']} questions, {result['chunks']} chunks, dense weight {result['dense_weight']}")
     print(_table(result))
     if args.sweep:
         weights = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]
