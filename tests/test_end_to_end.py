@@ -35,6 +35,16 @@ def test_follow_up_answers_from_the_section_its_own_words_name(assistant):
     assert "免申即享" not in assistant.ask("下一步呢?").text
 
 
+def test_traditional_questions_get_the_simplified_seed_answers(assistant):
+    """Issue 17: the seed reply is simplified; a reader of traditional script asks in their own."""
+    answer = assistant.ask("哪些政策納入了免申即享範圍？")
+    assert not answer.refused, answer.text
+    for policy in FOUR_POLICIES:
+        assert policy in answer.citations[0].quote  # quoted in the document's own (simplified) characters
+    phone = assistant.ask("聯繫電話是多少？")  # 联系电话: only 是多少 is written alike in both scripts
+    assert not phone.refused and "0591-87820590" in phone.text
+
+
 def test_citation_quotes_are_source_slices(assistant):
     for question in (SEED_QUESTION, "中小企业公共服务机构有多少个?", "下一步如何加强权益保护?"):
         answer = assistant.ask(question)
