@@ -48,6 +48,19 @@ def fold_chars(text: str) -> str:
     return "".join(_fold_char(ch) for ch in text)
 
 
+def written_in(text: str) -> str:
+    """ "t" when `text` is mostly traditional script (over 5 % of its Chinese characters change when
+    folded; simplified text changes almost none, traditional text a quarter or more), else "s"."""
+    cjk = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+    changed = sum(1 for ch in cjk if _fold_char(ch) != ch)
+    return "t" if cjk and changed > 0.05 * len(cjk) else "s"
+
+
+def in_script(text: str, script: str) -> str:
+    """`text` in simplified ("s") or traditional ("t", OpenCC standard characters) script."""
+    return fold(text) if script == "s" else _converter("s2t").convert(text)
+
+
 def convert(text: str, script: str) -> str:
     """`text` written in `script`: "s" (simplified, mainland), "t" (traditional, Taiwan phrases)
     or "asis". Used to ask an evaluation set's questions in the other script."""

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..answer import MAX_SENTENCE_CHARS, NOT_FOUND, Quote, cited_answer, with_discourse
 from ..question import analyse_question
+from ..script import in_script, written_in
 from ..sentences import BREAKS, split_sentences
 from ..types import Answer, Document, Passage
 from .weights import ReaderUnavailable, load_into
@@ -192,6 +193,9 @@ class ModelReader:
             return []
         maker = self.loaded.maker
         regions = self._regions(passages)
+        # the reader was trained on questions in the script of their passage (CMRC simplified, DRCD
+        # both ways): a question is read in the script most of the passages are written in
+        question = in_script(question, written_in("".join(text for _, text, _ in regions)))
         encoded = maker.encode([question] + [text for _, text, _ in regions])
         q, docs = encoded[0], encoded[1:]
         windows = [w for n, d in enumerate(docs) if d.ids for w in maker.windows(q, d, passage=n)]
