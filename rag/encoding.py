@@ -1,6 +1,6 @@
 """Bytes to text: UTF-8/UTF-16 by BOM or evidence, legacy Chinese encodings by detection
-(charset-normalizer), HTML by its declared charset first. Text is kept as decoded (only a BOM is
-dropped) so every offset refers to what is stored."""
+(charset-normalizer), HTML by its declared charset first. Text is kept as decoded (only a BOM and
+stray control characters are dropped) so every offset refers to what is stored."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def decode_bytes(data: bytes) -> str:
         text = _best_legacy_decoding(data)
     if _looks_binary(text):
         raise DocumentError("看起来是二进制文件（含控制字符） / looks like a binary file (control characters)")
-    return text
+    return _CONTROLS.sub("", text)  # a few stray control characters (\x1a from old editors) are dropped
 
 
 def _plausibility(text: str) -> float:
@@ -98,7 +98,11 @@ def _strict(data: bytes, encoding: str) -> str:
         raise DocumentError(f"不是有效的 {encoding} 文本 / not valid {encoding} text") from exc
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
 def _looks_binary(text: str) -> bool:
+    """More than 5 % control characters (and more than 8): binary, not text with a few strays."""
     sample = text[:4000]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
-    return controls > max(4, len(sample) // 100)
+    controls = len(_CONTROLS.findall(sample))
+    return controls > max(8, len(sample) // 20)

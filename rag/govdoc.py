@@ -36,13 +36,17 @@ _HEADER_LINES = 15
 
 _BOILERPLATE = re.compile(
     r"^\s*(?:"
-    r"扫一扫在手机上查看当前页面|扫一扫|温馨提示[:：]?|相关链接[:：]?|PDF文件可直接使用.*浏览器.*|"
+    r"扫一扫(?:在手机上?(?:查看|打开)当前页面?)?|温馨提示[:：]?|相关链接[:：]?|PDF文件可直接使用.*浏览器.*|"
     r"【?打印(?:本页)?】?|【?关闭(?:窗口)?】?|【?收藏】?|分享到[:：]?.*|"
     r"字号[:：]?\s*[【\[]?大[】\]]?\s*[【\[]?中[】\]]?\s*[【\[]?小[】\]]?.*|"
-    r"[【\[]?\s*字体\s*[:：]?\s*大\s*中\s*小.*|当前位置[:：].*|上一篇[:：].*|下一篇[:：].*|"
+    r"[【\[]?\s*字体\s*[:：]?\s*大\s*中\s*小.*|当前位置[:：]?|上一篇[:：].*|下一篇[:：].*|"
+    r"[（(]?责任编辑[:：][^）)]{0,20}[）)]?|分享到?[:：]?\s*(?:微信|微博|QQ空间|\s)*|[0-9a-fA-F]{8}-?[0-9a-fA-F\-]{8,}|"
     r"(?:打印|关闭|收藏|返回顶部)(?:\s+(?:打印|关闭|收藏|返回顶部))+|<!--.*-->"
     r")\s*$"
 )
+# A breadcrumb (`当前位置：首页 > 政务公开 > 通知`) is furniture only as far as it goes: a page saved
+# as one line goes on with its body after it, which stays.
+_BREADCRUMB = re.compile(r"^\s*(?:您(?:当前)?的?位置|当前位置)[:：]\s*(?:[^>＞»\s]{1,20}\s*[>＞»]+\s*)*(?:[^>＞»\s]{1,20}(?=\s|$))?\s*")
 _TITLE_ENDINGS = re.compile(r"(答复|通知|意见|办法|规定|决定|报告|方案|条例|批复|函|公告|通报|规划|细则|纲要|法)$")
 
 
@@ -108,6 +112,11 @@ def analyse(text: str, fallback_title: str, is_markdown: bool = False) -> Struct
     for (start, end), line in zip(line_spans, lines):
         if is_boilerplate(line):
             continue
+        crumb = _BREADCRUMB.match(line)
+        if crumb:
+            start += crumb.end()  # the body after the breadcrumb on the same line stays
+            if start >= end:
+                continue
         if body and text[body[-1][1] : start].strip() == "":
             body[-1] = (body[-1][0], end)  # extend the span over the line break
         else:

@@ -52,15 +52,16 @@ def document_from_bytes(data: bytes, doc_id: str, suffix: str = ".txt", limits: 
     if not text.strip():
         raise DocumentError("空文件（没有文字） / empty file (no text)")
     structure = analyse(text, fallback_title=Path(doc_id).stem, is_markdown=extracted.is_markdown)
-    if not any(text[a:b].strip() for a, b in structure.body_spans):
-        raise DocumentError("去掉页面附属内容后没有正文 / no body text after removing page boilerplate")
+    body_spans = structure.body_spans
+    if not any(text[a:b].strip() for a, b in body_spans):
+        body_spans = ((0, len(text)),)  # all of it reads like page furniture: index it rather than lose the file
     return Document(
         doc_id=doc_id,
         title=structure.title,
         text=text,
         content_hash=content_hash(data),
         metadata=structure.metadata,
-        body_spans=structure.body_spans,
+        body_spans=body_spans,
         page_starts=extracted.page_starts,
     )
 

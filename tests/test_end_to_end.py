@@ -37,7 +37,7 @@ def test_follow_up_answers_from_the_section_its_own_words_name(assistant):
 
 def test_traditional_questions_get_the_simplified_seed_answers(assistant):
     """Issue 17: the seed reply is simplified; a reader of traditional script asks in their own."""
-    answer = assistant.ask("哪些政策納入了免申即享範圍？")
+    answer = assistant.ask("哪些惠企政策納入了「免申即享」範圍？")  # the issue's own question
     assert not answer.refused, answer.text
     for policy in FOUR_POLICIES:
         assert policy in answer.citations[0].quote  # quoted in the document's own (simplified) characters

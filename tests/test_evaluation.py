@@ -118,3 +118,42 @@ def test_min_confidence_is_a_deployment_setting(seed_index, embedder, monkeypatc
         monkeypatch.setenv("RAG_MIN_CONFIDENCE", bad)
         with pytest.raises(ConfigError, match="RAG_MIN_CONFIDENCE must be a number"):
             Settings.from_env()
+
+
+def test_a_standard_squad_v2_file_evaluates(tmp_path, fake_embedder):
+    """Issue 17: paragraphs without ids raised a KeyError; v2.0 `is_impossible` questions are unanswerable."""
+    from rag import Assistant, Settings, build_index
+    from rag.evaluation.datasets import load_squad
+
+    squad = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "免申即享",
+                "paragraphs": [
+                    {
+                        "context": "福建省将水利建设基金、文化事业建设费、失业保险稳岗返还等政策纳入免申即享范围。",
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "哪些政策纳入了免申即享范围？",
+                                "answers": [{"text": "水利建设基金", "answer_start": 4}],
+                                "is_impossible": False,
+                            },
+                            {"id": "q2", "question": "免申即享政策哪一年开始实施？", "answers": [], "plausible_answers": [], "is_impossible": True},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "mini-v2.json"
+    path.write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    evalset = load_squad(path, tmp_path / "work", None)
+    assert [q.answerable for q in evalset.questions] == [True, False]
+    assert evalset.questions[0].gold_docs == ("0-0.md",)
+    settings = replace(Settings.from_env(), index_dir=tmp_path / "index", reader="rules")
+    build_index([evalset.corpus], settings, fake_embedder)
+    result = Evaluation(evalset, Assistant(settings, embedder=fake_embedder), with_baselines=False).run()
+    assert result["retrieval"]["product"]["R@1"] == 1.0
+    assert result["answers"]["rules"]["hit"] == 1.0 and "refusal_recall" in result["answers"]["rules"]

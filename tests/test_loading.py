@@ -125,3 +125,39 @@ def test_html_declared_charset_is_honoured_and_a_wrong_one_is_not_trusted():
             assert "適用範圍包括免徵水利建設基金" in document_from_bytes(raw, "l.html", suffix=".html").text, (label, raw[:0])
     xml = ('<?xml version="1.0" encoding="gb2312"?><html><body><p>关于免申即享的通知。适用范围包括水利建设基金等项目。</p></body></html>').encode("gb2312")
     assert "适用范围包括水利建设基金" in document_from_bytes(xml, "x.htm", suffix=".htm").text
+
+
+def _indexed(doc) -> str:
+    return "\n".join(doc.text[a:b] for a, b in doc.body_spans)
+
+
+def test_a_breadcrumb_takes_only_its_part_of_the_line():
+    """Issue 17: a page saved as one line that opens with a breadcrumb lost its whole body."""
+    text = "当前位置：首页 > 政务公开 > 通知公告 关于做好2024年免申即享政策兑现工作的通知。各设区市工信局：现将有关事项通知如下。"
+    doc = document_from_bytes(text.encode("utf-8"), "one-line.txt")
+    assert _indexed(doc).startswith("关于做好2024年免申即享政策兑现工作的通知")
+    assert "当前位置" not in _indexed(doc) and "政务公开" not in _indexed(doc)
+    alone = document_from_bytes("当前位置：首页 > 通知\n\n正文第一段。\n".encode("utf-8"), "crumb.txt")
+    assert _indexed(alone).strip() == "正文第一段。"
+
+
+def test_a_few_stray_control_characters_are_dropped_not_refused():
+    text = "关于免申即享政策的通知\x1a\n\n一、适用范围包括水利建设基金。\x1a\x1a\n" + "二、工作要求。\x1a\n" * 3
+    doc = document_from_bytes(text.encode("utf-8"), "old-editor.txt")
+    assert "\x1a" not in doc.text and "适用范围包括水利建设基金" in doc.text
+
+
+def test_a_text_that_is_all_furniture_is_still_indexed():
+    doc = document_from_bytes("扫一扫在手机打开当前页\n打印\n".encode("utf-8"), "furniture.txt")
+    assert "扫一扫" in _indexed(doc)  # a document is refused only when it has no text at all
+
+
+def test_report_furniture_lines_are_not_indexed():
+    text = (
+        "2026年政府工作报告\n\n扫一扫在手机打开当前页\n\n各位代表：现在，我代表省人民政府向大会报告工作。\n\n"
+        "责任编辑：王明\n\n分享到：微信 微博\n\n5f3a9c0e1b2d4e6f8a7b9c0d1e2f3a4b\n"
+    )
+    indexed = _indexed(document_from_bytes(text.encode("utf-8"), "report.txt"))
+    assert "各位代表" in indexed
+    for furniture in ("扫一扫", "责任编辑", "分享到", "5f3a9c0e"):
+        assert furniture not in indexed, furniture

@@ -1,7 +1,8 @@
 """Evaluation datasets, each turned into a corpus folder plus questions with their gold.
 
-- SQuAD/CMRC JSON: every paragraph becomes a document `<paragraph id>.txt`; a question's gold is
-  its own paragraph.
+- SQuAD/CMRC JSON (v1.1 and v2.0): every paragraph becomes a document `<paragraph id>.md` (or
+  `<article>-<paragraph>.md` without ids); a question's gold is its own paragraph; a v2.0
+  `is_impossible` question is an unanswerable one.
 - LeCoQA JSON + a laws folder: the corpus is the laws folder; a chunk is relevant when its document
   is the gold law (title without `中华人民共和国`, any version) and its heading path holds the gold
   article (`第五十四条`).
@@ -60,16 +61,20 @@ def load_squad(path: Path, workdir: Path, limit: int | None) -> EvalSet:
     corpus = workdir / f"corpus-{path.stem}-titled"
     corpus.mkdir(parents=True, exist_ok=True)
     questions = []
-    for article in data:
+    for a, article in enumerate(data):
         title = " ".join(article.get("title", "").split())
-        for para in article["paragraphs"]:
-            doc_id = f"{para['id']}.md"
+        for p, para in enumerate(article["paragraphs"]):
+            doc_id = f"{para.get('id', f'{a}-{p}')}.md"  # SQuAD v1.1/v2.0 paragraphs have no ids (CMRC's do)
             target = corpus / doc_id
             if not target.exists():
                 target.write_text(f"# {title}\n\n{para['context']}" if title else para["context"], encoding="utf-8")
-            for qa in para["qas"]:
-                answers = tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
-                questions.append(EvalQuestion(qa["id"], qa["question"], answers, (doc_id,)))
+            for k, qa in enumerate(para["qas"]):
+                qid = str(qa.get("id", f"{a}-{p}-{k}"))
+                if qa.get("is_impossible"):  # SQuAD 2.0: its own passage nearly, but does not, answer it
+                    questions.append(EvalQuestion(qid, qa["question"], answerable=False))
+                    continue
+                answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"]))
+                questions.append(EvalQuestion(qid, qa["question"], answers, (doc_id,)))
     return EvalSet(path.stem, corpus, tuple(questions[:limit] if limit else questions), "squad")
 
 

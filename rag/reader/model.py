@@ -195,7 +195,9 @@ class ModelReader:
         regions = self._regions(passages)
         # the reader was trained on questions in the script of their passage (CMRC simplified, DRCD
         # both ways): a question is read in the script most of the passages are written in
-        question = in_script(question, written_in("".join(text for _, text, _ in regions)))
+        script = written_in("".join(text for _, text, _ in regions))
+        if written_in(question) != script:
+            question = in_script(question, script)
         encoded = maker.encode([question] + [text for _, text, _ in regions])
         q, docs = encoded[0], encoded[1:]
         windows = [w for n, d in enumerate(docs) if d.ids for w in maker.windows(q, d, passage=n)]
