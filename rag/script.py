@@ -56,11 +56,6 @@ def written_in(text: str) -> str:
     return "t" if cjk and changed > 0.05 * len(cjk) else "s"
 
 
-def in_script(text: str, script: str) -> str:
-    """`text` in simplified ("s") or traditional ("t", OpenCC standard characters) script."""
-    return fold(text) if script == "s" else _converter("s2t").convert(text)
-
-
 def convert(text: str, script: str) -> str:
     """`text` written in `script`: "s" (simplified, mainland), "t" (traditional, Taiwan phrases)
     or "asis". Used to ask an evaluation set's questions in the other script."""

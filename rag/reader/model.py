@@ -25,7 +25,7 @@ import numpy as np
 
 from ..answer import MAX_SENTENCE_CHARS, NOT_FOUND, Quote, cited_answer, with_discourse
 from ..question import analyse_question
-from ..script import in_script, written_in
+from ..script import fold, fold_chars, written_in
 from ..sentences import BREAKS, split_sentences
 from ..types import Answer, Document, Passage
 from .weights import ReaderUnavailable, load_into
@@ -194,11 +194,14 @@ class ModelReader:
         maker = self.loaded.maker
         regions = self._regions(passages)
         # the reader was trained on questions in the script of their passage (CMRC simplified, DRCD
-        # both ways): a question is read in the script most of the passages are written in
-        script = written_in("".join(text for _, text, _ in regions))
+        # both ways), never mixed: when the scripts differ, both are read in simplified (the
+        # passages folded character by character, so offsets stay those of the document's text)
+        texts = [text for _, text, _ in regions]
+        script = written_in("".join(texts))
         if written_in(question) != script:
-            question = in_script(question, script)
-        encoded = maker.encode([question] + [text for _, text, _ in regions])
+            question = fold(question)
+            texts = [fold_chars(text) for text in texts] if script == "t" else texts
+        encoded = maker.encode([question] + texts)
         q, docs = encoded[0], encoded[1:]
         windows = [w for n, d in enumerate(docs) if d.ids for w in maker.windows(q, d, passage=n)]
         if not windows:
