@@ -56,6 +56,17 @@ def written_in(text: str) -> str:
     return "t" if cjk and changed > 0.05 * len(cjk) else "s"
 
 
+def like(text: str, script: str, reference: str) -> str:
+    """`text` in `script` ("s" or "t"), and for traditional in the regional standard (OpenCC,
+    Taiwan or Hong Kong) whose characters occur most in `reference`: a question asked of Taiwan
+    passages is written with 裡 and 臺, of Hong Kong ones with 裏."""
+    if script == "s":
+        return fold(text)
+    present = set(reference)
+    candidates = [_converter(config).convert(text) for config in ("s2t", "s2tw", "s2hk")]
+    return max(candidates, key=lambda c: sum(ch in present for ch in c))
+
+
 def convert(text: str, script: str) -> str:
     """`text` written in `script`: "s" (simplified, mainland), "t" (traditional, Taiwan phrases)
     or "asis". Used to ask an evaluation set's questions in the other script."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..answer import MAX_SENTENCE_CHARS, NOT_FOUND, Quote, cited_answer, with_discourse
 from ..question import analyse_question
-from ..script import fold, fold_chars, written_in
+from ..script import like, written_in
 from ..sentences import BREAKS, split_sentences
 from ..types import Answer, Document, Passage
 from .weights import ReaderUnavailable, load_into
@@ -194,13 +194,14 @@ class ModelReader:
         maker = self.loaded.maker
         regions = self._regions(passages)
         # the reader was trained on questions in the script of their passage (CMRC simplified, DRCD
-        # both ways), never mixed: when the scripts differ, both are read in simplified (the
-        # passages folded character by character, so offsets stay those of the document's text)
+        # both ways), never mixed: a question in the other script is converted to theirs (DRCD dev
+        # asked in simplified: F1 59.1 so, 57.2 with OpenCC's standard characters only, 55.5 with both read
+        # in simplified, 15.4 as written; as written in traditional: 60.3)
         texts = [text for _, text, _ in regions]
-        script = written_in("".join(texts))
+        joined = "".join(texts)
+        script = written_in(joined)
         if written_in(question) != script:
-            question = fold(question)
-            texts = [fold_chars(text) for text in texts] if script == "t" else texts
+            question = like(question, script, joined)
         encoded = maker.encode([question] + texts)
         q, docs = encoded[0], encoded[1:]
         windows = [w for n, d in enumerate(docs) if d.ids for w in maker.windows(q, d, passage=n)]
