@@ -93,3 +93,12 @@ def test_an_index_of_the_previous_format_asks_to_be_rebuilt(tmp_path, fake_embed
     manifest.write_text(json.dumps(dict(data, format_version=5)), encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="rebuild"):
         read_index(settings.index_dir, verify=False)
+
+
+def test_a_question_converted_to_traditional_follows_its_passages_regional_forms():
+    from rag.script import like, written_in
+
+    assert like("里面的台湾", "t", "臺灣的資料都在這裡面") == "裡面的臺灣"  # Taiwan forms
+    assert like("里面", "t", "香港的資料都在這裏面") == "裏面"  # Hong Kong / OpenCC forms
+    assert like("適用範圍", "s", "") == "适用范围"
+    assert written_in("免申即享包括哪些政策") == "s" and written_in("免申即享適用範圍包括哪些項目") == "t"
