@@ -3,8 +3,7 @@
 Sections start at heading lines (see headings.py), so a chunk never straddles two headings. Inside
 a section langchain's RecursiveCharacterTextSplitter breaks at paragraphs, then lines, then sentence
 ends (。！？ with their closing quotes, then ；), then clauses (，, then 、), and only as a last
-resort inside a clause (sentences.py). Separators stay at
-the end of the piece they close, so every chunk is a verbatim slice of the document, located by
+resort inside a clause (sentences.py). Separators stay at the end of the piece they close, so every chunk is a verbatim slice of the document, located by
 searching forward from the previous chunk's start.
 """
 

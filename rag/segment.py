@@ -1,9 +1,9 @@
 """How Chinese text is cut into terms for BM25.
 
 Default, `char_bigrams`: NFKC-normalise, lower-case and fold traditional characters and Taiwan /
-Hong Kong phrases to simplified (script.py, OpenCC), so either script finds the other; every run of CJK characters gives its single
-characters and its overlapping character bigrams; every run of Latin letters or digits gives one
-lower-cased word. Punctuation and spaces give nothing, and no bigram crosses them. Character
+Hong Kong phrases to simplified (script.py, OpenCC), so either script finds the other; every run
+of CJK characters gives its single characters and its overlapping character bigrams; every run
+of Latin letters or digits gives one lower-cased word. Punctuation and spaces give nothing, and no bigram crosses them. Character
 n-grams need no dictionary, so new policy names (`免申即享`) match as well as common words; on our
 benchmarks they beat word segmentation (docs/benchmarks.md).
 

@@ -71,16 +71,12 @@ class _Gap:
     anchor: str  # which context of the question located it: "both", "left" or "right"
 
 
-def _clauses(sentence: str) -> list[tuple[int, int]]:
-    return clause_spans(sentence)
-
-
 def _hits(question: QuestionAnalysis, text: str) -> int:
     return len(set(question.terms) & set(char_bigrams(text)))
 
 
 def _best_clause(question: QuestionAnalysis, sentence: str) -> tuple[int, int]:
-    clauses = _clauses(sentence) or [(0, len(sentence))]
+    clauses = clause_spans(sentence) or [(0, len(sentence))]
     return max(clauses, key=lambda c: (_hits(question, sentence[c[0] : c[1]]), -c[0]))
 
 
@@ -172,7 +168,7 @@ def best_span(question: QuestionAnalysis, sentence: str) -> str:
 
 def find_span(question: QuestionAnalysis, sentence: str) -> Span:
     if question.kind == "list":
-        clauses = _clauses(sentence) or [(0, len(sentence))]
+        clauses = clause_spans(sentence) or [(0, len(sentence))]
         a, b = max(clauses, key=lambda c: (sentence[c[0] : c[1]].count("、"), _hits(question, sentence[c[0] : c[1]])))
         return Span.of(sentence, a, b)
     if question.kind == "factoid":
@@ -188,7 +184,7 @@ def find_span(question: QuestionAnalysis, sentence: str) -> Span:
             # such questions, against the best-covered clause)
             return _without_restatement(question, sentence)
         a, b = _best_clause(question, sentence)
-        clauses = _clauses(sentence)
+        clauses = clause_spans(sentence)
         if set(char_bigrams(sentence[a:b])) <= set(char_bigrams(question.text)) and (a, b) in clauses:
             following = clauses.index((a, b)) + 1  # "领导署名:翁玉耀": the clause named by the question is a key
             if following < len(clauses):
@@ -219,7 +215,7 @@ def _date_in(gap: _Gap) -> Span:
 def _without_restatement(question: QuestionAnalysis, sentence: str, share: float = 0.6) -> Span:
     """The sentence without leading and trailing clauses whose bigrams mostly come from the question."""
     asked = set(char_bigrams(question.text))
-    clauses = _clauses(sentence)
+    clauses = clause_spans(sentence)
     if not clauses:
         return Span.of(sentence, 0, len(sentence))
 

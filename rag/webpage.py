@@ -8,7 +8,7 @@ page's title and its information table (索引号, 文号, 发布机构 …), wh
 lines are taken from the whole page and put above the main text.
 
 `bench/html_main_text.py` measures it on portal-like pages built from real documents: furniture in
-the indexed text 7.3 % → 0.6 %, the document's own text kept 100 % → 99.6 % (docs/benchmarks.md).
+the indexed text 7.2 % → 0.6 %, the document's own text kept 100 % → 99.8 % (docs/benchmarks.md).
 When readability finds less than a plausible main text, the whole page is used, as before.
 """
 
@@ -45,6 +45,6 @@ def page_text(html: str) -> str:
     lines = [ln.strip() for ln in full.splitlines() if ln.strip()]
     heading = next((ln for ln in lines if ln.startswith("# ")), None)
     title = [heading or lines[0]] if lines else []
-    fields = [ln for ln in lines if header_fields(ln) and ln not in in_main]
+    fields = [ln for ln in lines if header_fields(ln)]
     head = [ln for ln in dict.fromkeys(title + fields) if ln not in in_main]
     return "\n\n".join([*head, main.strip()]) + "\n"
