@@ -177,7 +177,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
 
 def prepare_index(settings: Settings, embedder) -> None:
     """Build the index from seeds/ when there is none yet."""
-    if not has_index(settings.index_dir):
+    if not has_index(settings):
         print(f"no index in {settings.index_dir}: building it from seeds/ …", flush=True)
         report = build_index([ROOT / "seeds"], settings, embedder)
         print(report.summary(), flush=True)

@@ -47,7 +47,7 @@ class RandomVectors:
 
 def main() -> int:
     from rag import Settings, build_index
-    from rag.store import live_generation, read_index
+    from rag.store.files import live_generation, read_index
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--laws", default=str(ROOT.parent / "shared" / "data" / "laws"))

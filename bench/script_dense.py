@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from rag.chunking import embedding_text  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.script import convert, fold  # noqa: E402
-from rag.store import read_index, stored_vectors  # noqa: E402
+from rag.store.files import read_index, stored_vectors  # noqa: E402
 
 
 def questions(path: Path, limit: int) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from .errors import RagError
 from .question import is_follow_up
 from .reader import Reader, open_reader
 from .retrieve import HybridRetriever
-from .store import IndexData, live_generation, read_index
+from .store import Snapshot, Store, open_store
 from .types import Answer, SearchResult
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _has_content(text: str) -> bool:
 class _Snapshot:
     """One index generation with the retriever and readers built on it, swapped as a whole."""
 
-    data: IndexData
+    data: Snapshot
     retriever: HybridRetriever
     extractor: AnswerExtractor  # the rule reader, always there (the fallback)
     reader: Reader  # the one that answers: the trained model, or the rules
@@ -70,7 +70,8 @@ class Assistant:
             answer_settings = replace(answer_settings, min_confidence=settings.min_confidence)
         self.answer_settings = answer_settings
         self._lock = threading.Lock()
-        self._failed: Path | None = None
+        self.store: Store = open_store(settings)
+        self._failed: str | None = None
         self._pointer_failed = False  # the CURRENT file could not be read (logged once)
         self.reader_status = ""  # why the trained reader is not in use, if it is not ("" when it is, or rules were asked for)
         self._load()
@@ -81,17 +82,17 @@ class Assistant:
         return cls(settings)
 
     def _load(self) -> None:
-        data = read_index(self.settings.index_dir, model=self.embedder.info.model, dimension=self.embedder.info.dimension)
+        data = self.store.open(model=self.embedder.info.model, dimension=self.embedder.info.dimension)
         self._install(data)
 
-    def _install(self, data: IndexData) -> None:
-        retriever = HybridRetriever(data.chunks, data.vectors, data.bm25, self._encode_query, self.settings.retrieval)
-        extractor = AnswerExtractor(data.documents, data.bm25.idf, self.answer_settings, known=data.bm25.vocabulary.__contains__)
+    def _install(self, data: Snapshot) -> None:
+        retriever = HybridRetriever(data, self._encode_query, self.settings.retrieval)
+        extractor = AnswerExtractor(data.documents, data.idf, self.answer_settings, known=data.knows)
         reader, self.reader_status = open_reader(self.settings, data.documents, extractor)
         self._snapshot = _Snapshot(data, retriever, extractor, reader)  # one assignment: readers see old or new
 
     @property
-    def data(self) -> IndexData:
+    def data(self) -> Snapshot:
         return self._snapshot.data
 
     @property
@@ -112,31 +113,31 @@ class Assistant:
 
         If the new generation cannot be loaded, the current one keeps answering (and it is logged)."""
         live = self._live()
-        if live == self._snapshot.data.folder or live == self._failed:
+        if live == self._snapshot.data.version or live == self._failed:
             return False
         with self._lock:
             live = self._live()
-            if live == self._snapshot.data.folder or live == self._failed:
+            if live == self._snapshot.data.version or live == self._failed:
                 return False
             try:
                 self._load()
             except RagError:
-                log.exception("could not load index generation %s; still answering from %s", live, self._snapshot.data.folder)
+                log.exception("could not load index generation %s; still answering from %s", live, self._snapshot.data.version)
                 self._failed = live
                 return False
             return True
 
-    def _live(self) -> Path | None:
+    def _live(self) -> str | None:
         """The live generation, or the one answering now when the pointer cannot be read (logged)."""
         try:
-            live = live_generation(self.settings.index_dir)
+            live = self.store.live_version()
             self._pointer_failed = False
             return live
         except RagError:
             if not self._pointer_failed:
-                log.exception("cannot read the index pointer; still answering from %s", self._snapshot.data.folder)
+                log.exception("cannot read the index pointer; still answering from %s", self._snapshot.data.version)
             self._pointer_failed = True
-            return self._snapshot.data.folder
+            return self._snapshot.data.version
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self.embedder.encode_queries([text])[0]

@@ -56,13 +56,17 @@ class BM25:
         tf_matrix.data = idf[tf_matrix.indices] * data * (k1 + 1) / (data + norm[row_of])
         return cls(tf_matrix.tocsc(), vocabulary, segmenter, k1, b)
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for the query (zeros where no term matches)."""
+    def scores(self, query: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every document (or of the given rows) for the query (zeros where no term
+        matches)."""
         cols = [self.vocabulary[t] for t in self.segment_query(query) if t in self.vocabulary]
         if not cols:
-            return np.zeros(self.matrix.shape[0], dtype=np.float32)
+            return np.zeros(self.matrix.shape[0] if rows is None else len(rows), dtype=np.float32)
         uniq, weight = np.unique(np.asarray(cols), return_counts=True)
-        return np.asarray(self.matrix[:, uniq] @ weight.astype(np.float32)).ravel()
+        columns = self.matrix[:, uniq]
+        if rows is not None:
+            columns = columns.tocsr()[rows]
+        return np.asarray(columns @ weight.astype(np.float32)).ravel()
 
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term found nowhere gets the highest possible value."""

@@ -93,18 +93,18 @@ def cmd_remove(args) -> int:
     from .knowledge_base import KnowledgeBase
 
     settings = _settings(args)
-    from .store import read_manifest
+    from .store import manifest_of
 
-    read_manifest(settings.index_dir)  # no index, or a damaged one: its message, before the model loads
+    manifest_of(settings)  # no index, or a damaged one: its message, before the model loads
     report = KnowledgeBase(settings, Embedder.from_settings(settings)).remove(*args.docs)
     print(report.summary())
     return 0
 
 
 def cmd_docs(args) -> int:
-    from .store import read_manifest
+    from .store import manifest_of
 
-    manifest = read_manifest(_settings(args).index_dir)
+    manifest = manifest_of(_settings(args))
     for doc_id, info in sorted(manifest.documents.items()):
         print(f"{info['chunks']:5d} chunks  {doc_id}  {info['title']}")
     print(f"{len(manifest.documents)} documents, {manifest.chunk_count} chunks, model {manifest.model} ({manifest.dimension} d)")

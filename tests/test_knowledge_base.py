@@ -11,7 +11,7 @@ from conftest import FakeEmbedder
 from rag import Assistant, Settings, build_index
 from rag.knowledge_base import KnowledgeBase, sanitise_filename
 from rag.loading import content_hash
-from rag.store import read_index
+from rag.store.files import read_index
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,7 @@ def test_an_upload_onto_a_damaged_index_leaves_no_staged_file(tmp_path, seed_cop
     from rag import Settings, build_index
     from rag.errors import IndexCorruptError
     from rag.knowledge_base import KnowledgeBase
-    from rag.store import live_generation
+    from rag.store.files import live_generation
 
     settings = replace(Settings.from_env(), index_dir=tmp_path / "index")
     build_index([seed_copy], settings, fake_embedder)

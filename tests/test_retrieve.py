@@ -3,13 +3,17 @@ real score from the other side, not 0."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faiss
 import numpy as np
 
 from rag.bm25 import BM25
 from rag.config import RetrievalSettings
 from rag.retrieve import HybridRetriever, minmax_fusion
-from rag.types import Chunk
+from rag.store import FORMAT_VERSION, Manifest
+from rag.store.files import FilesSnapshot, IndexData
+from rag.types import Chunk, Document
 
 
 def test_minmax_fusion_scores_a_candidate_below_a_sides_top_n_by_how_far_below():
@@ -44,8 +48,11 @@ def _retriever(texts: list[str], vectors: np.ndarray) -> HybridRetriever:
         offset += len(text)
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors.astype(np.float32))
+    manifest = Manifest(FORMAT_VERSION, "fake", vectors.shape[1], 300, 60, "char_bigrams", {"d": {}}, len(chunks))
+    document = Document("d", "", source, "")
+    snapshot = FilesSnapshot(IndexData(manifest, {"d": document}, chunks, index, BM25.build(texts), Path("gen-1")))
     settings = RetrievalSettings(candidates=1, top_k=2)
-    return HybridRetriever(chunks, index, BM25.build(texts), encode_query=lambda q: np.array([1.0, 0.0], np.float32), settings=settings)
+    return HybridRetriever(snapshot, encode_query=lambda q: np.array([1.0, 0.0], np.float32), settings=settings)
 
 
 def test_union_scores_give_lexical_only_candidates_their_stored_vectors_score():

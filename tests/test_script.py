@@ -81,7 +81,7 @@ def test_an_index_of_the_previous_format_asks_to_be_rebuilt(tmp_path, fake_embed
 
     from rag import Settings, build_index
     from rag.errors import IndexMismatchError
-    from rag.store import live_generation, read_index
+    from rag.store.files import live_generation, read_index
 
     docs = tmp_path / "docs"
     docs.mkdir()

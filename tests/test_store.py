@@ -11,7 +11,8 @@ import pytest
 from conftest import FakeEmbedder
 from rag import Assistant, Settings, build_index
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from rag.store import FORMAT_VERSION, live_generation, read_index, stored_vectors
+from rag.store import FORMAT_VERSION
+from rag.store.files import live_generation, read_index, stored_vectors
 
 
 @pytest.fixture

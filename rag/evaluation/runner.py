@@ -139,17 +139,15 @@ class Evaluation:
             product_ids = [self.index_of[p.chunk.chunk_id] for p in passages]
             depth = retriever.settings.candidates
             dense_ids, dense_sims = retriever.dense(timer.query_vector, depth)
-            char_scores = retriever.bm25.scores(q.question)
-            char_ids = top_indices(char_scores, depth)
-            char_ids = char_ids[char_scores[char_ids] > 0]
+            char_ids, char_top = retriever.lexical(q.question, depth)
             self.rankings.dense.append(dense_ids)
             self.rankings.dense_scores.append(dense_sims)
             self.rankings.char.append(char_ids)
-            self.rankings.char_scores.append(char_scores[char_ids])
+            self.rankings.char_scores.append(char_top)
             union, union_dense = retriever.union_scores(timer.query_vector, dense_ids, dense_sims, char_ids)
             self.rankings.union.append(union)
             self.rankings.union_dense.append(union_dense)
-            self.rankings.union_char.append(char_scores[union])
+            self.rankings.union_char.append(retriever.lexical_scores(q.question, union))
             if q.answerable:  # unanswerable questions have nothing to retrieve
                 systems["product"].add(self._ranks(q, product_ids))
                 if "product+reader" in systems:

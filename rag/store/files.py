@@ -1,4 +1,4 @@
-"""The on-disk index: FAISS vectors, chunk and document sidecars, BM25, and a manifest.
+"""The default store: FAISS vectors, chunk and document sidecars, BM25 and a manifest in files.
 
 Layout of the index folder:
 
@@ -12,7 +12,9 @@ Layout of the index folder:
 
 The manifest holds a sha256 of every other file of its generation, checked on load: a flipped byte
 anywhere is reported by the file's name instead of being used. A new generation is written
-completely, fsynced, and only then named in CURRENT, so a crash at any moment leaves the previous generation live; readers always see one whole generation.
+completely, fsynced, and only then named in CURRENT, so a crash at any moment leaves the previous
+generation live; readers always see one whole generation. Every write rewrites the generation
+whole (vectors, sidecars, BM25): its cost grows with the collection, not with the update.
 """
 
 from __future__ import annotations
@@ -21,80 +23,27 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
 import zipfile
 import zlib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .bm25 import BM25
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from .types import Chunk, Document
+from ..bm25 import BM25
+from ..errors import IndexCorruptError, IndexNotFoundError
+from ..types import Chunk, Document
+from .base import Hits, Manifest, Snapshot, Update, check_manifest, document_from_json, document_json, rebuild_hint, write_text_durably
 
-# 2: spaces inside CJK runs no longer break BM25 terms; 3: heading-only sections merged;
-# 4: chunks.jsonl holds offsets and a checksum instead of a copy of the text; 5: a title line
-# opening the body is not a chunk of its own; 6: BM25 terms fold traditional and simplified script,
-# numbered sentences are body text, one sentence splitter
-FORMAT_VERSION = 6
 CURRENT = "CURRENT"
-SOURCES = "sources.json"
 _GENERATION = re.compile(r"gen-[0-9]+")
-
-
-def rebuild_hint(index_dir: Path) -> str:
-    """How to rebuild this index: the sources of its last full build when recorded; uploads are
-    read again from their stored copies either way."""
-    try:
-        paths = json.loads((index_dir / SOURCES).read_text(encoding="utf-8"))["paths"]
-        given = " ".join(shlex.quote(str(p)) for p in paths) if paths and all(isinstance(p, str) for p in paths) else ""
-    except (OSError, ValueError, KeyError, TypeError):
-        given = ""
-    uploads = index_dir / "uploads"
-    kept = f" (files uploaded in the web chat are read again from {uploads})" if uploads.is_dir() else ""
-    return f"rebuild it with: python -m rag index {given or '[PATH ...]'} --index {shlex.quote(str(index_dir))}{kept}"
-
-
-def write_sources(index_dir: Path, sources: list[Path], append: bool = False) -> None:
-    """Record the paths a full build read, or (`append`) the files `rag add` added, atomically; a
-    failure only loses the hint's detail."""
-    tmp = index_dir / f".{SOURCES}.{os.getpid()}"
-    paths = [str(p.resolve()) for p in sources]
-    if append:
-        try:
-            known = json.loads((index_dir / SOURCES).read_text(encoding="utf-8"))["paths"]
-            paths = list(dict.fromkeys([*known, *paths]))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    try:
-        _write(tmp, json.dumps({"paths": paths}, ensure_ascii=False))
-        os.replace(tmp, index_dir / SOURCES)
-    except OSError:
-        tmp.unlink(missing_ok=True)
 
 
 def file_sha256(path: Path) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-@dataclass(frozen=True)
-class Manifest:
-    format_version: int
-    model: str
-    dimension: int
-    chunk_size: int
-    chunk_overlap: int
-    segmenter: str
-    documents: dict[str, dict]  # doc_id -> {"hash", "title", "chunks", "source"}
-    chunk_count: int
-    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256 (empty: written before checksums)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=1)
 
 
 @dataclass
@@ -116,31 +65,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    _write_lines(path, [text])
-
-
-def _write_lines(path: Path, lines) -> None:
-    """Write an iterable of strings, streamed (a large corpus is never joined into one string)."""
-    with open(path, "w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _doc_json(doc: Document) -> str:
-    return json.dumps(
-        {
-            "doc_id": doc.doc_id,
-            "title": doc.title,
-            "hash": doc.content_hash,
-            "metadata": [list(kv) for kv in doc.metadata],
-            "body_spans": [list(s) for s in doc.body_spans],
-            "page_starts": list(doc.page_starts),
-            "text": doc.text,
-        },
-        ensure_ascii=False,
-    )
+    write_text_durably(path, [text])
 
 
 def _crc(text: str) -> int:
@@ -200,8 +125,8 @@ def write_index(
     if len(vectors):
         flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(flat, str(staging / "vectors.faiss"))
-    _write_lines(staging / "chunks.jsonl", (_chunk_json(c) + "\n" for c in chunks))
-    _write_lines(staging / "documents.jsonl", (_doc_json(d) + "\n" for d in documents))
+    write_text_durably(staging / "chunks.jsonl", (_chunk_json(c) + "\n" for c in chunks))
+    write_text_durably(staging / "documents.jsonl", (document_json(d) + "\n" for d in documents))
     bm25.save(staging)
     manifest = replace(manifest, files={p.name: file_sha256(p) for p in sorted(staging.iterdir())})
     _write(staging / "manifest.json", manifest.to_json())  # written last: its presence marks a whole generation
@@ -246,18 +171,6 @@ def read_manifest(index_dir: Path, folder: Path | None = None) -> Manifest:
         raise IndexCorruptError(f"index file damaged: {path}; {rebuild_hint(index_dir)}") from exc
 
 
-def check_manifest(manifest: Manifest, index_dir: Path, model: str | None, dimension: int | None, check_format: bool = True) -> None:
-    hint = rebuild_hint(index_dir)
-    if check_format and manifest.format_version != FORMAT_VERSION:
-        raise IndexMismatchError(f"index in {index_dir} has format {manifest.format_version}, this version reads {FORMAT_VERSION}; {hint}")
-    if model is not None and manifest.model != model:
-        raise IndexMismatchError(
-            f"index in {index_dir} was built with model '{manifest.model}', but '{model}' is configured; {hint} (or set RAG_EMBED_MODEL={manifest.model})"
-        )
-    if dimension is not None and manifest.dimension != dimension:
-        raise IndexMismatchError(f"index in {index_dir} has dimension {manifest.dimension}, the model gives {dimension}; {hint}")
-
-
 def _lines(path: Path):
     """The lines of a sidecar, read one at a time (the file is never held whole next to its parse)."""
     with open(path, encoding="utf-8") as fh:
@@ -284,7 +197,7 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
     folder = live_generation(index_dir)  # resolved once: every file below comes from this generation
     manifest = read_manifest(index_dir, folder)
     assert folder is not None  # read_manifest raised IndexNotFoundError otherwise
-    check_manifest(manifest, index_dir, model, dimension, check_format)
+    check_manifest(manifest, str(index_dir), rebuild_hint(index_dir), model, dimension, check_format)
     if verify:
         verify_files(index_dir, folder, manifest)
     current = folder / "documents.jsonl"
@@ -292,15 +205,7 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
         documents = {}
         for line in _lines(current):
             raw = json.loads(line)
-            documents[raw["doc_id"]] = Document(
-                doc_id=raw["doc_id"],
-                title=raw["title"],
-                text=raw["text"],
-                content_hash=raw["hash"],
-                metadata=tuple(tuple(kv) for kv in raw["metadata"]),
-                body_spans=tuple(tuple(s) for s in raw["body_spans"]),
-                page_starts=tuple(raw.get("page_starts", ())),
-            )
+            documents[raw["doc_id"]] = document_from_json(raw)
         current = folder / "chunks.jsonl"
         chunks, checksums = [], []
         for line in _lines(current):
@@ -330,3 +235,111 @@ def stored_vectors(data: IndexData) -> np.ndarray:
     if data.vectors.ntotal == 0:
         return np.zeros((0, data.manifest.dimension), dtype=np.float32)
     return data.vectors.reconstruct_n(0, data.vectors.ntotal)
+
+
+class FilesSnapshot:
+    """One generation, held in memory: exact FAISS search and a BM25 matrix whose rows are the
+    positions of `chunks`."""
+
+    def __init__(self, data: IndexData) -> None:
+        self.data = data
+        self.version = str(data.folder)
+        self.manifest = data.manifest
+        self.documents = data.documents
+        self.chunks = data.chunks
+        self._rows = {c.chunk_id: row for row, c in enumerate(data.chunks)}
+        self._bm25 = data.bm25
+
+    def position(self, chunk_id: str) -> int:
+        return self._rows[chunk_id]
+
+    def _ids(self, rows) -> list[str]:
+        return [self.chunks[int(r)].chunk_id for r in rows]
+
+    def _rows_of(self, chunk_ids) -> np.ndarray:
+        return np.fromiter((self._rows[c] for c in chunk_ids), dtype=np.int64, count=len(chunk_ids))
+
+    def dense(self, vector: np.ndarray, n: int) -> Hits:
+        index = self.data.vectors
+        if index.ntotal == 0 or n <= 0:
+            return Hits.empty()
+        scores, rows = index.search(vector.reshape(1, -1).astype(np.float32), min(n, index.ntotal))
+        keep = rows[0] >= 0
+        return Hits(self._ids(rows[0][keep]), scores[0][keep])
+
+    def lexical(self, query: str, n: int) -> Hits:
+        from ..retrieve import top_indices
+
+        scores = self._bm25.scores(query)
+        rows = top_indices(scores, n)
+        rows = rows[scores[rows] > 0]
+        return Hits(self._ids(rows), scores[rows])
+
+    def dense_scores(self, vector: np.ndarray, chunk_ids) -> np.ndarray:
+        if not len(chunk_ids):
+            return np.zeros(0, np.float32)
+        return self.data.vectors.reconstruct_batch(self._rows_of(chunk_ids)) @ vector.reshape(-1).astype(np.float32)
+
+    def lexical_scores(self, query: str, chunk_ids) -> np.ndarray:
+        return self._bm25.scores(query, self._rows_of(chunk_ids))
+
+    def vectors(self, chunk_ids) -> np.ndarray:
+        if not len(chunk_ids):
+            return np.zeros((0, self.manifest.dimension), np.float32)
+        return self.data.vectors.reconstruct_batch(self._rows_of(chunk_ids))
+
+    def idf(self, term: str) -> float:
+        return self._bm25.idf(term)
+
+    def knows(self, term: str) -> bool:
+        return term in self._bm25.vocabulary
+
+
+class FilesStore:
+    """The index folder of generations (the module docstring)."""
+
+    name = "files"
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self.where = str(index_dir)
+
+    def live_version(self) -> str | None:
+        folder = live_generation(self.index_dir)
+        return None if folder is None else str(folder)
+
+    def manifest(self) -> Manifest:
+        return read_manifest(self.index_dir)
+
+    def open(self, model: str | None = None, dimension: int | None = None, check_format: bool = True, verify: bool = True) -> FilesSnapshot:
+        return FilesSnapshot(read_index(self.index_dir, model, dimension, check_format, verify))
+
+    def write(self, update: Update, previous: Snapshot | None) -> str:
+        from ..chunking import embedding_text
+
+        if previous is None and not update.replace_all:
+            raise ValueError("a partial update needs the state it was computed from")
+        parts: dict[str, tuple[Document, list[Chunk], np.ndarray]] = {}
+        if previous is not None and not update.replace_all:
+            dropped = set(update.remove) | {rows.document.doc_id for rows in update.put}
+            kept: dict[str, list[Chunk]] = {}
+            for chunk in previous.chunks:
+                if chunk.doc_id not in dropped:
+                    kept.setdefault(chunk.doc_id, []).append(chunk)
+            for doc_id, chunks in kept.items():
+                parts[doc_id] = (previous.documents[doc_id], chunks, previous.vectors([c.chunk_id for c in chunks]))
+        for rows in update.put:
+            if rows.vectors.shape != (len(rows.chunks), update.manifest.dimension):
+                raise ValueError(f"{rows.document.doc_id}: vectors {rows.vectors.shape} do not match {len(rows.chunks)} chunks")
+            parts[rows.document.doc_id] = (rows.document, rows.chunks, rows.vectors)
+        ordered = [parts[d] for d in sorted(parts)]
+        documents = [doc for doc, _, _ in ordered]
+        chunks = [c for _, cs, _ in ordered for c in cs]
+        dim = update.manifest.dimension
+        vectors = np.concatenate([v for _, _, v in ordered]) if ordered else np.zeros((0, dim), np.float32)
+        titles = {d.doc_id: d.title for d in documents}
+        bm25 = BM25.build((embedding_text(c, titles[c.doc_id]) for c in chunks), segmenter=update.manifest.segmenter)
+        return str(write_index(self.index_dir, update.manifest, documents, chunks, vectors, bm25))
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,253 @@
+"""The storage interface: what the indexer, the retriever, the assistant and the evaluation may ask
+of a knowledge base's store. Two implementations: `files.py` (FAISS and sidecar files in
+generations, the default) and `milvus.py` (Milvus or milvus-lite, `RAG_STORE=milvus`).
+
+A `Store` is written by whole updates (documents put, documents removed) and read through a
+`Snapshot`: one published state, which never changes under its reader; `Store.live_version()`
+says when a newer one was published (the assistant then opens it). Chunks are addressed by their
+stable chunk ids (`<doc_id>#<n>`); positions exist only inside one snapshot (`Snapshot.chunks`).
+
+Both sides of the hybrid search are asked separately (top n with scores), and the fusion asks each
+side's score of the other side's candidates (`dense_scores`, `lexical_scores`): fusion is ours, the
+same on every store, so retrieval figures do not depend on the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..types import Chunk, Document
+
+# 2: spaces inside CJK runs no longer break BM25 terms; 3: heading-only sections merged;
+# 4: chunks.jsonl holds offsets and a checksum instead of a copy of the text; 5: a title line
+# opening the body is not a chunk of its own; 6: BM25 terms fold traditional and simplified script,
+# numbered sentences are body text, one sentence splitter
+FORMAT_VERSION = 6
+SOURCES = "sources.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a published state holds and how it was built (checked against the settings on open)."""
+
+    format_version: int
+    model: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    segmenter: str
+    documents: dict[str, dict]  # doc_id -> {"hash", "title", "chunks"}
+    chunk_count: int
+    files: dict[str, str] = field(default_factory=dict)  # files store: file name -> sha256 (empty: written before checksums)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1)
+
+
+@dataclass(frozen=True)
+class Hits:
+    """One side's best chunks for a query, best first."""
+
+    ids: list[str]  # chunk ids
+    scores: np.ndarray  # float, same order
+
+    @classmethod
+    def empty(cls) -> "Hits":
+        return cls([], np.zeros(0, np.float32))
+
+
+@dataclass(frozen=True)
+class DocumentRows:
+    """A document to put, with its chunks and one vector per chunk (rows in chunk order)."""
+
+    document: Document
+    chunks: list[Chunk]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Update:
+    """One write. `put` replaces documents of the same id (or adds them), `remove` drops ids;
+    `replace_all`: `put` is the whole new collection (a rebuild), whatever else is stored goes.
+    `manifest` describes the state after the update (its documents table included)."""
+
+    manifest: Manifest
+    put: list[DocumentRows]
+    remove: list[str] = field(default_factory=list)
+    replace_all: bool = False
+
+
+class Snapshot(Protocol):
+    """One published state of a knowledge base, read-only; safe to share between threads."""
+
+    @property
+    def version(self) -> str:
+        """Names this state; a write publishes a different one."""
+        ...
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def documents(self) -> dict[str, Document]: ...
+
+    @property
+    def chunks(self) -> Sequence[Chunk]:
+        """Every chunk: documents in id order, each document's in text order."""
+        ...
+
+    def position(self, chunk_id: str) -> int:
+        """Where a chunk stands in `chunks` (KeyError for an id not in this state)."""
+        ...
+
+    def dense(self, vector: np.ndarray, n: int) -> Hits:
+        """The n chunks whose vectors have the highest inner product (cosine) with `vector`."""
+        ...
+
+    def lexical(self, query: str, n: int) -> Hits:
+        """The n chunks of highest BM25 score for `query` (only those matching a term)."""
+        ...
+
+    def dense_scores(self, vector: np.ndarray, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The inner product of `vector` with each given chunk's stored vector."""
+        ...
+
+    def lexical_scores(self, query: str, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The BM25 score of each given chunk for `query` (0 where no term matches)."""
+        ...
+
+    def vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of the given chunks (an update reuses those of unchanged text)."""
+        ...
+
+    def idf(self, term: str) -> float:
+        """The term's inverse document frequency over chunks (a term found nowhere: the highest)."""
+        ...
+
+    def knows(self, term: str) -> bool:
+        """Whether any chunk holds the term."""
+        ...
+
+
+class Store(Protocol):
+    """Where one knowledge base is kept. Writers are serialised by the caller (indexer.index_lock)."""
+
+    name: str  # "files" or "milvus"
+    where: str  # for messages: the folder, or the Milvus URI and collection
+
+    def live_version(self) -> str | None:
+        """The published state's version; None when nothing was ever published (a damaged
+        pointer: IndexCorruptError)."""
+        ...
+
+    def manifest(self) -> Manifest:
+        """The published state's manifest, cheaply (IndexNotFoundError, IndexCorruptError)."""
+        ...
+
+    def open(self, model: str | None = None, dimension: int | None = None, check_format: bool = True, verify: bool = True) -> Snapshot:
+        """The published state, checked against the model and dimension given (IndexMismatchError),
+        and (`verify`) against its own checksums where the store keeps them (IndexCorruptError)."""
+        ...
+
+    def write(self, update: Update, previous: Snapshot | None) -> str:
+        """Publish the state after `update`, atomically: a crash at any moment leaves the previous
+        state live and whole. `previous` is the state the update was computed from (None: nothing
+        readable; then `update.replace_all` must be set). Returns the new version."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    """How to rebuild this index: the sources of its last full build when recorded; uploads are
+    read again from their stored copies either way."""
+    try:
+        paths = json.loads((index_dir / SOURCES).read_text(encoding="utf-8"))["paths"]
+        given = " ".join(shlex.quote(str(p)) for p in paths) if paths and all(isinstance(p, str) for p in paths) else ""
+    except (OSError, ValueError, KeyError, TypeError):
+        given = ""
+    uploads = index_dir / "uploads"
+    kept = f" (files uploaded in the web chat are read again from {uploads})" if uploads.is_dir() else ""
+    return f"rebuild it with: python -m rag index {given or '[PATH ...]'} --index {shlex.quote(str(index_dir))}{kept}"
+
+
+def write_text_durably(path: Path, lines) -> None:
+    """Write an iterable of strings, streamed (a large corpus is never joined into one string), and
+    fsync it."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_sources(index_dir: Path, sources: list[Path], append: bool = False) -> None:
+    """Record the paths a full build read, or (`append`) the files `rag add` added, atomically; a
+    failure only loses the hint's detail."""
+    tmp = index_dir / f".{SOURCES}.{os.getpid()}"
+    paths = [str(p.resolve()) for p in sources]
+    if append:
+        try:
+            known = json.loads((index_dir / SOURCES).read_text(encoding="utf-8"))["paths"]
+            paths = list(dict.fromkeys([*known, *paths]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    try:
+        write_text_durably(tmp, [json.dumps({"paths": paths}, ensure_ascii=False)])
+        os.replace(tmp, index_dir / SOURCES)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def check_manifest(manifest: Manifest, where: str, hint: str, model: str | None, dimension: int | None, check_format: bool = True) -> None:
+    """The published state was built the way this process reads it (IndexMismatchError)."""
+    from ..errors import IndexMismatchError
+
+    if check_format and manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(f"index in {where} has format {manifest.format_version}, this version reads {FORMAT_VERSION}; {hint}")
+    if model is not None and manifest.model != model:
+        raise IndexMismatchError(
+            f"index in {where} was built with model '{manifest.model}', but '{model}' is configured; {hint} (or set RAG_EMBED_MODEL={manifest.model})"
+        )
+    if dimension is not None and manifest.dimension != dimension:
+        raise IndexMismatchError(f"index in {where} has dimension {manifest.dimension}, the model gives {dimension}; {hint}")
+
+
+def document_json(doc: Document) -> str:
+    return json.dumps(
+        {
+            "doc_id": doc.doc_id,
+            "title": doc.title,
+            "hash": doc.content_hash,
+            "metadata": [list(kv) for kv in doc.metadata],
+            "body_spans": [list(s) for s in doc.body_spans],
+            "page_starts": list(doc.page_starts),
+            "text": doc.text,
+        },
+        ensure_ascii=False,
+    )
+
+
+def document_from_json(raw: dict) -> Document:
+    return Document(
+        doc_id=raw["doc_id"],
+        title=raw["title"],
+        text=raw["text"],
+        content_hash=raw["hash"],
+        metadata=tuple(tuple(kv) for kv in raw["metadata"]),
+        body_spans=tuple(tuple(s) for s in raw["body_spans"]),
+        page_starts=tuple(raw.get("page_starts", ())),
+    )
+
+
+def chunk_number(chunk_id: str) -> int:
+    """`doc#12` → 12 (the order of a document's chunks)."""
+    return int(chunk_id.rpartition("#")[2] or 0)
