@@ -414,12 +414,12 @@ class MilvusStore:
             versions[doc.doc_id] = version
         chunks, keys, dead = [], {}, 0
         for row in self._scan("chunks", f"gen <= {gen}", ["key", "chunk", "doc", "gen", "start", "end", "crc", "path"]):
-            doc = documents.get(row["doc"])
-            if doc is None or versions[row["doc"]] != f"{row['gen']}:{row['doc']}":
+            owner = documents.get(row["doc"])
+            if owner is None or versions[row["doc"]] != f"{row['gen']}:{row['doc']}":
                 dead += 1
                 continue
-            chunk = Chunk(row["chunk"], row["doc"], row["start"], row["end"], doc.text, tuple(json.loads(row["path"])))
-            if not 0 <= chunk.start < chunk.end <= len(doc.text) or zlib.crc32(chunk.text.encode("utf-8")) != row["crc"]:
+            chunk = Chunk(row["chunk"], row["doc"], row["start"], row["end"], owner.text, tuple(json.loads(row["path"])))
+            if not 0 <= chunk.start < chunk.end <= len(owner.text) or zlib.crc32(chunk.text.encode("utf-8")) != row["crc"]:
                 raise IndexCorruptError(f"chunk {chunk.chunk_id} does not match its document in {self.where}; {hint}")
             chunks.append(chunk)
             keys[chunk.chunk_id] = row["key"]
