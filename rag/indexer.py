@@ -21,7 +21,7 @@ import numpy as np
 from .chunking import chunk_document, embedding_text
 from .config import Settings
 from .embed_cache import EmbeddingCache
-from .errors import DocumentError, IndexNotFoundError, RagError
+from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .loading import LoadProblem, content_hash, document_from_bytes, iter_source_files, read_source
 from .store import FORMAT_VERSION, DocumentRows, Manifest, Snapshot, Store, Update, open_store, write_sources
 from .types import Chunk, Document
@@ -128,10 +128,10 @@ def _previous(store: Store, embedder, partial: bool) -> Snapshot | None:
         return store.open(model=embedder.info.model, dimension=embedder.info.dimension, check_format=False)
     except IndexNotFoundError:
         return None
-    except RagError:
+    except (IndexCorruptError, IndexMismatchError):
         if partial:
             raise
-        return None
+        return None  # any other error (a store that cannot be reached) stops every write
 
 
 def _known_vectors(previous: Snapshot | None, doc_ids) -> dict[bytes, np.ndarray]:

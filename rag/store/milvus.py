@@ -48,7 +48,9 @@ K1, B = 1.2, 0.75  # as rag.bm25.BM25
 PART_CHARS = 16_000  # a document's JSON per docs row: at most 4 bytes a character, under 64 KB
 BATCH = 500  # rows per insert or per query by ids
 PLACEHOLDER = 2**32 - 2  # milvus-lite refuses an empty sparse vector: a chunk without terms gets this dimension only
+KINDS = ("chunks", "docs", "removals", "terms", "meta")
 _clients: dict[str, Any] = {}
+_loaded: set[tuple[str, str]] = set()  # (uri, prefix) whose collections this process has loaded
 _clients_lock = threading.Lock()
 
 
@@ -87,9 +89,14 @@ def _client(uri: str):
 def release_clients() -> None:
     """Close every client this process opened (a later call opens them again, as a new process would)."""
     with _clients_lock:
-        for client in _clients.values():
+        for uri, client in _clients.items():
             client.close()
+            if "://" not in uri:  # the embedded milvus-lite server outlives its clients: stop it, unlocking the file
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(uri)
         _clients.clear()
+        _loaded.clear()
 
 
 @dataclass(frozen=True)
@@ -243,14 +250,27 @@ class MilvusStore:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
+    def _loaded_client(self):
+        """The client, with this knowledge base's collections loaded (a reopened collection is
+        released: it must be loaded before any search or query)."""
+        client = _client(self.uri)
+        key = (self.uri, self.prefix)
+        if key not in _loaded:
+            with self._lock:
+                if all(client.has_collection(f"{self.prefix}_{kind}") for kind in KINDS):
+                    for kind in KINDS:
+                        client.load_collection(f"{self.prefix}_{kind}")
+                    _loaded.add(key)
+        return client
+
     def call(self, method: str, kind: str, **kwargs):
         """One client call on collection `<prefix>_<kind>`, serialised (the client is shared)."""
-        client = _client(self.uri)
+        client = self._loaded_client()
         with self._lock:
             return getattr(client, method)(f"{self.prefix}_{kind}", **kwargs)
 
     def _exists(self) -> bool:
-        client = _client(self.uri)
+        client = self._loaded_client()
         with self._lock:
             return client.has_collection(f"{self.prefix}_meta")
 
@@ -332,7 +352,7 @@ class MilvusStore:
             )
 
     def _scan(self, kind: str, filter: str, fields: list[str]) -> Iterable[dict]:
-        client = _client(self.uri)
+        client = self._loaded_client()
         with self._lock:
             iterator = client.query_iterator(f"{self.prefix}_{kind}", batch_size=1000, filter=filter, output_fields=fields)
         try:
