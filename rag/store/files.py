@@ -4,7 +4,9 @@ Layout of the index folder:
 
     CURRENT                  name of the live generation (replaced atomically)
     gen-<n>/manifest.json    format version, model and dimension, chunking, documents with hashes
-    gen-<n>/vectors.faiss    IndexFlatIP over L2-normalised vectors (inner product = cosine)
+    gen-<n>/vectors.faiss    L2-normalised vectors (inner product = cosine): exact IndexFlatIP, or
+                             from APPROXIMATE_FROM chunks on an HNSW graph over the same flat
+                             storage (`RAG_FAISS_INDEX=auto|flat|hnsw`; recall in docs/benchmarks.md)
     gen-<n>/chunks.jsonl     one chunk per line, in FAISS row order
     gen-<n>/documents.jsonl  one document per line (text, title, metadata)
     gen-<n>/bm25.npz, bm25.json
@@ -102,6 +104,34 @@ def _live_or_none(index_dir: Path) -> Path | None:
         return None  # a rebuild replaces a damaged pointer
 
 
+# From this many chunks `auto` builds an HNSW graph: exact search costs ~1 ms a 10 k vectors here,
+# and an index of this size answers in ~{p50} ms exact (bench/scale.py)
+APPROXIMATE_FROM = 200_000
+HNSW_M = 32  # neighbours per node
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128  # candidates kept while searching: recall against exact in docs/benchmarks.md
+
+
+def vector_index(vectors: np.ndarray, dimension: int, kind: str = "auto"):
+    """The FAISS index for a generation's vectors: "flat" (exact), "hnsw" (approximate, the same
+    vectors readable back), or "auto" (hnsw from APPROXIMATE_FROM vectors)."""
+    import faiss
+
+    if kind == "auto":
+        kind = "hnsw" if len(vectors) >= APPROXIMATE_FROM else "flat"
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    elif kind == "flat":
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        raise ValueError(f"unknown FAISS index kind {kind!r}: auto, flat or hnsw")
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
 def write_index(
     index_dir: Path,
     manifest: Manifest,
@@ -109,6 +139,7 @@ def write_index(
     chunks: list[Chunk],
     vectors: np.ndarray,
     bm25: BM25,
+    kind: str = "auto",
 ) -> Path:
     import faiss
 
@@ -121,10 +152,7 @@ def write_index(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
 
-    flat = faiss.IndexFlatIP(manifest.dimension)
-    if len(vectors):
-        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(flat, str(staging / "vectors.faiss"))
+    faiss.write_index(vector_index(vectors, manifest.dimension, kind), str(staging / "vectors.faiss"))
     write_text_durably(staging / "chunks.jsonl", (_chunk_json(c) + "\n" for c in chunks))
     write_text_durably(staging / "documents.jsonl", (document_json(d) + "\n" for d in documents))
     bm25.save(staging)
@@ -221,8 +249,10 @@ def read_index(index_dir: Path, model: str | None = None, dimension: int | None 
         bm25 = BM25.load(folder)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexCorruptError(f"index file missing or damaged: {current}; {rebuild_hint(index_dir)}") from exc
-    if not isinstance(vectors, faiss.IndexFlat):  # what this store writes: exact search, vectors readable back for fusion
-        raise IndexCorruptError(f"{folder / 'vectors.faiss'} is not a flat vector index; {rebuild_hint(index_dir)}")
+    if not isinstance(vectors, (faiss.IndexFlat, faiss.IndexHNSWFlat)):  # what this store writes: vectors readable back for fusion
+        raise IndexCorruptError(f"{folder / 'vectors.faiss'} is not a flat or HNSW vector index; {rebuild_hint(index_dir)}")
+    if isinstance(vectors, faiss.IndexHNSWFlat):
+        vectors.hnsw.efSearch = HNSW_EF_SEARCH
     if vectors.ntotal != len(chunks) or bm25.matrix.shape[0] != len(chunks) or len(chunks) != manifest.chunk_count:
         raise IndexCorruptError(f"index files in {folder} disagree on the number of chunks; {rebuild_hint(index_dir)}")
     for chunk, checksum in zip(chunks, checksums):
@@ -300,9 +330,10 @@ class FilesStore:
 
     name = "files"
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, kind: str = "auto") -> None:
         self.index_dir = index_dir
         self.where = str(index_dir)
+        self.kind = kind  # of the vector index written: auto, flat or hnsw
 
     def live_version(self) -> str | None:
         folder = live_generation(self.index_dir)
@@ -339,7 +370,7 @@ class FilesStore:
         vectors = np.concatenate([v for _, _, v in ordered]) if ordered else np.zeros((0, dim), np.float32)
         titles = {d.doc_id: d.title for d in documents}
         bm25 = BM25.build((embedding_text(c, titles[c.doc_id]) for c in chunks), segmenter=update.manifest.segmenter)
-        return str(write_index(self.index_dir, update.manifest, documents, chunks, vectors, bm25))
+        return str(write_index(self.index_dir, update.manifest, documents, chunks, vectors, bm25, self.kind))
 
     def close(self) -> None:
         pass
