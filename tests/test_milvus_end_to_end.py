@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from test_web import ask, browser, start_app, upload  # noqa: F401 - `browser` is a fixture
 
 from conftest import FOUR_POLICIES, ROOT, SEED_FILE, SEED_QUESTION
-from test_web import ask, browser, start_app, upload  # noqa: F401 - `browser` is a fixture
 
 pytest.importorskip("pymilvus")
 
