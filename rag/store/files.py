@@ -119,6 +119,7 @@ def vector_index(vectors: np.ndarray, dimension: int, kind: str = "auto"):
 
     if kind == "auto":
         kind = "hnsw" if len(vectors) >= APPROXIMATE_FROM else "flat"
+    index: Any
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
