@@ -77,3 +77,21 @@ def test_web_chat_on_milvus_answers_the_seed_question_and_an_upload(milvus_app, 
     page.get_by_role("tab", name="问答").click()
     ask(page, "公共充电桩奖励多少钱?", "三千元")
     page.close()
+
+
+def test_a_milvus_lite_file_open_in_another_process_is_one_clear_line(tmp_path):
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    docs.mkdir()
+    shutil.copy(SEED_FILE, docs / SEED_FILE.name)
+    assert run_cli("index", str(docs), index=index).returncode == 0
+    hold = "import sys, time; from pymilvus import MilvusClient; MilvusClient(sys.argv[1]); print('open', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(index / "milvus.db")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        out = run_cli("docs", index=index)
+        assert out.returncode != 0 and out.stderr.strip().count("\n") == 0
+        assert "open in another process" in out.stderr and "milvus-lite server --data-dir" in out.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli("docs", index=index).returncode == 0  # free again once the other process is gone

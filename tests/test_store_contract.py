@@ -3,7 +3,12 @@ questions during an update, and the same answers from both stores (milvus-lite i
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
+import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,15 +26,43 @@ PARK = "科技园区管理办法。园区企业可以申请研发费用补助，
 TRAIN = "职业技能培训补贴实施细则。参加培训并取得证书的劳动者，可以按规定领取职业技能培训补贴。"
 
 
-@pytest.fixture(params=STORES)
-def settings(request, tmp_path):
-    if request.param == "milvus":
-        pytest.importorskip("pymilvus")
-    yield replace(Settings.from_env(), index_dir=tmp_path / "index", store=request.param)
-    if request.param == "milvus":
-        from rag.store.milvus import release_clients
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory):
+    """A milvus-lite server in a process of its own: the network path a Milvus server or cluster
+    takes (`RAG_MILVUS_URI=http://...`)."""
+    pytest.importorskip("pymilvus")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path_factory.mktemp("milvus-server") / "data"
+    server = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)])
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=30)
 
-        release_clients()
+
+@pytest.fixture(params=["files", "milvus", "milvus-server"])
+def settings(request, tmp_path):
+    base = replace(Settings.from_env(), index_dir=tmp_path / "index")
+    if request.param == "files":
+        yield replace(base, store="files")
+        return
+    pytest.importorskip("pymilvus")
+    from rag.store.milvus import release_clients
+
+    if request.param == "milvus-server":  # one server for the module: each test its own knowledge base
+        uri = request.getfixturevalue("milvus_server")
+        yield replace(base, store="milvus", milvus_uri=uri, milvus_collection=f"kb_{uuid.uuid4().hex[:10]}")
+    else:
+        yield replace(base, store="milvus")
+    release_clients()
 
 
 @pytest.fixture

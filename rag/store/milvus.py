@@ -26,6 +26,7 @@ Both searches are ours to fuse (Milvus's hybrid search returns no per-side score
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -60,10 +61,29 @@ def term_id(term: str) -> int:
 
 
 class _QuietLite(logging.Filter):
-    """milvus-lite has no MVCC timestamps to give query iterators; pymilvus warns at every scan."""
+    """milvus-lite has no MVCC timestamps to give query iterators (pymilvus warns at every scan),
+    and a file another process holds is reported by our own message (its traceback says less)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "failed to get mvccTs" not in record.getMessage()
+        message = record.getMessage()
+        return "failed to get mvccTs" not in message and "Failed to start MilvusLite server" not in message
+
+
+def _check_unlocked(path: Path) -> None:
+    """A milvus-lite data folder another process has open: say so plainly (lite would fail with
+    'Open local milvus failed')."""
+    lock = path / "LOCK"
+    if not lock.exists():
+        return
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RagError(
+                f"the milvus-lite data {path} is open in another process (a milvus-lite file serves one process at a time): "
+                f"stop the other one (the web chat or the CLI), or serve it with `milvus-lite server --data-dir {path} --host 127.0.0.1` and set RAG_MILVUS_URI=http://127.0.0.1:19530"
+            ) from None
+        fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _client(uri: str):
@@ -73,16 +93,14 @@ def _client(uri: str):
             from pymilvus import MilvusClient
 
             logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_QuietLite())
-
+            logging.getLogger("milvus_lite.server_manager").addFilter(_QuietLite())
             if "://" not in uri:
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
+                _check_unlocked(Path(uri))
             try:
                 _clients[uri] = MilvusClient(uri)
             except Exception as exc:  # pymilvus raises its own MilvusException and connection errors
-                raise RagError(
-                    f"cannot open Milvus at {uri} ({type(exc).__name__}: {exc}); a milvus-lite file serves one process at a time: "
-                    "stop the other process (the web chat or the CLI), or run `milvus-lite server --host 127.0.0.1` and point RAG_MILVUS_URI at it"
-                ) from exc
+                raise RagError(f"cannot open Milvus at {uri} ({type(exc).__name__}: {exc})") from exc
         return _clients[uri]
 
 
