@@ -7,6 +7,7 @@ few columns of a CSC matrix.
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,10 +30,8 @@ class BM25:
         """`texts` may be a generator: each text is segmented once and not kept."""
         segment = SEGMENTERS[segmenter]
         vocabulary: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        counts: list[int] = []
-        length_list: list[int] = []
+        # typed arrays, not lists: 4 bytes a posting instead of ~36 (1 M chunks hold ~4e8 postings)
+        rows, cols, counts, length_list = array("i"), array("i"), array("f"), array("i")
         for row, text in enumerate(texts):
             terms = segment(text)
             length_list.append(len(terms))
@@ -43,11 +42,13 @@ class BM25:
             rows.extend([row] * len(tf))
             cols.extend(tf.keys())
             counts.extend(tf.values())
-        lengths = np.asarray(length_list, dtype=np.float32)
+        lengths = np.frombuffer(length_list, dtype=np.int32).astype(np.float32)
         n_docs = len(lengths)
         shape = (n_docs, max(len(vocabulary), 1))
-        tf_matrix = sparse.csr_matrix((np.asarray(counts, np.float32), (rows, cols)), shape=shape)
-        df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=shape[1]).astype(np.float32)
+        col_ids = np.frombuffer(cols, dtype=np.int32)
+        tf_matrix = sparse.csr_matrix((np.frombuffer(counts, dtype=np.float32), (np.frombuffer(rows, dtype=np.int32), col_ids)), shape=shape)
+        del rows, counts
+        df = np.bincount(col_ids, minlength=shape[1]).astype(np.float32)
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
         avg = float(lengths.mean()) if n_docs else 1.0
         norm = k1 * (1 - b + b * lengths / max(avg, 1e-9))
