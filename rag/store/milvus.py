@@ -34,7 +34,7 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ import numpy as np
 from ..errors import IndexCorruptError, IndexNotFoundError, RagError
 from ..segment import SEGMENTERS
 from ..types import Chunk, Document
-from .base import FORMAT_VERSION, Hits, Manifest, Snapshot, Update, check_manifest, chunk_number, document_from_json, document_json, rebuild_hint
+from .base import Hits, Manifest, Snapshot, Update, check_manifest, chunk_number, document_from_json, document_json, rebuild_hint
 
 K1, B = 1.2, 0.75  # as rag.bm25.BM25
 PART_CHARS = 16_000  # a document's JSON per docs row: at most 4 bytes a character, under 64 KB
@@ -119,16 +119,26 @@ def release_clients() -> None:
 
 @dataclass(frozen=True)
 class _Meta:
-    """What a `meta` row holds: the manifest without its documents table, and BM25 statistics."""
+    """What a `meta` row holds: the manifest without its documents table (the docs rows hold it),
+    and the sum of the chunks' lengths in terms (avgdl = total_terms / chunk_count)."""
 
-    format_version: int
-    model: str
-    dimension: int
-    chunk_size: int
-    chunk_overlap: int
-    segmenter: str
-    chunk_count: int
-    total_terms: int  # the sum of the chunks' lengths in terms (avgdl = total_terms / chunk_count)
+    manifest: Manifest  # documents and files empty
+    total_terms: int
+
+    @property
+    def chunk_count(self) -> int:
+        return self.manifest.chunk_count
+
+    def to_json(self) -> str:
+        fields = asdict(self.manifest)
+        del fields["documents"], fields["files"]
+        return json.dumps({**fields, "total_terms": self.total_terms})
+
+    @classmethod
+    def from_json(cls, text: str) -> "_Meta":
+        fields = json.loads(text)
+        total_terms = fields.pop("total_terms")
+        return cls(Manifest(**fields, documents={}), total_terms)
 
 
 def _batches(items: Sequence, size: int = BATCH) -> Iterable[Sequence]:
@@ -424,7 +434,7 @@ class MilvusStore:
     def _meta(self, gen: int) -> _Meta:
         rows = self.call("query", "meta", ids=[gen], output_fields=["payload"])
         try:
-            return _Meta(**json.loads(rows[0]["payload"]))
+            return _Meta.from_json(rows[0]["payload"])
         except (IndexError, KeyError, ValueError, TypeError) as exc:
             raise IndexCorruptError(f"Milvus knowledge base {self.where}: generation {gen} has no readable settings; {rebuild_hint(self.index_dir)}") from exc
 
@@ -442,9 +452,7 @@ class MilvusStore:
         for row in self._scan("docs", f"gen <= {gen} and part == 0", ["key", "doc", "title", "hash", "chunks"]):
             if row["key"].rpartition(":")[0] not in removed:
                 documents[row["doc"]] = {"hash": row["hash"], "title": row["title"], "chunks": row["chunks"]}
-        fields = asdict(meta)
-        del fields["total_terms"]
-        return Manifest(**fields, documents=dict(sorted(documents.items())))
+        return replace(meta.manifest, documents=dict(sorted(documents.items())))
 
     def open(self, model: str | None = None, dimension: int | None = None, check_format: bool = True, verify: bool = True) -> MilvusSnapshot:
         gen = self._live_gen()
@@ -587,12 +595,8 @@ class MilvusStore:
         self._insert("removals", [{"key": v, "gen": new, "v": [0.0, 0.0]} for v in drop])
         for kind in ("docs", "chunks", "terms", "removals"):
             self.call("flush", kind)
-        fields = asdict(update.manifest)
-        for name in ("documents", "files"):
-            del fields[name]
-        fields["chunk_count"] = chunk_count
-        meta = _Meta(**fields, total_terms=total_terms)
-        self.call("insert", "meta", data=[{"gen": new, "payload": json.dumps(asdict(meta)), "v": [0.0, 0.0]}])  # the publication
+        meta = _Meta(replace(update.manifest, documents={}, files={}, chunk_count=chunk_count), total_terms)
+        self.call("insert", "meta", data=[{"gen": new, "payload": meta.to_json(), "v": [0.0, 0.0]}])  # the publication
         self.call("flush", "meta")
         self._purge(live)
         return str(new)
@@ -626,4 +630,4 @@ class MilvusStore:
         pass  # the client is shared by the process (see _client)
 
 
-__all__ = ["FORMAT_VERSION", "MilvusSnapshot", "MilvusStore", "release_clients", "term_id"]
+__all__ = ["MilvusSnapshot", "MilvusStore", "release_clients", "term_id"]
