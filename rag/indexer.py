@@ -303,6 +303,15 @@ def _plan(sources, settings, previous: Snapshot | None, on_problem, keep_missing
     return documents
 
 
+def _backends(previous: Snapshot | None, embedder, embedded: int) -> list[str]:
+    """The backends whose vectors the new state holds: the previous ones (their vectors are kept
+    where the text is unchanged) and this embedder's, when it embedded anything."""
+    held = set(previous.manifest.embed_backends) if previous is not None else set()
+    if embedded or previous is None:
+        held.add(embedder.info.backend)
+    return sorted(held)
+
+
 def _publish(store: Store, previous: Snapshot | None, documents: dict[str, Document], settings: Settings, embedder, progress, report: IndexReport) -> None:
     """Chunk and embed what changed and write it. When the previous state was built the same way
     (format, chunking), only new and changed documents are chunked, embedded and put; otherwise
@@ -339,6 +348,7 @@ def _publish(store: Store, previous: Snapshot | None, documents: dict[str, Docum
         segmenter=SEGMENTER,
         documents={d.doc_id: {"hash": d.content_hash, "title": d.title, "chunks": counts[d.doc_id]} for d in ordered},
         chunk_count=sum(counts[d.doc_id] for d in ordered),
+        embed_backends=_backends(previous, embedder, report.embedded_chunks),
     )
     rows, offset = [], 0
     for doc in put:

@@ -25,6 +25,7 @@ class FakeInfo:
     device: str = "cpu"
     dtype: str = "float32"
     max_tokens: int = 512
+    backend: str = "fake-hash"
 
 
 class FakeEmbedder:

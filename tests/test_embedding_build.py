@@ -52,8 +52,8 @@ def test_builds_and_encodes_offline_in_fresh_cache(tmp_path):
 
 
 def test_prompts_are_configured(embedder):
-    assert embedder._model.prompts["query"] == "query: "
-    assert embedder._model.prompts["passage"] == "passage: "
+    assert embedder._encoder.prompts["query"] == "query: "
+    assert embedder._encoder.prompts["passage"] == "passage: "
     assert embedder.info.dimension == 384
 
 

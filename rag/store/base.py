@@ -46,6 +46,9 @@ class Manifest:
     segmenter: str
     documents: dict[str, dict]  # doc_id -> {"hash", "title", "chunks"}
     chunk_count: int
+    # how the vectors were made (EmbedderInfo.backend), every backend whose vectors the index holds:
+    # vectors of different backends mix (cosine >= 0.99 to float32, tests/test_onnx_encoder.py)
+    embed_backends: list[str] = field(default_factory=list)  # empty: written before backends were recorded
     files: dict[str, str] = field(default_factory=dict)  # files store: file name -> sha256 (empty: written before checksums)
 
     def to_json(self) -> str:
