@@ -198,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", help="write all metrics to this file")
     p.add_argument("--limit", type=int, help="evaluate only the first N questions")
     p.add_argument("--no-baselines", action="store_true", help="skip the jieba baseline (the slowest to build)")
+    p.add_argument("--retrieval-only", action="store_true", help="score retrieval only: no reader reads the passages (much faster)")
     p.add_argument("--sweep", action="store_true", help="also report recall for other dense fusion weights, and refusal for other confidence thresholds")
     p.add_argument("--unanswerable-from", metavar="DATASET", help="also ask this dataset's questions, as unanswerable (its passages are not indexed)")
     p.add_argument("--dense-weight", type=float, help="override the fusion weight of the dense ranking")

@@ -342,6 +342,68 @@ def test_train_reader_runs_end_to_end_on_a_small_slice_and_resumes(tmp_path):
     before = net.blocks[0].query.weight.detach().clone()
     load_into(net, folder, out)
     assert torch.allclose(net.blocks[0].query.weight, before + 2.0 * b @ a, atol=1e-6)
+    # training goes on from the shipped file: no first stage, the adapters start where they were
+    out2 = tmp_path / "out2"
+    more = command[: command.index("--out")] + [
+        "--out",
+        str(out2),
+        "--checkpoint-dir",
+        str(ckpt),
+        "--init-from",
+        str(out),
+        "--seed",
+        "14",
+        "--batch",
+        "4",
+        "--warmup",
+        "1",
+    ]
+    done = subprocess.run(more, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "activation cache" not in done.stdout and "train upper" not in done.stderr
+    second = json.loads((out2 / "manifest.json").read_text("utf-8"))
+    assert second["hyperparameters"]["continued"][0]["seed"] == 14 and second["hyperparameters"]["epochs"] == 1
+    assert " && python -m rag train-reader" in second["command"] and "--init-from" in second["command"]
+    first = json.loads((out / "manifest.json").read_text("utf-8"))  # as the resumed run rewrote it
+    assert second["train_minutes_in_all"] == pytest.approx(second["train_minutes_this_run"] + first["train_minutes_in_all"], abs=0.11)
+    a2 = load_file(str(out2 / "reader.safetensors"))["blocks.0.query.lora_A"].float()
+    assert not torch.equal(a2, a) and torch.nn.functional.cosine_similarity(a2.flatten(), a.flatten(), dim=0) > 0.5  # moved on from a, not from scratch
+
+
+@pytest.mark.parametrize(
+    "text,span,mended",
+    [
+        ("有「战史演武」&「争霸演武」两种", "战史演武」&「争霸演武", "「战史演武」&「争霸演武」"),
+        ("所谓“M-Touch”机", "M-Touch”机", "“M-Touch”机"),
+        ("作品《熊猫家族》于", "《熊猫家族", "《熊猫家族》"),
+        ("名为「锣鼓点，是", "「锣鼓点", "锣鼓点"),
+        ("即（索尔维制碱法”）", "索尔维制碱法”）", "索尔维制碱法"),
+        ("意为「最初的冈瓦那大陆", "意为「最初的冈瓦那大陆", "意为「最初的冈瓦那大陆"),  # inside, no partner: kept
+        ("《红楼梦》的作者", "《红楼梦》", "《红楼梦》"),
+        ("”", "”", ""),
+    ],
+)
+def test_a_span_never_holds_half_a_bracket_pair(text, span, mended):
+    from rag.reader.model import balance_brackets
+
+    a = text.index(span)
+    lo, hi = balance_brackets(text, a, a + len(span))
+    assert text[lo:hi] == mended
+
+
+def test_the_passage_weight_lets_the_retrieval_score_choose_between_spans(loaded):
+    from rag.reader.model import ModelReader, ReaderSettings, SpanGuess
+    from rag.types import Chunk, Passage
+
+    text = "甲" * 40
+    read = [Passage(Chunk(f"d#{i}", "d", 0, 40, text), score, rank=i + 1) for i, score in enumerate((1.0, 0.2))]
+    guesses = [SpanGuess(1, 0, 2, 3.0, 5.0), SpanGuess(0, 4, 6, 2.5, 4.0)]  # best margin in the weaker passage
+    plain = ModelReader({}, loaded, ReaderSettings(passage_weight=0.0))
+    assert [g.passage for _, g in plain.ranked(guesses, read)] == [1, 0]
+    weighted = ModelReader({}, loaded, ReaderSettings(passage_weight=2.0))
+    ranked = weighted.ranked(guesses, read)
+    assert [g.passage for _, g in ranked] == [0, 1] and ranked[0][0] == pytest.approx(2.5 + 2.0)
+    assert weighted.with_threshold(0.0).passage_weight == 2.0
 
 
 def test_train_reader_without_data_says_what_is_missing(tmp_path):

@@ -76,7 +76,7 @@ def run_eval(args, settings) -> int:
     bar.close()
     print(f"index: {report.summary()}", file=sys.stderr)
     assistant = Assistant(settings, embedder=embedder)
-    evaluation = Evaluation(evalset, assistant, with_baselines=not args.no_baselines)
+    evaluation = Evaluation(evalset, assistant, with_baselines=not args.no_baselines, with_readers=not args.retrieval_only)
     result = evaluation.run()
     result["index_seconds"] = time.perf_counter() - started
     script = "" if args.question_script == "asis" else f", questions in script {args.question_script}"

@@ -68,8 +68,9 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 class Evaluation:
-    def __init__(self, evalset: EvalSet, assistant, with_baselines: bool = True) -> None:
+    def __init__(self, evalset: EvalSet, assistant, with_baselines: bool = True, with_readers: bool = True) -> None:
         self.set = evalset
+        self.with_readers = with_readers
         self.assistant = assistant
         data = assistant.data
         self.chunks = data.chunks
@@ -89,6 +90,8 @@ class Evaluation:
 
     def readers(self) -> dict[str, Any]:
         """The reader in use first, then the other one beside it (the model when its weights load)."""
+        if self._readers is None and not self.with_readers:
+            self._readers = {}
         if self._readers is None:
             assistant = self.assistant
             readers: dict[str, Any] = {assistant.reader.name: assistant.reader}
@@ -172,7 +175,7 @@ class Evaluation:
         result = {"dataset": self.set.name, "questions": len(self.set.questions), "chunks": len(self.chunks), "dense_weight": w}
         result["readers"] = {name: r.threshold for name, r in readers.items()}
         result["retrieval"] = {name: s.summary() for name, s in systems.items()}
-        if self.set.kind != "lecoqa":
+        if self.set.kind != "lecoqa" and readers:
             result["answers"] = {name: a.summary() for name, a in all_answers.items()}
         result["latency_ms"] = {stage: _percentiles(v) for stage, v in stages.items() if v}
         return result

@@ -8,6 +8,11 @@ times the rule reader's lexical coverage of the question; for each weight tried,
 the highest score that still answers all but `--false-refusals` of the first kind, and the weight
 refusing the most near misses wins (0 means the margin alone). Both go into the manifest with the
 figures of every weight tried.
+
+The same reading with the gold passage among the candidates also chooses the passage weight: the
+quoted span is the one with the best margin + weight × its passage's fused retrieval score
+(BERTserini's interpolation), and the weight whose chosen spans score the best character F1
+against the references wins (0: the margin alone).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ def run(args) -> int:
     from ..embedding import Embedder
     from ..evaluation.cli import WORKDIR
     from ..evaluation.datasets import load_dataset
+    from ..evaluation.metrics import best_over, char_f1
     from ..indexer import build_index
     from .model import ModelReader, lexical_support
     from .weights import MANIFEST_FILE, WEIGHTS_DIR
@@ -48,12 +54,19 @@ def run(args) -> int:
     assert isinstance(reader, ModelReader)
     n = reader.settings.passages
     rows: dict[bool, list[tuple[float, float]]] = {True: [], False: []}  # (margin, lexical support) with the gold passage / without it
+    # per question with the gold passage: (margin, the passage's retrieval score, span F1) per guess
+    choices: list[list[tuple[float, float, float]]] = []
     for q in tqdm(questions, desc="calibrating", unit="q"):
         passages = retriever.search(q.question, k=n + 10)
         others = [p for p in passages if p.chunk.doc_id not in q.gold_docs]
         for gold, read in ((True, passages[:n]), (False, others[:n])):
             guesses = reader.read(q.question, read)
             rows[gold].append((guesses[0].margin, lexical_support(reader.rules, q.question, read)) if guesses else (-np.inf, 0.0))
+            if gold and guesses and q.answers:
+                text = {d: assistant.documents[d].text for d in {read[g.passage].chunk.doc_id for g in guesses}}
+                choices.append(
+                    [(g.margin, read[g.passage].score, best_over(char_f1, text[read[g.passage].chunk.doc_id][g.start : g.end], q.answers)) for g in guesses]
+                )
     answerable, near_miss = np.array(rows[True]), np.array(rows[False])
     if not np.isfinite(answerable[:, 0]).any():
         print("no calibration question was read: nothing written", file=sys.stderr)
@@ -74,12 +87,16 @@ def run(args) -> int:
             }
         )
     best = max(trials, key=lambda t: (t["near_misses_refused"], -t["support_weight"]))
+    passage_trials = [{"passage_weight": w, "F1": round(100 * _chosen_f1(choices, w), 2)} for w in PASSAGE_WEIGHTS]
+    best_passage = max(passage_trials, key=lambda t: (t["F1"], -t["passage_weight"]))
     figures = {
         "set": Path(args.dataset).name,
         "questions": len(questions),
         "skipped": args.skip,
         **best,
         "weights_tried": trials,
+        "passage_weight": best_passage["passage_weight"],
+        "passage_weights_tried": passage_trials,
         "command": "python -m rag calibrate-reader " + " ".join(sys.argv[2:]),
     }
     print(json.dumps(figures, ensure_ascii=False, indent=1))
@@ -92,6 +109,14 @@ def run(args) -> int:
 
 
 SUPPORT_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
+PASSAGE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
+
+
+def _chosen_f1(choices: list[list[tuple[float, float, float]]], weight: float) -> float:
+    """Mean F1 of the span that margin + weight × retrieval score picks, per question."""
+    if not choices:
+        return 0.0
+    return float(np.mean([max(guesses, key=lambda g: g[0] + weight * g[1])[2] for guesses in choices]))
 
 
 def _threshold(scores: np.ndarray, false_refusals: float) -> float:

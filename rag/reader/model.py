@@ -45,6 +45,10 @@ class ReaderSettings:
     # refusal score = margin + support_weight × the rule reader's lexical coverage of the question
     # (calibrate.py picks the weight with the threshold; 0: the margin alone). None: the manifest's
     support_weight: float | None = None
+    # the quoted span is the one with the best margin + passage_weight × its passage's fused retrieval
+    # score (BERTserini's interpolation of reader and retriever; calibrate.py picks the weight on
+    # calibration questions). None: the manifest's (0 when it has none: the margin alone)
+    passage_weight: float | None = None
     # bfloat16: 2.3x faster than float32 on this CPU, the same spans on 100 of 100 CMRC trial
     # questions; dynamic int8 lost 15-20 F1 points (docs/reader.md)
     dtype: str = "bfloat16"
@@ -127,6 +131,49 @@ def load_reader(model_folder: Path, weights_dir: Path | None = None, dtype: str 
         return loaded
 
 
+_OPENERS = {"「": "」", "『": "』", "《": "》", "〈": "〉", "“": "”", "‘": "’", "（": "）", "(": ")", "【": "】", "［": "］", "[": "]"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+
+def balance_brackets(text: str, a: int, b: int) -> tuple[int, int]:
+    """Mend a span `text[a:b]` that holds half of a bracket or quotation-mark pair: take in the
+    other half when it stands right beside the span, else drop a stray one from the span's edge
+    (a quote never shows `「锣鼓点` or `M-Touch”机`)."""
+    for _ in range(6):  # each step mends one edge; a span has few brackets
+        opens: list[int] = []
+        closes: list[int] = []  # closers without their opener
+        for i in range(a, b):
+            c = text[i]
+            if c in _OPENERS:
+                opens.append(i)
+            elif c in _CLOSERS:
+                if opens and text[opens[-1]] == _CLOSERS[c]:
+                    opens.pop()
+                else:
+                    closes.append(i)
+        if closes:
+            if a > 0 and text[a - 1] == _CLOSERS[text[closes[0]]]:
+                a -= 1
+            elif closes[-1] == b - 1:
+                b -= 1
+            elif closes[0] == a:
+                a += 1
+            else:
+                break
+        elif opens:
+            if b < len(text) and text[b] == _OPENERS[text[opens[-1]]]:
+                b += 1
+            elif opens[0] == a:
+                a += 1
+            elif opens[-1] == b - 1:
+                b -= 1
+            else:
+                break
+        else:
+            break
+    return a, b
+
+
 def best_spans(start_logits, end_logits, batch: Batch, max_tokens: int) -> list[tuple[int, int, float, float]]:
     """Per window: (first token, last token, span score, no-answer score); span over passage tokens."""
     import torch
@@ -162,6 +209,7 @@ class ModelReader:
         self.settings = settings
         self.rules = rules  # the rule reader, for its lexical coverage (the refusal score's second term)
         calibration = loaded.manifest.get("calibration", {})
+        self.passage_weight = float(calibration.get("passage_weight", 0.0) if settings.passage_weight is None else settings.passage_weight)
         weight = calibration.get("support_weight", 0.0) if settings.support_weight is None else settings.support_weight
         self.support_weight = float(weight) if rules is not None else 0.0
         if settings.min_margin is not None:
@@ -177,7 +225,8 @@ class ModelReader:
         return self.min_margin
 
     def with_threshold(self, threshold: float) -> "ModelReader":
-        return ModelReader(self.documents, self.loaded, replace(self.settings, min_margin=threshold, support_weight=self.support_weight), self.rules)
+        settings = replace(self.settings, min_margin=threshold, support_weight=self.support_weight, passage_weight=self.passage_weight)
+        return ModelReader(self.documents, self.loaded, settings, self.rules)
 
     def support(self, question_text: str, passages: list[Passage], context_question: str | None = None) -> float:
         """The rule reader's coverage of the question by its best-supported sentence (0 without rules)."""
@@ -219,6 +268,7 @@ class ModelReader:
                 a += 1
             while b > a and text[b - 1] in BREAKS:
                 b -= 1
+            a, b = balance_brackets(text, a, b)
             if b <= a:
                 continue
             start, end = offset + a, offset + b
@@ -270,11 +320,14 @@ class ModelReader:
             return Answer(question=question_text, text=NOT_FOUND, refused=True, passages=tuple(passages), confidence=score)
         question = analyse_question(question_text)
         limit = 2 if question.kind == "factoid" else self.settings.max_sentences
-        floor = max(self.min_margin - bonus, guesses[0].margin - self.settings.runner_up_within)
+        ranked = self.ranked(guesses, read)
+        floor = ranked[0][0] - self.settings.runner_up_within
         chosen: list[tuple[SpanGuess, Passage, int, int]] = []
-        for guess in guesses:
-            if len(chosen) >= limit or guess.margin < floor:
+        for combined, guess in ranked:
+            if len(chosen) >= limit or combined < floor:
                 break
+            if guess.margin < self.min_margin - bonus:
+                continue
             passage = read[guess.passage]
             doc = self.documents[passage.chunk.doc_id]
             start, end = self._sentence(doc, passage, guess)
@@ -291,6 +344,11 @@ class ModelReader:
             text = self.documents[passage.chunk.doc_id].text
             quotes.append(Quote(passage, start, end, text[start:end], text[guess.start : guess.end], guess.start - start, guess.margin))
         return cited_answer(question_text, self.documents, quotes, passages, score)
+
+    def ranked(self, guesses: list[SpanGuess], read: list[Passage]) -> list[tuple[float, SpanGuess]]:
+        """(margin + passage_weight × the passage's retrieval score, guess), best first."""
+        w = self.passage_weight
+        return sorted(((g.margin + w * read[g.passage].score if w else g.margin, g) for g in guesses), key=lambda t: -t[0])
 
     def _sentence(self, doc: Document, passage: Passage, guess: SpanGuess) -> tuple[int, int]:
         """The sentence(s) holding the span, cut to at most MAX_SENTENCE_CHARS of clauses around it."""

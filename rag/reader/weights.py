@@ -104,7 +104,22 @@ def read_manifest(folder: Path = WEIGHTS_DIR) -> dict:
 
 
 def load_into(network, model_folder: Path, folder: Path = WEIGHTS_DIR) -> dict:
-    """Apply the shipped weights to a network holding the base weights; returns the manifest."""
+    """Apply the shipped weights to a network holding the base weights, the adapters merged into
+    its matrices; returns the manifest."""
+    manifest, adapters = load_trained(network, model_folder, folder)
+    if adapters:
+        try:
+            scale = float(manifest["lora"]["scale"])
+            merge_into(network.state_dict(), adapters, scale)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            path = folder / WEIGHTS_FILE
+            raise ReaderUnavailable(f"{path}: the adapters do not fit this network ({exc}); retrain with: python -m rag train-reader") from None
+    return manifest
+
+
+def load_trained(network, model_folder: Path, folder: Path = WEIGHTS_DIR) -> tuple[dict, dict]:
+    """Apply the shipped upper blocks and head to a network holding the base weights; return the
+    manifest and the adapters, not merged (training goes on from them: train-reader --init-from)."""
     import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -133,10 +148,4 @@ def load_into(network, model_folder: Path, folder: Path = WEIGHTS_DIR) -> dict:
                 own[name].add_(delta)
             elif name in tensors:
                 own[name].copy_(tensors[name])
-    if adapters:
-        try:
-            scale = float(manifest["lora"]["scale"])
-            merge_into(own, adapters, scale)
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ReaderUnavailable(f"{path}: the adapters do not fit this network ({exc}); retrain with: python -m rag train-reader") from None
-    return manifest
+    return manifest, adapters
