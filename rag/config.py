@@ -18,6 +18,7 @@
 | RAG_READER          | rules                           | rules (hand-written) or model (the trained reader; docs/reader.md) |
 | RAG_READER_MIN_MARGIN | calibrated (manifest)         | model reader: answer margin below which a question is refused (per corpus) |
 | RAG_READER_SUPPORT_WEIGHT | calibrated (manifest)     | model reader: weight of the rule reader's coverage in its refusal score (0: margin alone) |
+| RAG_READER_PASSAGE_WEIGHT | calibrated (manifest)     | model reader: weight of the retrieval score in choosing the quoted span (0: margin alone) |
 | RAG_MIN_CONFIDENCE  | 0.348                           | rules reader: below it a question is refused (per corpus; `rag eval --sweep`) |
 | RAG_MAX_UNPACKED_MB | 128                             | a .docx may unpack to this much (zip bombs are refused) |
 | RAG_MAX_TEXT_CHARS  | 10000000                        | most characters of text one file may yield   |
@@ -87,6 +88,7 @@ class Settings:
     reader: str = "rules"
     reader_min_margin: float | None = None  # None: the threshold calibrated in the reader's manifest
     reader_support_weight: float | None = None  # None: the weight of the rules' coverage calibrated in the manifest
+    reader_passage_weight: float | None = None  # None: the weight of the retrieval score calibrated in the manifest
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -130,6 +132,8 @@ class Settings:
             settings = replace(settings, reader_min_margin=_finite("RAG_READER_MIN_MARGIN", env["RAG_READER_MIN_MARGIN"]))
         if "RAG_READER_SUPPORT_WEIGHT" in env:
             settings = replace(settings, reader_support_weight=_finite("RAG_READER_SUPPORT_WEIGHT", env["RAG_READER_SUPPORT_WEIGHT"]))
+        if "RAG_READER_PASSAGE_WEIGHT" in env:
+            settings = replace(settings, reader_passage_weight=_finite("RAG_READER_PASSAGE_WEIGHT", env["RAG_READER_PASSAGE_WEIGHT"]))
         if env.get("RAG_FUSION") in ("minmax", "rrf"):
             settings = replace(settings, retrieval=replace(settings.retrieval, fusion=env["RAG_FUSION"]))
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -113,8 +113,20 @@ def _context_pieces(context: str, from_end: bool) -> list[tuple[str, int]]:
 def _aligned(question: str, sentence: str) -> _Gap | None:
     """The part of the sentence standing where the question word stands in the question: the best
     pair of (left context end, right context start) no more than 30 characters apart."""
-    q = _fold(question).rstrip("?？。 ")
-    s = _fold(sentence)
+    contexts = _cue_contexts(_fold(question).rstrip("?？。 "))
+    if contexts is None:
+        return None
+    located = _locate(*contexts, _fold(sentence))
+    if located is None:
+        return None
+    (start, end), anchor = located
+    start, end = _trimmed(sentence, start, end)
+    span = sentence[start:end]
+    return _Gap(Span(span, start), anchor) if 1 < len(span) <= 40 or (len(span) == 1 and span.isdigit()) else None
+
+
+def _cue_contexts(q: str) -> tuple[str, str] | None:
+    """The folded question's text before and after its question word (None: it has none)."""
     for cue in _QUESTION_CUES:
         pos = q.find(cue)
         if pos >= 0:
@@ -123,27 +135,35 @@ def _aligned(question: str, sentence: str) -> _Gap | None:
         return None
     left, right = q[:pos], q[pos + len(cue) :]
     # measure words that belong to the question word: 哪两个公司 -> cue 哪 + 两个 + 公司
-    right = re.sub(r"^[一两二三四五六七八九十\d]*[个位家项种条年名次届部本首座间支]", "", right)
+    return left, re.sub(r"^[一两二三四五六七八九十\d]*[个位家项种条年名次届部本首座间支]", "", right)
+
+
+def _locate(left: str, right: str, s: str) -> tuple[tuple[int, int], str] | None:
+    """(start, end) in the folded sentence `s` between the question's contexts, and which of them
+    located it: both, the nearest pair; else one side, up to the clause boundary."""
     lefts = [(o + len(p), quality) for p, quality in _context_pieces(left, True) for o in _occurrences(s, p)]
     rights = [(o, quality) for p, quality in _context_pieces(right, False) for o in _occurrences(s, p)]
-    best, best_score, anchor = None, 0.0, "both"
+    best, best_score = None, 0.0
     for l_end, lq in lefts:
         for r_start, rq in rights:
             gap = r_start - l_end
             if 0 < gap <= 30 and lq + rq - 0.1 * gap > best_score:
                 best, best_score = (l_end, r_start), lq + rq - 0.1 * gap
-    if best is None:  # one side only: from it to the clause boundary
-        ends = CLAUSE_ENDS + SENTENCE_ENDS
-        if lefts and (not rights or max(q for _, q in lefts) >= max(q for _, q in rights)):
-            l_end = max(lefts, key=lambda x: x[1])[0]
-            stops = [i for i in (s.find(p, l_end) for p in ends) if i >= 0]
-            best, anchor = (l_end, min(stops) if stops else len(s)), "left"
-        elif rights:
-            r_start = max(rights, key=lambda x: x[1])[0]
-            best, anchor = (max(s.rfind(p, 0, r_start) for p in ends + "：:“《") + 1, r_start), "right"
-        else:
-            return None
-    start, end = best
+    if best is not None:
+        return best, "both"
+    ends = CLAUSE_ENDS + SENTENCE_ENDS
+    if lefts and (not rights or max(q for _, q in lefts) >= max(q for _, q in rights)):
+        l_end = max(lefts, key=lambda x: x[1])[0]
+        stops = [i for i in (s.find(p, l_end) for p in ends) if i >= 0]
+        return (l_end, min(stops) if stops else len(s)), "left"
+    if rights:
+        r_start = max(rights, key=lambda x: x[1])[0]
+        return (max(s.rfind(p, 0, r_start) for p in ends + "：:“《") + 1, r_start), "right"
+    return None
+
+
+def _trimmed(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """The gap without edge punctuation, a parenthesis it began inside, or a leading copula."""
     while start < end and (sentence[start] in _SPAN_EDGES or sentence[start] in "》）)」』"):
         start += 1
     while end > start and sentence[end - 1] in _SPAN_EDGES:
@@ -158,8 +178,7 @@ def _aligned(question: str, sentence: str) -> _Gap | None:
     if end - start > 2:
         verb = re.match(r"^(?:又名|又称|也称为|也称|亦称|别称|简称|称为|是|为|有|在|于|由|叫|称|指|乃|即){1,2}", sentence[start:end])
         start += verb.end() if verb else 0
-    span = sentence[start:end]
-    return _Gap(Span(span, start), anchor) if 1 < len(span) <= 40 or (len(span) == 1 and span.isdigit()) else None
+    return start, end
 
 
 def best_span(question: QuestionAnalysis, sentence: str) -> str:

@@ -265,6 +265,11 @@ def test_reader_settings_are_validated(monkeypatch):
         Settings.from_env()
     monkeypatch.setenv("RAG_READER_MIN_MARGIN", "2.5")
     assert Settings.from_env().reader_min_margin == 2.5
+    monkeypatch.setenv("RAG_READER_PASSAGE_WEIGHT", "inf")
+    with pytest.raises(ConfigError, match="RAG_READER_PASSAGE_WEIGHT"):
+        Settings.from_env()
+    monkeypatch.setenv("RAG_READER_PASSAGE_WEIGHT", "3")
+    assert Settings.from_env().reader_passage_weight == 3.0
 
 
 # --- training ----------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ def open_reader(settings, documents, rules) -> tuple[Reader, str]:
     from .weights import ReaderUnavailable
 
     try:
-        reader_settings = ReaderSettings(min_margin=settings.reader_min_margin, support_weight=settings.reader_support_weight)
+        reader_settings = ReaderSettings(
+            min_margin=settings.reader_min_margin, support_weight=settings.reader_support_weight, passage_weight=settings.reader_passage_weight
+        )
         reader = open_model_reader(documents, ensure_built(settings.cache_dir), reader_settings, rules=rules)
     except (ReaderUnavailable, OSError, KeyError, ValueError, RuntimeError, ImportError) as exc:
         reason = str(exc) if isinstance(exc, ReaderUnavailable) else f"{type(exc).__name__}: {exc}"
