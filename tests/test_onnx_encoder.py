@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 from support.agreement_texts import TEXTS
+from support.offline import run_offline
 
 from rag import build_index
 from rag.config import ConfigError, Settings
@@ -19,23 +16,11 @@ from rag.embedding import Embedder
 from rag.embedding.build import MARKER
 from rag.store.files import read_index
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
 def onnx_cache(tmp_path_factory):
     """A fresh cache, built by a new process that cannot reach any network (as the torch build's test)."""
     cache = tmp_path_factory.mktemp("onnx-cache")
-    env = dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        RAG_CACHE_DIR=str(cache),
-        RAG_EMBED_BACKEND="onnx",
-        HTTP_PROXY="http://127.0.0.1:9",
-        HTTPS_PROXY="http://127.0.0.1:9",
-        HF_HOME=str(cache / "hf"),
-    )
     code = (
         "from rag.config import Settings\n"
         "from rag.embedding import Embedder\n"
@@ -43,7 +28,7 @@ def onnx_cache(tmp_path_factory):
         "v = e.encode_passages(['将免征部分行业地方水利建设基金纳入免申即享范围'])\n"
         "print(e.info.backend, v.shape, round(float((v * v).sum()), 4))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    out = run_offline(code, cache, timeout=900, RAG_EMBED_BACKEND="onnx")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["onnx-int8-dynamic-per-channel", "(1,", "384)", "1.0"]
     return cache
