@@ -49,11 +49,20 @@ def user_questions(history: list) -> list[str]:
     return [unescape(_text_of(m.get("content"))) for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
 
 
-def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
-    def respond(message: str, history: list):
+_HIDDEN = gr.update(visible=False)
+
+
+class Handlers:
+    """What the page's buttons and the `/ask` endpoint do; each returns the page's new values."""
+
+    def __init__(self, assistant: Assistant, kb: KnowledgeBase) -> None:
+        self.assistant = assistant
+        self.kb = kb
+
+    def respond(self, message: str, history: list):
         history = list(history or [])
         try:
-            answer, documents = assistant.ask_in_context(message, history=user_questions(history))
+            answer, documents = self.assistant.ask_in_context(message, history=user_questions(history))
             reply, panel = chat_text(answer), citations_html(answer, documents)
         except Exception:  # never show a stack trace to users; keep it in the server log
             log.exception("answering failed")
@@ -61,70 +70,71 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
         history += [{"role": "user", "content": escape_chat(message or "")}, {"role": "assistant", "content": reply}]
         return "", history, panel
 
-    def ask_api(question: str, history: list[str] | None = None) -> dict:
+    def ask_api(self, question: str, history: list[str] | None = None) -> dict:
         """Answer one question; `history` lists the earlier questions of the conversation."""
         try:
-            answer, documents = assistant.ask_in_context(question, history=list(history or []))
+            answer, documents = self.assistant.ask_in_context(question, history=list(history or []))
             return answer_json(answer, documents)
         except Exception:
             log.exception("answering failed")
             return error_json(question, SORRY, "服务器出错，已记录在日志中")
 
-    def doc_choices():
-        docs, problem = kb.listing()
+    def doc_choices(self):
+        docs, problem = self.kb.listing()
         if problem:  # a damaged index is said in the table, not shown as an empty knowledge base
             log.error("knowledge-base list: %s", problem)
             return [[INDEX_UNREADABLE, "", ""]], gr.update(choices=[], value=None)
         return documents_table(docs), gr.update(choices=[d.doc_id for d in docs], value=None)
 
-    def upload(files, progress=gr.Progress()):
+    def upload(self, files, progress=gr.Progress()):
         if not files:
-            return "请先选择要上传的文件。", *doc_choices()
+            return "请先选择要上传的文件。", *self.doc_choices()
         pairs = [(Path(f), Path(getattr(f, "orig_name", None) or Path(f).name).name) for f in files]
         try:
             progress(0, desc="正在索引…")
-            result = kb.add(pairs, progress=lambda done, total: progress(done / max(total, 1), desc=f"正在嵌入段落 {done}/{total}"))
+            result = self.kb.add(pairs, progress=lambda done, total: progress(done / max(total, 1), desc=f"正在嵌入段落 {done}/{total}"))
         except (IndexCorruptError, IndexMismatchError):
             log.exception("upload refused: the index cannot be read")
-            return INDEX_UNREADABLE, *doc_choices()
+            return INDEX_UNREADABLE, *self.doc_choices()
         except Exception:
             log.exception("upload failed")
-            return "上传失败，索引保持不变。", *doc_choices()
-        assistant.refresh()
+            return "上传失败，索引保持不变。", *self.doc_choices()
+        self.assistant.refresh()
         r = result.report
         lines = [f"已索引：新增 {len(r.added)}，更新 {len(r.changed)}，未变 {len(r.unchanged)}；共 {r.documents} 份文档、{r.chunks} 个段落。"]
         lines += [f"未收录 {staged_name(p.path)}：{p.reason.split(' / ')[0]}" for p in r.problems]  # the Chinese half
         lines += [f"未收录 {line}" for line in result.refused]
-        return "\n".join(lines), *doc_choices()
+        return "\n".join(lines), *self.doc_choices()
 
-    hidden = gr.update(visible=False)
-
-    def ask_to_remove(doc_id: str | None):
+    def ask_to_remove(self, doc_id: str | None):
         """First click: name the document and wait for 确认删除 (one click must not delete)."""
         if not doc_id:
-            return "请先选择要删除的文档。", hidden, "", None
+            return "请先选择要删除的文档。", _HIDDEN, "", None
         question = f"确定要从知识库删除“{doc_id}”吗？删除后无法恢复（上传的文件副本也会删除）。"
         return "", gr.update(visible=True), question, doc_id
 
-    def remove(doc_id: str | None):
+    def remove(self, doc_id: str | None):
         if not doc_id:
-            return "请先选择要删除的文档。", *doc_choices(), hidden, None
+            return "请先选择要删除的文档。", *self.doc_choices(), _HIDDEN, None
         try:
-            kb.remove(doc_id)
+            self.kb.remove(doc_id)
         except (IndexCorruptError, IndexMismatchError):
             log.exception("removal refused: the index cannot be read")
-            return INDEX_UNREADABLE, *doc_choices(), hidden, None
+            return INDEX_UNREADABLE, *self.doc_choices(), _HIDDEN, None
         except RagError:
-            return "该文档已不在知识库中。", *doc_choices(), hidden, None
+            return "该文档已不在知识库中。", *self.doc_choices(), _HIDDEN, None
         except Exception:
             log.exception("remove failed")
-            return "删除失败，索引保持不变。", *doc_choices(), hidden, None
-        assistant.refresh()
-        return f"已删除：{doc_id}", *doc_choices(), hidden, None
+            return "删除失败，索引保持不变。", *self.doc_choices(), _HIDDEN, None
+        self.assistant.refresh()
+        return f"已删除：{doc_id}", *self.doc_choices(), _HIDDEN, None
 
-    def cancel_removal():
-        return "已取消删除。", hidden, None
+    def cancel_removal(self):
+        return "已取消删除。", _HIDDEN, None
 
+
+def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
+    h = Handlers(assistant, kb)
     with gr.Blocks(title="政务文档问答助手") as demo:
         reader_line = (
             "答案由训练的阅读模型从原文中选出。"
@@ -160,18 +170,18 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
                     confirm_button = gr.Button("确认删除", variant="stop", elem_id="confirm-remove")
                     cancel_button = gr.Button("取消", elem_id="cancel-remove")
 
-        send.click(respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
-        question.submit(respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
+        send.click(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
+        question.submit(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
         clear.click(lambda: ([], citations_html(None, {})), None, [chatbot, panel], api_visibility="private")
-        upload_button.click(upload, [files], [status, table, choice], api_visibility="private")
-        remove_button.click(ask_to_remove, [choice], [status, confirm_row, confirm_text, pending], api_visibility="private")
-        confirm_button.click(remove, [pending], [status, table, choice, confirm_row, pending], api_visibility="private")
-        cancel_button.click(cancel_removal, None, [status, confirm_row, pending], api_visibility="private")
+        upload_button.click(h.upload, [files], [status, table, choice], api_visibility="private")
+        remove_button.click(h.ask_to_remove, [choice], [status, confirm_row, confirm_text, pending], api_visibility="private")
+        confirm_button.click(h.remove, [pending], [status, table, choice, confirm_row, pending], api_visibility="private")
+        cancel_button.click(h.cancel_removal, None, [status, confirm_row, pending], api_visibility="private")
         # the list is read again whenever it is shown: another session may have changed it
-        demo.load(doc_choices, None, [table, choice], api_visibility="private")
-        kb_tab.select(doc_choices, None, [table, choice], api_visibility="private")
-        refresh_button.click(doc_choices, None, [table, choice], api_visibility="private")
-        gr.api(ask_api, api_name="ask")
+        demo.load(h.doc_choices, None, [table, choice], api_visibility="private")
+        kb_tab.select(h.doc_choices, None, [table, choice], api_visibility="private")
+        refresh_button.click(h.doc_choices, None, [table, choice], api_visibility="private")
+        gr.api(h.ask_api, api_name="ask")
     return demo
 
 
