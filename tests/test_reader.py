@@ -411,6 +411,22 @@ def test_the_passage_weight_lets_the_retrieval_score_choose_between_spans(loaded
     assert weighted.with_threshold(0.0).passage_weight == 2.0
 
 
+def test_a_span_below_the_threshold_is_not_quoted_however_well_its_passage_ranks(loaded):
+    """The passage weight favours the top passage's span, but its own margin is under the threshold:
+    the answer quotes the span that clears it, never nothing."""
+    from rag.reader.model import ModelReader, ReaderSettings, SpanGuess
+    from rag.types import Chunk, Document, Passage
+
+    texts = {"a.md": "狼山位于江苏省南通市南郊。", "b.md": "范廷颂于1963年被任为主教。"}
+    docs = {d: Document(d, d, t, "h") for d, t in texts.items()}
+    read = [Passage(Chunk(f"{d}#0", d, 0, len(t), t), score, rank=i + 1) for i, ((d, t), score) in enumerate(zip(texts.items(), (1.0, 0.3)))]
+    guesses = [SpanGuess(1, 4, 9, 9.0, 12.0), SpanGuess(0, 2, 9, 5.0, 8.0)]  # widest margin first, as read() gives them
+    reader = ModelReader(docs, loaded, ReaderSettings(min_margin=7.0, support_weight=0.0, passage_weight=12.0))
+    assert [g.passage for _, g in reader.ranked(guesses, read)] == [0, 1]  # 5 + 12 > 9 + 3.6
+    answer = reader.compose("范廷颂哪一年被任为主教？", read, guesses)
+    assert not answer.refused and [c.doc_id for c in answer.citations] == ["b.md"] and answer.sentences[0].span == "1963年"
+
+
 def test_train_reader_without_data_says_what_is_missing(tmp_path):
     done = subprocess.run([sys.executable, "-m", "rag", "train-reader", "--data", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "cmrc2018/cmrc2018_train.json" in done.stderr

@@ -63,10 +63,8 @@ def run(args) -> int:
             guesses = reader.read(q.question, read)
             rows[gold].append((guesses[0].margin, lexical_support(reader.rules, q.question, read)) if guesses else (-np.inf, 0.0))
             if gold and guesses and q.answers:
-                text = {d: assistant.documents[d].text for d in {read[g.passage].chunk.doc_id for g in guesses}}
-                choices.append(
-                    [(g.margin, read[g.passage].score, best_over(char_f1, text[read[g.passage].chunk.doc_id][g.start : g.end], q.answers)) for g in guesses]
-                )
+                spans = [assistant.documents[read[g.passage].chunk.doc_id].text[g.start : g.end] for g in guesses]
+                choices.append([(g.margin, read[g.passage].score, best_over(char_f1, span, q.answers)) for g, span in zip(guesses, spans)])
     answerable, near_miss = np.array(rows[True]), np.array(rows[False])
     if not np.isfinite(answerable[:, 0]).any():
         print("no calibration question was read: nothing written", file=sys.stderr)
@@ -114,9 +112,11 @@ PASSAGE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
 
 def _chosen_f1(choices: list[list[tuple[float, float, float]]], weight: float) -> float:
     """Mean F1 of the span that margin + weight × retrieval score picks, per question."""
+    from .model import interpolated
+
     if not choices:
         return 0.0
-    return float(np.mean([max(guesses, key=lambda g: g[0] + weight * g[1])[2] for guesses in choices]))
+    return float(np.mean([max(guesses, key=lambda g: interpolated(g[0], g[1], weight))[2] for guesses in choices]))
 
 
 def _threshold(scores: np.ndarray, false_refusals: float) -> float:

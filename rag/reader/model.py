@@ -174,6 +174,11 @@ def balance_brackets(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
+def interpolated(margin: float, retrieval_score: float, passage_weight: float) -> float:
+    """What chooses the quoted span: the reader's margin + passage_weight × the retrieval score."""
+    return margin + passage_weight * retrieval_score if passage_weight else margin
+
+
 def best_spans(start_logits, end_logits, batch: Batch, max_tokens: int) -> list[tuple[int, int, float, float]]:
     """Per window: (first token, last token, span score, no-answer score); span over passage tokens."""
     import torch
@@ -320,14 +325,13 @@ class ModelReader:
             return Answer(question=question_text, text=NOT_FOUND, refused=True, passages=tuple(passages), confidence=score)
         question = analyse_question(question_text)
         limit = 2 if question.kind == "factoid" else self.settings.max_sentences
-        ranked = self.ranked(guesses, read)
+        # only spans whose own margin clears the threshold are quoted (the widest one always does)
+        ranked = [(combined, g) for combined, g in self.ranked(guesses, read) if g.margin >= self.min_margin - bonus]
         floor = ranked[0][0] - self.settings.runner_up_within
         chosen: list[tuple[SpanGuess, Passage, int, int]] = []
         for combined, guess in ranked:
             if len(chosen) >= limit or combined < floor:
                 break
-            if guess.margin < self.min_margin - bonus:
-                continue
             passage = read[guess.passage]
             doc = self.documents[passage.chunk.doc_id]
             start, end = self._sentence(doc, passage, guess)
@@ -347,8 +351,7 @@ class ModelReader:
 
     def ranked(self, guesses: list[SpanGuess], read: list[Passage]) -> list[tuple[float, SpanGuess]]:
         """(margin + passage_weight × the passage's retrieval score, guess), best first."""
-        w = self.passage_weight
-        return sorted(((g.margin + w * read[g.passage].score if w else g.margin, g) for g in guesses), key=lambda t: -t[0])
+        return sorted(((interpolated(g.margin, read[g.passage].score, self.passage_weight), g) for g in guesses), key=lambda t: -t[0])
 
     def _sentence(self, doc: Document, passage: Passage, guess: SpanGuess) -> tuple[int, int]:
         """The sentence(s) holding the span, cut to at most MAX_SENTENCE_CHARS of clauses around it."""
