@@ -19,15 +19,15 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag import Assistant, Settings, build_index, has_index
+from rag import Assistant, Settings
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
+from rag.indexer import index_seeds_if_missing
 from rag.knowledge_base import KnowledgeBase, staged_name
 from rag.loading import SUPPORTED_SUFFIXES
 from rag.login import Login
 from rag.render import CSS, answer_json, chat_text, citations_html, documents_table, error_json, escape_chat
 
 log = logging.getLogger("rag.app")
-ROOT = Path(__file__).resolve().parent
 EXAMPLES = ["免申即享包括哪些政策?", "实施方案叫什么?", "那数字化转型方面呢?", "全省成立了多少个中小企业公共服务机构?", "下一步如何加强企业权益保护?"]
 SORRY = "抱歉，处理这个问题时出错了，请换个问法再试。"
 INDEX_UNREADABLE = "索引文件无法读取（已损坏或由其他模型建立），未做任何改动：请先重建索引（python -m rag index）。"
@@ -187,10 +187,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
 
 def prepare_index(settings: Settings, embedder) -> None:
     """Build the index from seeds/ when there is none yet."""
-    if not has_index(settings):
-        print(f"no index in {settings.index_dir}: building it from seeds/ …", flush=True)
-        report = build_index([ROOT / "seeds"], settings, embedder)
-        print(report.summary(), flush=True)
+    index_seeds_if_missing(settings, embedder, say=lambda line: print(line, flush=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,7 @@ def worker(dtype: str, n_passages: int, n_queries: int, out: str) -> None:
     started = time.perf_counter()
     from rag.embedding import Embedder
 
-    embedder = Embedder(dtype=dtype, device="cpu", query_engine="model")
+    embedder = Embedder(dtype=dtype, device="cpu", backend="torch", query_engine="model")
     load = time.perf_counter() - started
     texts = passages(n_passages)
     embedder.encode_passages(texts[:4])  # warm-up

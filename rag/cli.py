@@ -112,10 +112,20 @@ def cmd_docs(args) -> int:
     return 0
 
 
-def cmd_ask(args) -> int:
+def _assistant(args):
+    """The assistant over the index; a first start with no index builds it from seeds/ (as the web chat does)."""
     from .assistant import Assistant
+    from .embedding import Embedder
+    from .indexer import index_seeds_if_missing
 
-    assistant = Assistant(_settings(args))
+    settings = _settings(args)
+    embedder = Embedder.from_settings(settings)
+    index_seeds_if_missing(settings, embedder, say=lambda line: print(line, file=sys.stderr))
+    return Assistant(settings, embedder=embedder)
+
+
+def cmd_ask(args) -> int:
+    assistant = _assistant(args)
     if assistant.reader_status:
         print(f"note: {assistant.reader_status}", file=sys.stderr)
     history: list[str] = []
@@ -131,9 +141,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .assistant import Assistant
-
-    assistant = Assistant(_settings(args))
+    assistant = _assistant(args)
     for question in _questions(args.questions):
         result = assistant.search(question, k=args.k)
         if args.json:

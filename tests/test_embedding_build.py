@@ -23,7 +23,7 @@ def test_builds_and_encodes_offline_in_fresh_cache(tmp_path):
     """A new process, HF_HUB_OFFLINE=1 and every proxy pointing at a closed port: any download fails."""
     code = (
         "from rag.embedding import Embedder\n"
-        "e = Embedder(query_engine='model')\n"
+        "e = Embedder(backend='torch', query_engine='model')\n"
         "v = e.encode_queries(['免申即享包括哪些政策?'])\n"
         "assert e.encode_passages(['将免征部分行业地方水利建设基金纳入免申即享范围']).shape == (1, 384)\n"
         "print(e.info.dimension, v.shape, round(float((v * v).sum()), 4))\n"
@@ -36,10 +36,10 @@ def test_builds_and_encodes_offline_in_fresh_cache(tmp_path):
     assert {"model.safetensors", "tokenizer.json", "modules.json", "config_sentence_transformers.json"} <= {p.name for p in folder.iterdir()}
 
 
-def test_prompts_are_configured(embedder):
-    assert embedder._encoder.prompts["query"] == "query: "
-    assert embedder._encoder.prompts["passage"] == "passage: "
-    assert embedder.info.dimension == 384
+def test_prompts_are_configured(torch_embedder):
+    assert torch_embedder._encoder.prompts["query"] == "query: "
+    assert torch_embedder._encoder.prompts["passage"] == "passage: "
+    assert torch_embedder.info.dimension == 384
 
 
 def test_dequantisation_matches_engine_layout():

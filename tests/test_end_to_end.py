@@ -126,8 +126,19 @@ def test_cli_search_json(seed_index):
     assert {"doc", "title", "text", "start", "end", "score"} <= set(result["passages"][0])
 
 
+def test_cli_ask_on_a_fresh_clone_builds_the_seed_index_and_answers(tmp_path):
+    out = run_cli("ask", SEED_QUESTION, "--json", index=tmp_path / "fresh")
+    assert out.returncode == 0, out.stderr
+    assert "building it from seeds/" in out.stderr
+    answer = json.loads(out.stdout)
+    assert not answer["refused"] and all(p in answer["answer"] for p in FOUR_POLICIES)
+    assert answer["citations"][0]["doc"] == SEED_FILE.name
+    again = run_cli("ask", SEED_QUESTION, "--json", index=tmp_path / "fresh")  # the second start reuses it
+    assert again.returncode == 0 and "building" not in again.stderr
+
+
 def test_cli_errors_are_one_line(tmp_path):
-    out = run_cli("ask", "问题", index=tmp_path / "nothing-here")
+    out = run_cli("docs", index=tmp_path / "nothing-here")
     assert out.returncode != 0
     assert out.stderr.strip().count("\n") == 0 and "python -m rag index" in out.stderr
     out = run_cli("index", str(tmp_path / "missing-folder"), index=tmp_path / "i")

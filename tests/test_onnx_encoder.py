@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from support.agreement_texts import TEXTS
+from support.agreement_texts import LONG_TEXT, TEXTS
 from support.offline import run_offline
 
 from rag import build_index
@@ -42,11 +42,11 @@ def test_cold_cache_build_is_complete_and_marked(onnx_cache):
 
 
 @pytest.mark.parametrize("kind", ["queries", "passages"])
-def test_agrees_with_float32_on_every_agreement_text(onnx_cache, embedder, kind):
+def test_agrees_with_float32_on_every_agreement_text(onnx_cache, torch_embedder, kind):
     fast = Embedder(cache_dir=onnx_cache, backend="onnx")
     assert fast.info.query_engine == "onnx" and fast.info.dimension == 384
     ours = getattr(fast, f"encode_{kind}")(TEXTS)
-    reference = getattr(embedder, f"encode_{kind}")(TEXTS)
+    reference = getattr(torch_embedder, f"encode_{kind}")(TEXTS)
     assert ours.dtype == np.float32 and np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
     cosine = (ours * reference).sum(1)
     worst = int(cosine.argmin())
@@ -77,3 +77,35 @@ def test_unusable_backend_choices_say_what_to_do(monkeypatch):
         Settings.from_env()
     with pytest.raises(ValueError, match="default model on the CPU only: use RAG_EMBED_BACKEND=torch"):
         Embedder(model="some/other-model", device="cpu", backend="onnx")
+
+
+def test_the_default_backend_is_onnx_on_a_cpu_and_torch_elsewhere(monkeypatch):
+    from rag.embedding import embedder as module
+
+    monkeypatch.setattr(module, "_nvidia_driver_present", lambda: False)
+    assert module._pick_device("auto") == "cpu"  # asked without importing torch
+    assert module._pick_backend("auto", module.DEFAULT_MODEL, "cpu") == "onnx"
+    assert module._pick_backend("auto", module.DEFAULT_MODEL, "cuda") == "torch"
+    assert module._pick_backend("auto", "BAAI/bge-small-zh-v1.5", "cpu") == "torch"
+    assert module._pick_backend("torch", module.DEFAULT_MODEL, "cpu") == "torch"
+
+
+def test_a_long_text_is_cut_as_sentence_transformers_cuts_it(onnx_cache, torch_embedder):
+    """The encoder cuts its own ids (<s>, 510 tokens, </s>) instead of setting truncation on the
+    tokenizer it shares with the reader."""
+    from rag.embedding.onnx_encoder import MAX_TOKENS, truncated
+
+    fast = Embedder(cache_dir=onnx_cache, backend="onnx")
+    ids = fast._encoder._tokenizer.encode("passage: " + LONG_TEXT).ids
+    assert len(ids) > MAX_TOKENS and truncated(ids) == ids[:511] + ids[-1:] and len(truncated(ids)) == MAX_TOKENS
+    assert fast._encoder._tokenizer.truncation is None  # the shared instance is left as loaded
+    assert float(fast.encode_passages([LONG_TEXT])[0] @ torch_embedder.encode_passages([LONG_TEXT])[0]) >= 0.99
+
+
+def test_the_reader_and_the_encoder_share_one_tokenizer(onnx_cache):
+    from rag.embedding.build import ensure_built
+    from rag.reader.windows import WindowMaker
+
+    fast = Embedder(cache_dir=onnx_cache, backend="onnx")
+    maker = WindowMaker(ensure_built(onnx_cache) / "tokenizer.json")  # the torch build's copy of the file
+    assert maker.tokenizer is fast._encoder._tokenizer

@@ -199,6 +199,27 @@ def test_the_refusal_score_adds_the_weighted_lexical_support(loaded):
     assert unused.calls == 0  # weight 0: the rule reader is not run
 
 
+def test_the_lexical_support_is_that_of_the_passage_the_span_comes_from(loaded):
+    """A near miss in another passage cannot lend its coverage to the span: the rule reader is asked
+    about the passage of the widest-margin span only."""
+    from rag.reader.model import ModelReader, ReaderSettings
+    from rag.types import Answer
+
+    seen: list[list[str]] = []
+
+    class Rules:
+        def answer(self, question, passages, context_question=None, dense_z=None):
+            seen.append([p.chunk.doc_id for p in passages])
+            return Answer(question=question, text="", refused=False, confidence=0.5)
+
+    question, text, expected = CMRC_DEV[2]
+    doc, passage = _passage("answers.md", text)
+    other_doc, other = _passage("other.md", CMRC_DEV[0][1])
+    reader = ModelReader({doc.doc_id: doc, other_doc.doc_id: other_doc}, loaded, ReaderSettings(support_weight=2.0), rules=Rules())
+    answer = reader.answer(question, [other, passage])
+    assert expected in answer.span and seen == [["answers.md"]]
+
+
 def test_the_seed_questions_through_the_reader(seed_index, embedder):
     from rag import Assistant
 
@@ -394,6 +415,27 @@ def test_a_span_never_holds_half_a_bracket_pair(text, span, mended):
     a = text.index(span)
     lo, hi = balance_brackets(text, a, a + len(span))
     assert text[lo:hi] == mended
+
+
+@pytest.mark.parametrize(
+    "question, span, fits",
+    [
+        ("第三批政策目录什么时候公布？", "(试行)", False),
+        ("第三批政策目录什么时候公布？", "2024年3月", True),
+        ("该法何时施行？", "公布之日起", True),
+        ("督邮的地位从什么时候开始下降？", "东汉末年", True),
+        ("唐朝是哪一年灭亡的？", "九〇七年", True),
+        ("大坝於何時完工？", "民國六十三年", True),  # traditional question and span
+        ("大坝於何時完工？", "水利署", False),
+        ("免申即享包括哪些政策？", "水利建设基金", True),  # not a when-question: any span
+        ("第三批政策目录由谁公布？", "省工信厅", True),
+    ],
+)
+def test_a_when_question_is_answered_only_by_a_span_holding_a_time_word(question, span, fits):
+    from rag.question import analyse_question
+    from rag.reader.model import fits_expected
+
+    assert fits_expected(analyse_question(question).expects, span) is fits
 
 
 def test_the_passage_weight_lets_the_retrieval_score_choose_between_spans(loaded):

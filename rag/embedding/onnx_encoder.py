@@ -14,14 +14,19 @@ import numpy as np
 
 from .build import PASSAGE_PROMPT, QUERY_PROMPT
 from .onnx_build import MODEL_FILE, QUANTISATION, ensure_onnx_built
+from .shared_tokenizer import shared_tokenizer
 
 MAX_TOKENS = 512
+
+
+def truncated(ids: list[int]) -> list[int]:
+    """As sentence-transformers truncates: `<s>`, the first 510 tokens, `</s>`."""
+    return ids if len(ids) <= MAX_TOKENS else ids[: MAX_TOKENS - 1] + ids[-1:]
 
 
 class OnnxEncoder:
     def __init__(self, cache_dir: Path, batch_size: int = 16, threads: int = 0) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         folder = ensure_onnx_built(cache_dir)
         options = ort.SessionOptions()
@@ -29,8 +34,7 @@ class OnnxEncoder:
         options.intra_op_num_threads = threads  # 0: one per physical core
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.enable_truncation(MAX_TOKENS)  # as sentence-transformers: <s>, 510 tokens, </s>
+        self._tokenizer = shared_tokenizer(folder / "tokenizer.json")  # the reader's too: not changed here
         self._pad_id = self._tokenizer.token_to_id("<pad>")
         self._batch_size = batch_size
         self.name = f"onnx-{QUANTISATION}"
@@ -39,13 +43,13 @@ class OnnxEncoder:
         self.prompts = {"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT}
 
     def _run(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        width = max(len(e.ids) for e in encodings)
+        rows = [truncated(e.ids) for e in self._tokenizer.encode_batch(texts)]
+        width = max(len(r) for r in rows)
         ids = np.full((len(texts), width), self._pad_id, np.int64)
         mask = np.zeros((len(texts), width), np.int64)
-        for row, enc in enumerate(encodings):
-            ids[row, : len(enc.ids)] = enc.ids
-            mask[row, : len(enc.ids)] = 1
+        for row, r in enumerate(rows):
+            ids[row, : len(r)] = r
+            mask[row, : len(r)] = 1
         return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:

@@ -129,7 +129,7 @@ class Evaluation:
                 t_answer = time.perf_counter()
                 if name == "model":  # read once: the answer, the re-ranking and the unthresholded answer share it
                     guesses = reader.read(q.question, list(passages[: min(top_k, reader.settings.passages)]))
-                    support = reader.support(q.question, passages[:top_k]) if guesses else 0.0
+                    support = reader.support(q.question, passages[:top_k], guesses)
                     answers[name] = reader.compose(q.question, passages[:top_k], guesses, support)
                 else:
                     answers[name] = reader.answer(q.question, passages[:top_k], dense_z=dense_z)

@@ -4,7 +4,7 @@ On a calibration set (CMRC trial by default: never trained on, never reported), 
 read twice through the real pipeline: once with what retrieval returns (it should be answered),
 once with its own passage taken out of the candidates, so that the reader sees only the near misses
 retrieval ranks next (it should be refused). The refusal score is the reader's margin plus a weight
-times the rule reader's lexical coverage of the question; for each weight tried, the threshold is
+times the rule reader's lexical coverage of the question by the passage of its best span; for each weight tried, the threshold is
 the highest score that still answers all but `--false-refusals` of the first kind, and the weight
 refusing the most near misses wins (0 means the margin alone). Both go into the manifest with the
 figures of every weight tried.
@@ -61,7 +61,7 @@ def run(args) -> int:
         others = [p for p in passages if p.chunk.doc_id not in q.gold_docs]
         for gold, read in ((True, passages[:n]), (False, others[:n])):
             guesses = reader.read(q.question, read)
-            rows[gold].append((guesses[0].margin, lexical_support(reader.rules, q.question, read)) if guesses else (-np.inf, 0.0))
+            rows[gold].append((guesses[0].margin, lexical_support(reader.rules, q.question, [read[guesses[0].passage]])) if guesses else (-np.inf, 0.0))
             if gold and guesses and q.answers:
                 spans = [assistant.documents[read[g.passage].chunk.doc_id].text[g.start : g.end] for g in guesses]
                 choices.append([(g.margin, read[g.passage].score, best_over(char_f1, span, q.answers)) for g, span in zip(guesses, spans)])

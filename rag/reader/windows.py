@@ -42,9 +42,9 @@ class Encoded:
 
 class WindowMaker:
     def __init__(self, tokenizer_file: Path, max_tokens: int = MAX_TOKENS, stride: int = STRIDE) -> None:
-        from tokenizers import Tokenizer
+        from ..embedding.shared_tokenizer import shared_tokenizer
 
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer = shared_tokenizer(tokenizer_file)  # the ONNX encoder's too (~280 MB once)
         special: list[int] = []
         for token in ("<s>", "</s>", "<pad>"):
             found = self.tokenizer.token_to_id(token)
