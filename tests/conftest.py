@@ -57,10 +57,9 @@ def fake_embedder():
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The embedder a user gets (on a CPU: the int8 ONNX Runtime backend)."""
     from rag.embedding import Embedder
 
-    return Embedder()
+    return Embedder(dtype="float32", query_engine="model")
 
 
 @pytest.fixture(scope="session")
