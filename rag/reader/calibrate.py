@@ -61,7 +61,7 @@ def run(args) -> int:
         others = [p for p in passages if p.chunk.doc_id not in q.gold_docs]
         for gold, read in ((True, passages[:n]), (False, others[:n])):
             guesses = reader.read(q.question, read)
-            rows[gold].append((guesses[0].margin, lexical_support(reader.rules, q.question, [read[guesses[0].passage]])) if guesses else (-np.inf, 0.0))
+            rows[gold].append((guesses[0].margin, lexical_support(reader.rules, q.question, read, guesses)) if guesses else (-np.inf, 0.0))
             if gold and guesses and q.answers:
                 spans = [assistant.documents[read[g.passage].chunk.doc_id].text[g.start : g.end] for g in guesses]
                 choices.append([(g.margin, read[g.passage].score, best_over(char_f1, span, q.answers)) for g, span in zip(guesses, spans)])

@@ -211,10 +211,14 @@ def best_spans(start_logits, end_logits, batch: Batch, max_tokens: int) -> list[
     return out
 
 
-def lexical_support(rules, question_text: str, passages: list[Passage], context_question: str | None = None) -> float:
-    """How well the rule reader's best-supported sentence covers the question's weighted words
-    (its confidence without the dense term): low when the passages miss what the question asks."""
-    return float(rules.answer(question_text, list(passages), context_question=context_question, dense_z=None).confidence)
+def lexical_support(rules, question_text: str, passages: list[Passage], guesses: list[SpanGuess], context_question: str | None = None) -> float:
+    """How well the rule reader's best-supported sentence of the passage the widest-margin span
+    comes from covers the question's weighted words (its confidence without the dense term): low
+    when the passage the reader answers from misses what the question asks. 0 without a span."""
+    if not guesses:
+        return 0.0
+    passage = passages[guesses[0].passage]
+    return float(rules.answer(question_text, [passage], context_question=context_question, dense_z=None).confidence)
 
 
 class ModelReader:
@@ -247,12 +251,10 @@ class ModelReader:
         return ModelReader(self.documents, self.loaded, settings, self.rules)
 
     def support(self, question_text: str, passages: list[Passage], guesses: list[SpanGuess], context_question: str | None = None) -> float:
-        """The rule reader's coverage of the question by the best-supported sentence of the passage
-        the reader's widest-margin span comes from (0 without rules or spans): whether the passage
-        it answers from speaks of what is asked, not whether some other passage does."""
-        if self.rules is None or not self.support_weight or not guesses:
+        """`lexical_support` of the span's passage; 0 without rules or when its weight is 0 (not run)."""
+        if self.rules is None or not self.support_weight:
             return 0.0
-        return lexical_support(self.rules, question_text, [passages[guesses[0].passage]], context_question)
+        return lexical_support(self.rules, question_text, passages, guesses, context_question)
 
     def read(self, question: str, passages: list[Passage]) -> list[SpanGuess]:
         """The best span of each passage read (best first), margins included, no threshold; a passage
