@@ -33,13 +33,26 @@ _ITEM = re.compile(r"[一二三四五六七八九十]+是|第[一二三四五六
 _CONSEQUENCE = re.compile(r"(?:因此|所以|因而|于是|故而|从而|由此|因为这样|这使|这让)")
 
 
+# The rule reader's refusal threshold per encoder backend: the confidence adds the dense z-score,
+# and each backend's vectors give their own (int8 ones stand out +0.08 more on the seed reply, with
+# a per-question spread of 0.45 between the two: docs/embedder.md). Each is calibrated the same way
+# on tests/data/seed_dev.jsonl: the middle of the interval of thresholds where refused unanswerable
+# questions minus false refusals is highest (docs/benchmarks.md). `RAG_MIN_CONFIDENCE` overrides.
+MIN_CONFIDENCE = {"torch": 0.341, "onnx": 0.369}
+
+
+def calibrated_min_confidence(backend: str) -> float:
+    """The rule reader's threshold for the vectors of an encoder backend (`torch-float32`,
+    `onnx-int8-dynamic-per-channel`, …: the family before the first dash); torch's for another."""
+    return MIN_CONFIDENCE.get(backend.split("-", 1)[0], MIN_CONFIDENCE["torch"])
+
+
 @dataclass(frozen=True)
 class AnswerSettings:
     # Confidence = IDF coverage of the question by the best-supported sentence (plain IDF scoring)
     # + z_weight * (dense z - z_center);
-    # below min_confidence the question is refused. Calibrated on tests/data/seed_dev.jsonl
-    # (docs/benchmarks.md).
-    min_confidence: float = 0.348
+    # below min_confidence the question is refused (see MIN_CONFIDENCE).
+    min_confidence: float = MIN_CONFIDENCE["torch"]
     z_weight: float = 0.25
     z_center: float = 2.0
     max_sentences: int = 3

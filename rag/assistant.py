@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import AnswerExtractor, AnswerSettings
+from .answer import AnswerExtractor, AnswerSettings, calibrated_min_confidence
 from .config import Settings
 from .errors import RagError
 from .question import is_follow_up
@@ -59,13 +59,15 @@ class _Snapshot:
 
 
 class Assistant:
-    def __init__(self, settings: Settings, embedder=None, answer_settings: AnswerSettings = AnswerSettings()) -> None:
+    def __init__(self, settings: Settings, embedder=None, answer_settings: AnswerSettings | None = None) -> None:
         self.settings = settings
         if embedder is None:
             from .embedding import Embedder
 
             embedder = Embedder.from_settings(settings)
         self.embedder = embedder
+        if answer_settings is None:  # the refusal threshold calibrated for the query vectors' backend
+            answer_settings = AnswerSettings(min_confidence=calibrated_min_confidence(embedder.info.backend))
         if settings.min_confidence is not None:
             answer_settings = replace(answer_settings, min_confidence=settings.min_confidence)
         self.answer_settings = answer_settings

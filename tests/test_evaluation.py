@@ -12,7 +12,7 @@ import pytest
 from conftest import SEED_QUESTION, SEEDS
 from rag.evaluation.datasets import EvalQuestion, EvalSet, load_jsonl, with_unanswerable
 from rag.evaluation.metrics import char_f1, exact_match
-from rag.evaluation.runner import Evaluation
+from rag.evaluation.runner import Evaluation, RefusalRecord, balanced_threshold
 
 
 def test_char_f1_follows_the_cmrc_scorer():
@@ -57,8 +57,9 @@ def test_refusal_sweep_on_the_seed_index(assistant, tmp_path):
     assert answers["refusal_recall"] == 1.0
 
     sweep = evaluation.refusal_sweep("rules", (-10.0, 10.0))
-    assert set(sweep) == {"-10", "0.348", "10"}  # the threshold in use is always swept
-    in_use = sweep["0.348"]
+    threshold = f"{rules.rule_reader.threshold:g}"
+    assert set(sweep) == {"-10", threshold, "10"}  # the threshold in use is always swept
+    in_use = sweep[threshold]
     assert in_use["false_refusal"] == answers["false_refusal"]
     assert in_use["hit"] == answers["hit"] and in_use["F1"] == pytest.approx(answers["F1"])
     assert in_use["refusal_recall"] == 1.0
@@ -105,6 +106,7 @@ def test_unanswerable_from_refuses_lecoqa_and_skips_questions_both_sets_ask():
 
 def test_min_confidence_is_a_deployment_setting(seed_index, embedder, monkeypatch):
     from rag import Assistant, Settings
+    from rag.answer import MIN_CONFIDENCE, calibrated_min_confidence
     from rag.errors import ConfigError
 
     monkeypatch.setenv("RAG_MIN_CONFIDENCE", "0.9")
@@ -112,7 +114,11 @@ def test_min_confidence_is_a_deployment_setting(seed_index, embedder, monkeypatc
     assert settings.min_confidence == 0.9
     strict = Assistant(settings, embedder=embedder)
     assert strict.answer_settings.min_confidence == 0.9
-    assert Assistant(seed_index, embedder=embedder).answer_settings.min_confidence == 0.348
+    # without the setting: the threshold calibrated for the backend of the query vectors
+    assert Assistant(seed_index, embedder=embedder).answer_settings.min_confidence == calibrated_min_confidence(embedder.info.backend)
+    assert calibrated_min_confidence("torch-float32") == MIN_CONFIDENCE["torch"] != MIN_CONFIDENCE["onnx"]
+    assert calibrated_min_confidence("onnx-int8-dynamic-per-channel") == MIN_CONFIDENCE["onnx"]
+    assert calibrated_min_confidence("fake-hash") == MIN_CONFIDENCE["torch"]
 
     for bad in ("strict", "nan", "inf"):
         monkeypatch.setenv("RAG_MIN_CONFIDENCE", bad)
@@ -157,3 +163,21 @@ def test_a_standard_squad_v2_file_evaluates(tmp_path, fake_embedder):
     result = Evaluation(evalset, Assistant(settings, embedder=fake_embedder), with_baselines=False).run()
     assert result["retrieval"]["product"]["R@1"] == 1.0
     assert result["answers"]["rules"]["hit"] == 1.0 and "refusal_recall" in result["answers"]["rules"]
+
+
+def test_balanced_threshold_is_the_middle_of_the_best_gap():
+    def record(answerable: bool, confidence: float, always: bool = False) -> RefusalRecord:
+        return RefusalRecord(answerable, confidence, always, answerable, 1.0 if answerable else 0.0)
+
+    # unanswerable at 0.1, 0.3 and 0.8 (and one refused whatever the threshold); answerable at 0.5, 0.6, 0.9
+    records = [record(False, 0.1), record(False, 0.3), record(False, 0.8), record(False, 0.0, always=True)]
+    records += [record(True, 0.5), record(True, 0.6), record(True, 0.9)]
+    best = balanced_threshold(records)
+    assert best is not None
+    # between 0.3 and 0.5: 3 of 4 refused, no false refusal (0.1-0.3: 2 of 4; 0.8-0.9: all, but 2 of 3 false)
+    assert best["threshold"] == pytest.approx(0.4)
+    assert best["refusal_recall"] == 0.75 and best["false_refusal"] == 0.0
+    # a tie is broken by the wider gap: 0.3-0.5 (0.2 wide) over 0.1-0.15 (0.05 wide)
+    tied = [record(False, 0.1), record(True, 0.15), record(False, 0.3), record(True, 0.5)]
+    assert balanced_threshold(tied)["threshold"] == pytest.approx(0.4)  # type: ignore[index]
+    assert balanced_threshold([record(True, 0.5)]) is None  # no unanswerable question: nothing to balance

@@ -84,7 +84,10 @@ def test_the_device_is_asked_without_torch_on_a_machine_without_an_nvidia_driver
 
     monkeypatch.setattr(module, "_nvidia_driver_present", lambda: False)
     assert module._pick_device("auto") == "cpu"
-    assert module._pick_backend("auto", module.DEFAULT_MODEL, "cpu") == "torch"  # onnx is opt-in (docs/embedder.md)
+    assert module._pick_backend("auto", module.DEFAULT_MODEL, "cpu") == "onnx"  # the default on a CPU (docs/embedder.md)
+    assert module._pick_backend("auto", module.DEFAULT_MODEL, "cuda") == "torch"
+    assert module._pick_backend("auto", "some/other-model", "cpu") == "torch"
+    assert module._pick_backend("auto", module.DEFAULT_MODEL, "cpu", "bfloat16") == "torch"
     assert module._pick_backend("onnx", module.DEFAULT_MODEL, "cpu") == "onnx"
 
 

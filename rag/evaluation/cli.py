@@ -94,6 +94,13 @@ def run_eval(args, settings) -> int:
             print(f"\n| {name}: threshold | refused unanswerable | false refusals | hit | F1 |\n|---|---|---|---|---|")
             for threshold, m in sweep.items():
                 print(f"| {threshold} | {m['refusal_recall']:.3f} | {m['false_refusal']:.3f} | {m['hit']:.3f} | {m['F1']:.1f} |")
+            balanced = evaluation.balanced_threshold(name)
+            if balanced:
+                result.setdefault("balanced_threshold", {})[name] = balanced
+                print(
+                    f"{name}: most refused minus false refusals at {balanced['threshold']:g} "
+                    f"({balanced['refusal_recall']:.3f} refused, {balanced['false_refusal']:.3f} false refusals)"
+                )
     if args.show_errors:
         print("\nmissed (question | reference | answer):")
         for row in evaluation.misses[: args.show_errors]:

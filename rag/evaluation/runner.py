@@ -8,6 +8,7 @@ shared. Rankings are kept so fusion weights can be swept offline (`sweep`).
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,30 @@ class RefusalRecord:
     def refused_at(self, threshold: float) -> bool:
         """As AnswerExtractor.answer decides: refused below the threshold, answered at it."""
         return self.always_refused or self.confidence < threshold
+
+
+def balanced_threshold(records: list[RefusalRecord]) -> dict[str, float] | None:
+    """The threshold where refused unanswerable questions minus false refusals is highest: the
+    middle of the widest such interval between two questions' confidences (how the rule reader's
+    defaults were calibrated per encoder backend). None without both kinds of question."""
+    answerable = [r for r in records if r.answerable]
+    unanswerable = [r for r in records if not r.answerable]
+    scores = sorted({r.confidence for r in records if not r.always_refused and math.isfinite(r.confidence)})
+    if not answerable or not unanswerable or not scores:
+        return None
+
+    def shares(t: float) -> tuple[float, float]:
+        return sum(r.refused_at(t) for r in unanswerable) / len(unanswerable), sum(r.refused_at(t) for r in answerable) / len(answerable)
+
+    edges = [scores[0] - 0.01, *scores, scores[-1] + 0.01]
+    best: tuple[float, float, float] | None = None  # (balance, width, threshold)
+    for lo, hi in zip(edges, edges[1:]):
+        refused, false = shares((lo + hi) / 2)
+        if best is None or (refused - false, hi - lo) > best[:2]:
+            best = (refused - false, hi - lo, (lo + hi) / 2)
+    assert best is not None
+    refused, false = shares(best[2])
+    return {"threshold": best[2], "refusal_recall": refused, "false_refusal": false}
 
 
 def _hit_and_f1(answer, references: tuple[str, ...]) -> tuple[bool, float]:
@@ -233,6 +258,10 @@ class Evaluation:
                 scores.add(self._ranks(q, order))
             out[f"{mode} w={w}" + (f" k={rrf_k}" if mode == "rrf" else "")] = scores.summary()
         return out
+
+    def balanced_threshold(self, reader: str | None = None) -> dict[str, float] | None:
+        """See `balanced_threshold` (module level), for one reader of the last run."""
+        return balanced_threshold(self.refusals.get(reader or next(iter(self.readers())), []))
 
     def refusal_sweep(self, reader: str | None = None, thresholds: tuple[float, ...] | None = None) -> dict[str, dict[str, float]]:
         """Refusal of unanswerable questions, false refusals, hit rate and F1 of answerable ones, had
