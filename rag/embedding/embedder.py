@@ -44,6 +44,24 @@ def _pick_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def index_backend(settings) -> str | None:
+    """`torch` or `onnx` when the files-store index in `settings.index_dir` holds only vectors of
+    that backend (an index written before backends were recorded: torch, the only one then); None
+    when there is no index, it is damaged, mixed, or in Milvus (not opened here)."""
+    if getattr(settings, "store", "files") != "files":
+        return None
+    from ..errors import RagError
+    from ..store.files import read_manifest
+
+    try:
+        backends = read_manifest(settings.index_dir).embed_backends
+    except (RagError, OSError):
+        return None
+    families = {name.split("-", 1)[0] for name in backends} or {"torch"}
+    family = families.pop() if len(families) == 1 else None
+    return family if family in BACKENDS else None
+
+
 def _pick_backend(backend: str, model: str, device: str, dtype: str = "float32") -> str:
     if backend not in BACKENDS:
         raise ValueError(f"unsupported embedding backend {backend!r}: use {', '.join(BACKENDS)}")
@@ -122,14 +140,18 @@ class Embedder:
 
     @classmethod
     def from_settings(cls, settings) -> "Embedder":
-        """The embedder that `settings` (a rag.config.Settings) describes."""
+        """The embedder that `settings` (a rag.config.Settings) describes. With `auto`, an index that
+        exists keeps the backend that built it (its questions are then encoded as its passages were)."""
+        backend = settings.embed_backend
+        if backend == "auto":
+            backend = index_backend(settings) or "auto"
         return cls(
             settings.embed_model,
             settings.cache_dir,
             settings.embed_device,
             settings.embed_dtype,
             query_engine=settings.query_engine,
-            backend=settings.embed_backend,
+            backend=backend,
         )
 
     @property

@@ -63,18 +63,20 @@ def balanced_threshold(records: list[RefusalRecord]) -> dict[str, float] | None:
     if not answerable or not unanswerable or not scores:
         return None
 
-    def shares(t: float) -> tuple[float, float]:
-        return sum(r.refused_at(t) for r in unanswerable) / len(unanswerable), sum(r.refused_at(t) for r in answerable) / len(answerable)
+    def counts(t: float) -> tuple[int, int]:
+        return sum(r.refused_at(t) for r in unanswerable), sum(r.refused_at(t) for r in answerable)
 
     edges = [scores[0] - 0.01, *scores, scores[-1] + 0.01]
-    best: tuple[float, float, float] | None = None  # (balance, width, threshold)
+    best: tuple[int, float, float] | None = None  # (balance in whole counts, width, threshold)
     for lo, hi in zip(edges, edges[1:]):
-        refused, false = shares((lo + hi) / 2)
-        if best is None or (refused - false, hi - lo) > best[:2]:
-            best = (refused - false, hi - lo, (lo + hi) / 2)
+        refused, false = counts((lo + hi) / 2)
+        # refused/|unanswerable| - false/|answerable|, compared exactly: floats would break ties by rounding
+        balance = refused * len(answerable) - false * len(unanswerable)
+        if best is None or (balance, hi - lo) > best[:2]:
+            best = (balance, hi - lo, (lo + hi) / 2)
     assert best is not None
-    refused, false = shares(best[2])
-    return {"threshold": best[2], "refusal_recall": refused, "false_refusal": false}
+    refused, false = counts(best[2])
+    return {"threshold": best[2], "refusal_recall": refused / len(unanswerable), "false_refusal": false / len(answerable)}
 
 
 def _hit_and_f1(answer, references: tuple[str, ...]) -> tuple[bool, float]:
