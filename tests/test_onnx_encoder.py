@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -101,8 +103,16 @@ def test_a_build_of_an_older_format_is_replaced(tmp_path, monkeypatch):
     (old / "model.onnx").write_bytes(b"format 1")
     (old / MARKER).write_text(json.dumps({"source": "fingerprint:onnx1:int8-dynamic-per-channel"}), encoding="utf-8")
 
+    killed = tmp_path / ".building-onnx-killed"  # left by a build killed two hours ago
+    (killed / "old").mkdir(parents=True)
+    os.utime(killed, (time.time() - 7200, time.time() - 7200))
+    running = tmp_path / ".building-onnx-running"  # another process building now
+    running.mkdir()
+
     folder = onnx_build.ensure_onnx_built(tmp_path)
     assert folder == old and (folder / "model.onnx").read_bytes() == b"graph-int8" and (folder / "word_embeddings.npy").read_bytes() == b"table"
+    assert not killed.exists() and running.exists()
+    running.rmdir()
     assert json.loads((folder / MARKER).read_text("utf-8"))["source"].endswith(f":onnx{onnx_build.ONNX_FORMAT}:int8-dynamic-per-channel")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".building")]
     assert onnx_build.ensure_onnx_built(tmp_path) == folder and len(exports) == 1  # current: kept
@@ -135,8 +145,10 @@ def test_unusable_backend_choices_say_what_to_do(monkeypatch):
     monkeypatch.setenv("RAG_EMBED_BACKEND", "tensorrt")
     with pytest.raises(ConfigError, match="RAG_EMBED_BACKEND must be auto, torch, onnx"):
         Settings.from_env()
-    with pytest.raises(ValueError, match="default model on the CPU only: use RAG_EMBED_BACKEND=torch"):
+    with pytest.raises(ConfigError, match="default model on the CPU only: use RAG_EMBED_BACKEND=torch"):
         Embedder(model="some/other-model", device="cpu", backend="onnx")
+    with pytest.raises(ConfigError, match="RAG_EMBED_DTYPE=bfloat16 is for RAG_EMBED_BACKEND=torch"):
+        Embedder(device="cpu", backend="onnx", dtype="bfloat16")
 
 
 def test_the_device_is_asked_without_torch_on_a_machine_without_an_nvidia_driver(monkeypatch):

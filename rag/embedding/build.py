@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +159,24 @@ def is_built(target: Path, fingerprint: str) -> bool:
         return False
 
 
+STALE_STAGING_S = 3600  # a staging folder this old was left by a build that was killed
+
+
+def new_staging(cache_dir: Path, prefix: str) -> Path:
+    """A fresh staging folder for a build; ones of the same kind that a killed build left behind
+    (older than an hour: no build takes that long) are removed first (a stale model was moved
+    into one to be swapped out, ~0.5 GB)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in cache_dir.glob(prefix + "*"):
+        try:
+            if old.is_dir() and now - old.stat().st_mtime > STALE_STAGING_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass  # another process removed it
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=cache_dir))
+
+
 def swap_into_place(folder: Path, target: Path, staging: Path) -> None:
     """Rename a finished build `folder` (inside `staging`) to `target`, moving a stale one aside."""
     if target.exists():  # stale build: move aside, then swap in the new one
@@ -177,8 +196,7 @@ def ensure_built(cache_dir: Path, model_file: Path | None = None) -> Path:
     if is_built(target, fingerprint):
         return target
 
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_dir))
+    staging = new_staging(cache_dir, ".building-torch-")
     try:
         folder = staging / "model"
         write_model_folder(read_checkpoint(model_file), folder)

