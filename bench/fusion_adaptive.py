@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.retrieve import minmax_fusion  # noqa: E402
+from rag.retrieve import minmax_fusion, stand_out  # noqa: E402
 
 OUT = Path("bench/out/fusion")
 DEPTH = 10
@@ -87,8 +87,7 @@ def collect(args) -> None:
         features = {"overlap": len(set(map(int, dense_ids[:10])) & set(map(int, char_ids[:10]))) / 10.0}
         features["cov_bm25"] = coverage(terms, idf, set(char_bigrams(chunks[int(char_ids[0])].text))) if len(char_ids) else 0.0
         features["cov_dense"] = coverage(terms, idf, set(char_bigrams(chunks[int(dense_ids[0])].text))) if len(dense_ids) else 0.0
-        rest = sims[1:]
-        features["dense_z"] = float((sims[0] - rest.mean()) / max(float(rest.std()), 1e-6)) if len(sims) >= 3 else 0.0
+        features["dense_z"] = stand_out(sims)
         out.append(Question(q.question, union, union_dense, union_char, sims, char_top, relevant, features))
     OUT.mkdir(parents=True, exist_ok=True)
     target = Path(args.out) if args.out else OUT / f"{evalset.name}{'-' + str(args.limit) if args.limit else ''}.pkl"

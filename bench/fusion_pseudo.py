@@ -37,13 +37,23 @@ def _sentences(chunk) -> list[str]:
     return [chunk.source[a:b] for a, b in split_sentences(chunk.text, chunk.start)]
 
 
+def clauses(chunk) -> list[tuple[str, str]]:
+    """(clause of 6-40 characters, the sentence it is in), for inverse-cloze questions."""
+    return [(c, s) for s in _sentences(chunk) for c in re.split(r"[，,；;。！？]", s) if 6 <= len(c) <= 40]
+
+
+def cloze_sentences(chunk) -> list[str]:
+    """The sentences a noisy cloze question may be made from."""
+    return [s for s in _sentences(chunk) if 10 <= len(s) <= 80]
+
+
 def clause(chunk, rng: random.Random) -> str | None:
-    pieces = [c for s in _sentences(chunk) for c in re.split(r"[，,；;。！？]", s) if 6 <= len(c) <= 40]
-    return rng.choice(pieces) if pieces else None
+    pieces = clauses(chunk)
+    return rng.choice(pieces)[0] if pieces else None
 
 
 def noisy_cloze(chunk, rng: random.Random, drop: float) -> str | None:
-    candidates = [s for s in _sentences(chunk) if 10 <= len(s) <= 80]
+    candidates = cloze_sentences(chunk)
     if not candidates:
         return None
     s = rng.choice(candidates).rstrip("。！？；")

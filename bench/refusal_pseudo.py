@@ -27,16 +27,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from fusion_pseudo import _sentences, noisy_cloze  # noqa: E402
+from fusion_pseudo import clauses, cloze_sentences, noisy_cloze  # noqa: E402
 
 from rag.evaluation.runner import RefusalRecord, balanced_threshold  # noqa: E402
+from rag.retrieve import StageTimer, stand_out  # noqa: E402
 
 
 def clause_of(chunk, rng: random.Random) -> tuple[str, str] | None:
     """(question, the sentence it comes from)."""
-    import re
-
-    pieces = [(c, s) for s in _sentences(chunk) for c in re.split(r"[，,；;。！？]", s) if 6 <= len(c) <= 40]
+    pieces = clauses(chunk)
     return rng.choice(pieces) if pieces else None
 
 
@@ -46,8 +45,7 @@ def cloze_of(chunk, rng: random.Random, drop: float) -> tuple[str, str] | None:
     if question is None:
         return None
     rng.setstate(state)  # the same draw again, to know the sentence it came from
-    candidates = [s for s in _sentences(chunk) if 10 <= len(s) <= 80]
-    return question, rng.choice(candidates)
+    return question, rng.choice(cloze_sentences(chunk))
 
 
 KINDS = {
@@ -67,12 +65,12 @@ def main() -> None:
     from rag.assistant import Assistant
     from rag.config import Settings
     from rag.embedding import Embedder
-    from rag.reader import open_reader
+    from rag.reader import Reader, open_reader
 
     settings = replace(Settings.from_env(), index_dir=Path(args.index))
     assistant = Assistant(settings, embedder=Embedder.from_settings(settings))
     retriever, rules = assistant.retriever, assistant.rule_reader
-    readers = {}
+    readers: dict[str, Reader] = {}
     if "rules" in args.readers:
         readers["rules"] = rules.with_threshold(float("-inf"))
     if "model" in args.readers:
@@ -92,14 +90,14 @@ def main() -> None:
             if made is None:
                 continue
             question, sentence = made
-            passages, z = retriever.search_with_stats(question, k=k + 20)
+            timer = StageTimer()
+            passages, z = retriever.search_with_stats(question, k=k + 20, timer=timer)
             away = [p for p in passages if sentence not in p.chunk.text]
             # the near miss's dense z-score: over the candidates without the source sentence's chunks
-            vector = retriever.encode_query(question)
-            ids, sims = retriever.dense(vector, settings.retrieval.candidates)
+            assert timer.query_vector is not None  # hybrid search embeds the question
+            ids, sims = retriever.dense(timer.query_vector, settings.retrieval.candidates)
             keep = np.array([sentence not in chunks[int(i)].text for i in ids], dtype=bool)
-            rest = sims[keep]
-            z_away = float((rest[0] - rest[1:].mean()) / max(float(rest[1:].std()), 1e-6)) if len(rest) >= 3 else 0.0
+            z_away = stand_out(sims[keep])
             for name, reader in readers.items():
                 for answerable, read, dense_z in ((True, passages[:k], z), (False, away[:k], z_away)):
                     answer = reader.answer(question, read, dense_z=dense_z)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from .embedding.names import backend_family
 from .question import QuestionAnalysis, analyse_question
 from .segment import char_bigrams
 from .sentence_scoring import MAX_SENTENCE_CHARS, Candidate, SentenceScorer
@@ -44,7 +45,7 @@ MIN_CONFIDENCE = {"torch": 0.341, "onnx": 0.369}
 def calibrated_min_confidence(backend: str) -> float:
     """The rule reader's threshold for the vectors of an encoder backend (`torch-float32`,
     `onnx-int8-dynamic-per-channel`, …: the family before the first dash); torch's for another."""
-    return MIN_CONFIDENCE.get(backend.split("-", 1)[0], MIN_CONFIDENCE["torch"])
+    return MIN_CONFIDENCE.get(backend_family(backend), MIN_CONFIDENCE["torch"])
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,15 @@ class StageTimer:
         return now
 
 
+def stand_out(scores: np.ndarray) -> float:
+    """How far the best of scores sorted best first stands out of the others, in their standard
+    deviations (a z-score); 0 with fewer than 3."""
+    if len(scores) < 3:
+        return 0.0
+    rest = scores[1:]
+    return float((scores[0] - rest.mean()) / max(float(rest.std()), 1e-6))
+
+
 def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k highest scores, best first."""
     k = min(k, len(scores))
@@ -144,9 +153,7 @@ class HybridRetriever:
             started = timer.record("embed", started)
             dense_ids, sims = self.dense(vector, n)
             dense_scores = {int(i): float(s) for i, s in zip(dense_ids, sims)}
-            if len(sims) >= 3:
-                rest = sims[1:]
-                dense_z = float((sims[0] - rest.mean()) / max(float(rest.std()), 1e-6))
+            dense_z = stand_out(sims)
             started = timer.record("dense", started)
 
         lexical_scores: dict[int, float] | None = None

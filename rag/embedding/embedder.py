@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import Encoder
-from .names import BACKENDS, DEFAULT_MODEL
+from .names import BACKENDS, DEFAULT_MODEL, backend_family
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def index_backend(settings) -> str | None:
     """`torch` or `onnx` when the files-store index in `settings.index_dir` holds only vectors of
     that backend (an index written before backends were recorded: torch, the only one then); None
     when there is no index, it is damaged, mixed, or in Milvus (not opened here)."""
-    if getattr(settings, "store", "files") != "files":
+    if settings.store != "files":
         return None
     from ..errors import RagError
     from ..store.files import read_manifest
@@ -58,7 +58,7 @@ def index_backend(settings) -> str | None:
         backends = read_manifest(settings.index_dir).embed_backends
     except (RagError, OSError):
         return None
-    families = {name.split("-", 1)[0] for name in backends} or {"torch"}
+    families = {backend_family(name) for name in backends} or {"torch"}
     family = families.pop() if len(families) == 1 else None
     return family if family in BACKENDS else None
 
