@@ -475,3 +475,34 @@ def test_a_span_below_the_threshold_is_not_quoted_however_well_its_passage_ranks
 def test_train_reader_without_data_says_what_is_missing(tmp_path):
     done = subprocess.run([sys.executable, "-m", "rag", "train-reader", "--data", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "cmrc2018/cmrc2018_train.json" in done.stderr
+
+
+def test_the_calibrated_threshold_keeps_false_refusals_within_the_share_on_every_set():
+    """CMRC-like questions share many words with their passage, a user's do not: the threshold is
+    the highest that answers all but the allowed share of the answerable questions of *each* set
+    that the reader answers right (refusing a wrong answer is no false refusal)."""
+    import numpy as np
+
+    from rag.reader.calibrate import _trial
+
+    rng = np.random.default_rng(0)
+
+    def rows(n, margin, support, right=1.0):  # (margin, support, right)
+        return np.stack([rng.normal(margin, 2, n), rng.uniform(*support, n), np.full(n, right)], axis=1)
+
+    cmrc_good, cmrc_bad = rows(400, 8, (0.6, 1.0)), rows(400, 0, (0.0, 0.5), 0.0)
+    lay_good, lay_bad = rows(100, 4, (0.2, 0.6)), rows(40, -2, (0.0, 0.4), 0.0)  # lower on both
+    alone = _trial(4.0, cmrc_good, cmrc_bad, lay_good[:0], lay_bad[:0], 0.02)
+    both = _trial(4.0, cmrc_good, cmrc_bad, lay_good, lay_bad, 0.02)
+    assert "lay_false_refusals" not in alone and alone["refused_mean"] == alone["near_misses_refused"]
+    assert both["min_margin"] < alone["min_margin"]  # the lay questions pull it down
+    assert both["lay_false_refusals"] <= 0.02 and both["false_refusals"] <= 0.02
+    assert both["near_misses_refused"] <= alone["near_misses_refused"]
+    assert both["refused_mean"] == pytest.approx((both["near_misses_refused"] + both["lay_unanswerable_refused"]) / 2, abs=1e-4)
+    # answers the reader gets wrong, however low they score, do not hold the threshold down
+    wrong = np.concatenate([lay_good, rows(20, -8, (0.0, 0.1), 0.0)])
+    with_wrong = _trial(4.0, cmrc_good, cmrc_bad, wrong, lay_bad, 0.02)
+    assert with_wrong["min_margin"] == both["min_margin"] and with_wrong["lay_answerable_refused"] > with_wrong["lay_false_refusals"]
+    # right answers scoring below everything do (three of 103: more than the 2 % allowed)
+    low = np.concatenate([lay_good, [[-50.0, 0.0, 1.0]] * 3])
+    assert _trial(4.0, cmrc_good, cmrc_bad, low, lay_bad, 0.02)["min_margin"] < -40
