@@ -182,7 +182,7 @@ class AnswerExtractor:
         if context_question:
             previous = analyse_question(context_question)
             extra = previous.terms
-            if question.kind == "general" and not question.cue:  # elliptical: 那下一步呢? (not 为什么呢?)
+            if question.elliptical:  # 那下一步呢? (not 为什么呢?)
                 stated = question.stated or previous.stated
                 question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue, stated)
         candidates = self.scorer.candidates(question, passages, extra)

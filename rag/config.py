@@ -15,7 +15,7 @@
 | RAG_CACHE_DIR       | the user's cache dir + /rag-zh  | where the default model is built             |
 | RAG_DENSE_WEIGHT    | 0.5                             | weight of the dense side in fusion (per corpus) |
 | RAG_FUSION          | minmax                          | minmax (normalised scores) or rrf (reciprocal ranks) |
-| RAG_READER          | rules                           | rules (hand-written) or model (the trained reader; docs/reader.md) |
+| RAG_READER          | model                           | model (the trained reader; docs/reader.md) or rules (hand-written) |
 | RAG_READER_MIN_MARGIN | calibrated (manifest)         | model reader: answer margin below which a question is refused (per corpus) |
 | RAG_READER_SUPPORT_WEIGHT | calibrated (manifest)     | model reader: weight of the rule reader's coverage in its refusal score (0: margin alone) |
 | RAG_READER_PASSAGE_WEIGHT | calibrated (manifest)     | model reader: weight of the retrieval score in choosing the quoted span (0: margin alone) |
@@ -83,9 +83,9 @@ class Settings:
     max_query_chars: int = 500
     limits: Limits = Limits()  # what one file may expand to (formats.py)
     min_confidence: float | None = None  # None: AnswerSettings' calibrated default
-    # "rules" or "model" (trained; falls back to the rules, saying why, if its weights cannot load).
-    # rules stay the default while the model loses to them on the seed dev set (docs/reader.md)
-    reader: str = "rules"
+    # "model" (trained; falls back to the rules, saying why, if its weights cannot load) or "rules"
+    # (the hand-written reader: fast, no torch); docs/reader.md compares them
+    reader: str = "model"
     reader_min_margin: float | None = None  # None: the threshold calibrated in the reader's manifest
     reader_support_weight: float | None = None  # None: the weight of the rules' coverage calibrated in the manifest
     reader_passage_weight: float | None = None  # None: the weight of the retrieval score calibrated in the manifest

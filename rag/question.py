@@ -172,6 +172,12 @@ class QuestionAnalysis:
             return Expects.ANY
         return expected_type(self.text, self.cue)
 
+    @property
+    def elliptical(self) -> bool:
+        """No question word of its own (`那下一步呢?`, not `为什么呢?`): as a follow-up it asks what
+        the previous question asked, about its own words."""
+        return self.kind == Kind.GENERAL and not self.cue
+
 
 def expected_type(text: str, cue: str) -> Expects:
     if cue in NUMBER_CUES:

@@ -97,9 +97,14 @@ def run_cli(*args, stdin=None, index=None):
 
 
 def test_cli_ask_json_many_questions_from_stdin(seed_index):
-    out = run_cli("ask", "-", "--json", stdin=f"{SEED_QUESTION}\n如何办理护照?\n", index=seed_index.index_dir)
+    """With the default (trained) reader: the seed question answered, a near miss and an unrelated
+    question refused (the reply names two batches of the list, never a date for a third)."""
+    near_miss = "第三批“免申即享”政策目录什么时候公布?"
+    out = run_cli("ask", "-", "--json", stdin=f"{SEED_QUESTION}\n如何办理护照?\n{near_miss}\n", index=seed_index.index_dir)
     assert out.returncode == 0, out.stderr
-    first, second = (json.loads(line) for line in out.stdout.splitlines())
+    assert "rule reader" not in out.stderr  # no fallback note: the trained reader answered
+    first, second, third = (json.loads(line) for line in out.stdout.splitlines())
+    assert third["question"] == near_miss and third["refused"] is True
     assert first["question"] == SEED_QUESTION and not first["refused"]
     assert all(p in first["answer"] for p in FOUR_POLICIES)
     c = first["citations"][0]

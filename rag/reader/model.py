@@ -328,6 +328,11 @@ class ModelReader:
         return sorted(regions, key=lambda r: r[2][0])
 
     def answer(self, question_text: str, passages: list[Passage], context_question: str | None = None, dense_z: float | None = None) -> Answer:
+        if context_question and self.rules is not None and analyse_question(question_text).elliptical:
+            # 那下一步呢? borrows the previous question's question word and asks about its own words;
+            # the network was trained on standalone questions (the previous one prepended, it answers
+            # the previous question again), the rule reader reads such follow-ups in context
+            return self.rules.answer(question_text, passages, context_question, dense_z)
         question = f"{context_question} {question_text}" if context_question else question_text
         guesses = self.read(question, list(passages[: self.settings.passages]))
         return self.compose(question_text, passages, guesses, self.support(question_text, passages, guesses, context_question))
