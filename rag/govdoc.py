@@ -30,6 +30,17 @@ FIELD_SYNONYMS = {
     "发布时间": "发布日期",
     "落款": "署名",
 }
+
+
+def in_their_words(question: str, text: str) -> str:
+    """The question with a header field named as `text` names it: `发文字号是多少?` asked of a text
+    whose header says `文号:` becomes `文号是多少?` (a name the text uses itself is kept)."""
+    for alias, canonical in FIELD_SYNONYMS.items():
+        if alias in question and alias not in text and canonical in text:
+            question = question.replace(alias, canonical)
+    return question
+
+
 _SPACED = "|".join(r"\s*".join(name) for name in FIELD_NAMES)
 _FIELD = re.compile(rf"(?:^|\s)[•·\-*]?\s*({_SPACED})\s*[:：]\s*(.*?)(?=\s+(?:{_SPACED})\s*[:：]|$)")
 _HEADER_LINES = 15

@@ -47,6 +47,17 @@ def test_content_terms_drop_question_words_and_add_field_synonyms():
     assert not any("哪些" in t or "什么" in t for t in analyse_question("免申即享包括哪些政策?").terms)
 
 
+def test_the_trained_reader_asks_for_a_header_field_by_the_documents_name():
+    from rag.govdoc import in_their_words
+
+    header = "• 文号:闽工信提案〔2024〕30号\n• 发布机构:福建省工业和信息化厅"
+    assert in_their_words("这份答复的发文字号是多少?", header) == "这份答复的文号是多少?"
+    assert in_their_words("发文单位是哪个?", header) == "发布机构是哪个?"
+    gov_cn = "发文机关:国务院\n发文字号:国发〔2024〕7号"  # names the text uses itself stay
+    assert in_their_words("发文字号是多少?发文机关是哪个?", gov_cn) == "发文字号是多少?发文机关是哪个?"
+    assert in_their_words("印发日期是哪天?", "正文里没有表头") == "印发日期是哪天?"
+
+
 def test_follow_ups():
     assert is_follow_up("那数字化转型方面呢?") and is_follow_up("下一步呢?")
     assert not is_follow_up("全省成立了多少个中小企业公共服务机构?")

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..answer import MAX_SENTENCE_CHARS, NOT_FOUND, Quote, cited_answer, with_discourse
+from ..govdoc import in_their_words
 from ..question import Expects, analyse_question
 from ..script import like, written_in
 from ..sentences import BREAKS, split_sentences
@@ -274,6 +275,9 @@ class ModelReader:
         script = written_in(joined)
         if written_in(question) != script:
             question = like(question, script, joined)
+        # a header field by the name the passages give it (发文字号 → their 文号): the network matches
+        # names, and CMRC taught it no synonyms of header fields
+        question = in_their_words(question, joined)
         encoded = maker.encode([question] + texts)
         q, docs = encoded[0], encoded[1:]
         windows = [w for n, d in enumerate(docs) if d.ids for w in maker.windows(q, d, passage=n)]
