@@ -97,7 +97,7 @@ def run(args) -> int:
         assert isinstance(lay_reader, ModelReader)
         for q in tqdm(lay.questions, desc="lay questions", unit="q"):
             read = lay_assistant.retriever.search(q.question, k=n)
-            if q.answerable and not any(a in _read_text(p, lay_reader) for a in q.answers for p in read):
+            if q.answerable and not any(a in p.chunk.source[slice(*lay_reader.widened(p))] for a in q.answers for p in read):
                 missed += 1
                 continue
             guesses = lay_reader.read(q.question, read)
@@ -122,7 +122,7 @@ def run(args) -> int:
         "weights_tried": trials,
         "passage_weight": best_passage["passage_weight"],
         "passage_weights_tried": passage_trials,
-        "command": "python -m rag calibrate-reader " + " ".join(sys.argv[2:]),
+        "command": " ".join(["python -m rag calibrate-reader", *sys.argv[2:]]),
     }
     print(json.dumps(figures, ensure_ascii=False, indent=1))
     path = WEIGHTS_DIR / MANIFEST_FILE
@@ -148,12 +148,6 @@ def _row(reader, question: str, read, guesses, references: tuple[str, ...]) -> t
     support = lexical_support(reader.rules, question, read, guesses)
     answer = reader.with_threshold(-np.inf).compose(question, read, guesses, support)
     return guesses[0].margin, support, any(contains(answer.text, r) for r in references)
-
-
-def _read_text(passage, reader) -> str:
-    """The text the reader reads for a passage: its chunk widened by the reader's context."""
-    chunk, context = passage.chunk, reader.settings.context_chars
-    return chunk.source[max(0, chunk.start - context) : chunk.end + context]
 
 
 def _trial(weight: float, good: np.ndarray, bad: np.ndarray, lay_good: np.ndarray, lay_bad: np.ndarray, false_refusals: float) -> dict:

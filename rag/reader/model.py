@@ -309,14 +309,17 @@ class ModelReader:
                 best[window.passage] = guess
         return sorted(best.values(), key=lambda g: -g.margin)
 
+    def widened(self, passage: Passage) -> tuple[int, int]:
+        """Where the reader reads a passage in its document: its chunk and `context_chars` on both sides."""
+        chunk, context = passage.chunk, self.settings.context_chars
+        return max(0, chunk.start - context), min(len(chunk.source), chunk.end + context)
+
     def _regions(self, passages: list[Passage]) -> list[tuple[int, str, list[int]]]:
         """(offset, text, passages in it): each passage's chunk widened by `context_chars` on both
         sides; regions of one document that overlap or touch are read once, as one."""
         spans: dict[str, list[list]] = {}
         for n, p in enumerate(passages):
-            lo = max(0, p.chunk.start - self.settings.context_chars)
-            hi = min(len(p.chunk.source), p.chunk.end + self.settings.context_chars)
-            spans.setdefault(p.chunk.doc_id, []).append([lo, hi, [n]])
+            spans.setdefault(p.chunk.doc_id, []).append([*self.widened(p), [n]])
         regions = []
         for items in spans.values():
             items.sort()
