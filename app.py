@@ -21,11 +21,11 @@ import gradio as gr
 
 from rag import Assistant, Settings
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
-from rag.indexer import index_seeds_if_missing
-from rag.knowledge_base import KnowledgeBase, staged_name
-from rag.loading import SUPPORTED_SUFFIXES
-from rag.login import Login
-from rag.render import CSS, answer_json, chat_text, citations_html, documents_table, error_json, escape_chat
+from rag.indexing.build import index_seeds_if_missing
+from rag.indexing.uploads import KnowledgeBase, staged_name
+from rag.ingest.load import SUPPORTED_SUFFIXES
+from rag.serve.login import Login
+from rag.serve.render import CSS, answer_json, chat_text, citations_html, documents_table, error_json, escape_chat
 
 log = logging.getLogger("rag.app")
 EXAMPLES = ["免申即享包括哪些政策?", "实施方案叫什么?", "那数字化转型方面呢?", "全省成立了多少个中小企业公共服务机构?", "下一步如何加强企业权益保护?"]

@@ -22,8 +22,8 @@ CHILD = r"""
 import resource, sys, time
 sys.path.insert(0, {root!r})
 from rag.errors import DocumentError
-from rag.formats import Limits
-from rag.loading import document_from_bytes
+from rag.config import Limits
+from rag.ingest.load import document_from_bytes
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 data = open({path!r}, "rb").read()
 limits = Limits(text_chars={chars}) if {chars} else Limits()

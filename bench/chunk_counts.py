@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.chunking import chunk_document  # noqa: E402
-from rag.headings import numbering_rank  # noqa: E402
-from rag.loading import document_from_bytes, iter_source_files, load_document  # noqa: E402
+from rag.ingest.chunking import chunk_document  # noqa: E402
+from rag.ingest.headings import numbering_rank  # noqa: E402
+from rag.ingest.load import document_from_bytes, iter_source_files, load_document  # noqa: E402
 from rag.types import Document  # noqa: E402
 
 

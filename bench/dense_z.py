@@ -44,7 +44,7 @@ def main() -> None:
     from rag.assistant import Assistant
     from rag.config import Settings
     from rag.embedding import Embedder
-    from rag.indexer import build_index
+    from rag.indexing.build import build_index
 
     questions = [q for spec in args.questions for q in questions_of(spec)]
     z = {}

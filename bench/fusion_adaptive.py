@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.retrieve import minmax_fusion, stand_out  # noqa: E402
+from rag.retrieve.hybrid import minmax_fusion, stand_out  # noqa: E402
 
 OUT = Path("bench/out/fusion")
 DEPTH = 10
@@ -57,8 +57,8 @@ def collect(args) -> None:
     from rag.config import Settings
     from rag.embedding import Embedder
     from rag.evaluation.datasets import load_dataset
-    from rag.indexer import build_index
-    from rag.segment import char_bigrams
+    from rag.indexing.build import build_index
+    from rag.text.segment import char_bigrams
 
     workdir = Path("bench/out/eval")
     evalset = load_dataset(Path(args.dataset), Path(args.corpus) if args.corpus else None, workdir, args.limit, args.distractors)

@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.embedding import Embedder  # noqa: E402
-from rag.retrieve import minmax_fusion, top_indices  # noqa: E402
-from rag.sentences import split_sentences  # noqa: E402
+from rag.retrieve.hybrid import minmax_fusion, top_indices  # noqa: E402
 from rag.store.files import read_index, stored_vectors  # noqa: E402
+from rag.text.sentences import split_sentences  # noqa: E402
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 

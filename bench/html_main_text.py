@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.loading import document_from_bytes  # noqa: E402
+from rag.ingest.load import document_from_bytes  # noqa: E402
 
 NAV = ["首页", "政务公开", "政务服务", "互动交流", "数据开放", "走进八闽", "无障碍", "长者模式", "English"]
 SIDE = [
@@ -171,7 +171,7 @@ def score(indexed: str, own: list[str]) -> tuple[float, float]:
 
 def extract_whole_page(page: bytes) -> str:
     """Before webpage.py: the whole page's text (html.parser; govdoc drops boilerplate lines)."""
-    from rag.formats import html_text
+    from rag.ingest.formats import html_text
 
     return _indexed(document_from_bytes(html_text(page.decode("utf-8")).encode("utf-8"), "page.md"))
 
@@ -184,7 +184,7 @@ def extract_product(page: bytes) -> str:
 def extract_readability_alone(page: bytes) -> str:
     from readability import Document as Readable
 
-    from rag.formats import html_text
+    from rag.ingest.formats import html_text
 
     return _indexed(document_from_bytes(html_text(Readable(page.decode("utf-8")).summary(html_partial=True)).encode("utf-8"), "page.md"))
 

@@ -44,9 +44,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from rag import Settings, build_index
-    from rag.chunking import chunk_document, embedding_text
     from rag.embedding import Embedder
-    from rag.loading import document_from_bytes, iter_source_files, read_source
+    from rag.ingest.chunking import chunk_document, embedding_text
+    from rag.ingest.load import document_from_bytes, iter_source_files, read_source
 
     settings = Settings.from_env()
     embedder = Embedder.from_settings(settings)

@@ -56,7 +56,7 @@ def main() -> None:
     from rag.embedding import Embedder
     from rag.evaluation.cli import WORKDIR
     from rag.evaluation.datasets import load_dataset
-    from rag.indexer import build_index
+    from rag.indexing.build import build_index
 
     evalset = load_dataset(Path(args.dataset), None, WORKDIR)
     settings = Settings.from_env(reader="rules")
@@ -86,7 +86,7 @@ def main() -> None:
 
     # bfloat16 against float32: the same windows, the spans they choose, and their speed
     from rag.embedding.build import ensure_built
-    from rag.reader.model import ModelReader, ReaderSettings, load_reader
+    from rag.read.model.reader import ModelReader, ReaderSettings, load_reader
 
     folder = ensure_built(settings.cache_dir)
     readers = {kind: ModelReader(rules.documents, load_reader(folder, dtype=kind), ReaderSettings(dtype=kind)) for kind in ("float32", "bfloat16")}

@@ -35,7 +35,7 @@ def main() -> int:
     from rag.config import Settings
     from rag.embedding.build import ensure_built
     from rag.evaluation.metrics import best_over, char_f1, exact_match
-    from rag.reader.model import ReaderSettings, open_model_reader
+    from rag.read.model.reader import ReaderSettings, open_model_reader
     from rag.types import Chunk, Passage
 
     items = []

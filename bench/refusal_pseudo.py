@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from fusion_pseudo import clauses, cloze_sentences, noisy_cloze  # noqa: E402
 
 from rag.evaluation.runner import RefusalRecord, balanced_threshold  # noqa: E402
-from rag.retrieve import StageTimer, stand_out  # noqa: E402
+from rag.retrieve.hybrid import StageTimer, stand_out  # noqa: E402
 
 
 def clause_of(chunk, rng: random.Random) -> tuple[str, str] | None:
@@ -65,7 +65,7 @@ def main() -> None:
     from rag.assistant import Assistant
     from rag.config import Settings
     from rag.embedding import Embedder
-    from rag.reader import Reader, open_reader
+    from rag.read import Reader, open_reader
 
     settings = replace(Settings.from_env(), index_dir=Path(args.index))
     assistant = Assistant(settings, embedder=Embedder.from_settings(settings))

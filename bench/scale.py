@@ -76,7 +76,7 @@ def open_config(config: str, folder: Path):
 
 
 def run_one(config: str, size: int) -> dict:
-    from rag.retrieve import HybridRetriever
+    from rag.retrieve.hybrid import HybridRetriever
     from rag.store import DocumentRows, Manifest, Update
 
     rng = np.random.default_rng(0)

@@ -19,10 +19,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.chunking import embedding_text  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
-from rag.script import convert, fold  # noqa: E402
+from rag.ingest.chunking import embedding_text  # noqa: E402
 from rag.store.files import read_index, stored_vectors  # noqa: E402
+from rag.text.script import convert, fold  # noqa: E402
 
 
 def questions(path: Path, limit: int) -> list[tuple[str, str]]:

@@ -4,11 +4,11 @@ Pipeline, one module per stage: loading (+ govdoc) → chunking (+ headings) →
 retrieve (+ bm25, segment) → answer (+ question, span) → citations, wired by `Assistant`.
 """
 
-from .assistant import Assistant
-from .config import ChunkSettings, RetrievalSettings, Settings
-from .errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
-from .indexer import IndexReport, build_index, has_index
-from .types import Answer, AnswerSentence, Chunk, Citation, Document, Passage, SearchResult
+from rag.assistant import Assistant
+from rag.config import ChunkSettings, RetrievalSettings, Settings
+from rag.errors import DocumentError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
+from rag.indexing.build import IndexReport, build_index, has_index
+from rag.types import Answer, AnswerSentence, Chunk, Citation, Document, Passage, SearchResult
 
 __all__ = [
     "Answer",

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import AnswerExtractor, AnswerSettings, calibrated_min_confidence
-from .config import Settings
-from .errors import RagError
-from .question import is_follow_up
-from .reader import Reader, open_reader
-from .retrieve import HybridRetriever
-from .store import Snapshot, Store, open_store
-from .types import Answer, SearchResult
+from rag.config import Settings
+from rag.errors import RagError
+from rag.read import Reader, open_reader
+from rag.read.question import is_follow_up
+from rag.read.rules.extractor import AnswerExtractor, AnswerSettings, calibrated_min_confidence
+from rag.retrieve.hybrid import HybridRetriever
+from rag.store import Snapshot, Store, open_store
+from rag.types import Answer, SearchResult
 
 log = logging.getLogger(__name__)
 EMPTY_QUESTION = "请输入一个问题，例如：免申即享包括哪些政策？"
@@ -62,7 +62,7 @@ class Assistant:
     def __init__(self, settings: Settings, embedder=None, answer_settings: AnswerSettings | None = None) -> None:
         self.settings = settings
         if embedder is None:
-            from .embedding import Embedder
+            from rag.embedding import Embedder
 
             embedder = Embedder.from_settings(settings)
         self.embedder = embedder

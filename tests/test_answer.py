@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.answer import AnswerExtractor, _count_of
-from rag.sentence_scoring import lead_subject
+from rag.read.rules.extractor import AnswerExtractor, _count_of
+from rag.read.rules.scoring import lead_subject
 from rag.types import Answer, Chunk, Document, Passage
 
 

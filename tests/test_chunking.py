@@ -4,11 +4,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SEED_FILE
-from rag.chunking import chunk_document
 from rag.config import ChunkSettings
 from rag.errors import DocumentError
-from rag.headings import parse_heading
-from rag.loading import document_from_bytes
+from rag.ingest.chunking import chunk_document
+from rag.ingest.headings import parse_heading
+from rag.ingest.load import document_from_bytes
 from rag.types import Document
 
 
@@ -115,7 +115,7 @@ def test_a_numbered_list_is_the_text_of_its_section():
 
 
 def test_a_closing_quote_stays_with_its_sentence():
-    from rag.sentences import split_sentences
+    from rag.text.sentences import split_sentences
 
     text = "他说：“我们会做好。”然后离开。"
     assert [text[a:b] for a, b in split_sentences(text)] == ["他说：“我们会做好。”", "然后离开。"]

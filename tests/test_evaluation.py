@@ -106,8 +106,8 @@ def test_unanswerable_from_refuses_lecoqa_and_skips_questions_both_sets_ask():
 
 def test_min_confidence_is_a_deployment_setting(seed_index, embedder, monkeypatch):
     from rag import Assistant, Settings
-    from rag.answer import MIN_CONFIDENCE, calibrated_min_confidence
     from rag.errors import ConfigError
+    from rag.read.rules.extractor import MIN_CONFIDENCE, calibrated_min_confidence
 
     monkeypatch.setenv("RAG_MIN_CONFIDENCE", "0.9")
     settings = replace(Settings.from_env(), index_dir=seed_index.index_dir)

@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from rag.chunking import chunk_document
 from rag.errors import DocumentError
-from rag.loading import document_from_bytes
+from rag.ingest.chunking import chunk_document
+from rag.ingest.load import document_from_bytes
 
 HTML = """<html><head><title>页面标题</title><style>.x{color:red}</style><script>var a = "不应出现";</script></head>
 <body><nav>首页 | 政务公开 | 导航菜单</nav><header>网站头部</header>
@@ -138,7 +138,7 @@ def test_a_docx_zip_bomb_is_refused_before_it_is_unpacked(monkeypatch):
 
 
 def test_text_limits_refuse_every_format_with_the_reason():
-    from rag.formats import Limits
+    from rag.config import Limits
 
     small = Limits(text_chars=200)
     with pytest.raises(DocumentError, match="RAG_MAX_TEXT_CHARS"):
@@ -171,7 +171,7 @@ def test_an_xml_part_renamed_to_hide_from_the_limit_still_counts():
     declared as XML) is still XML to the limit."""
     import zipfile
 
-    from rag.formats import Limits
+    from rag.config import Limits
 
     source = zipfile.ZipFile(io.BytesIO(docx_bomb(2)))
     out = io.BytesIO()

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import FakeEmbedder
 from rag import Assistant, Settings, build_index
-from rag.knowledge_base import KnowledgeBase, sanitise_filename
-from rag.loading import content_hash
+from rag.indexing.uploads import KnowledgeBase, sanitise_filename
+from rag.ingest.load import content_hash
 from rag.store.files import read_index
 
 
@@ -125,7 +125,7 @@ def test_an_upload_onto_a_damaged_index_leaves_no_staged_file(tmp_path, seed_cop
 
     from rag import Settings, build_index
     from rag.errors import IndexCorruptError
-    from rag.knowledge_base import KnowledgeBase
+    from rag.indexing.uploads import KnowledgeBase
     from rag.store.files import live_generation
 
     settings = replace(Settings.from_env(), index_dir=tmp_path / "index")
@@ -177,7 +177,7 @@ def test_staging_files_of_a_crashed_upload_are_removed_at_start(kb):
 
 
 def test_staged_name_is_the_uploaded_name():
-    from rag.knowledge_base import staged_name
+    from rag.indexing.uploads import staged_name
 
     assert staged_name("/x/uploads/.incoming-k3j_9a-通知-2024.txt") == "通知-2024.txt"
 
@@ -188,7 +188,7 @@ def test_the_web_list_says_when_the_index_cannot_be_read(tmp_path, seed_copy, fa
 
     import app
     from rag import Settings, build_index
-    from rag.knowledge_base import KnowledgeBase
+    from rag.indexing.uploads import KnowledgeBase
 
     settings = _replace(Settings.from_env(), index_dir=tmp_path / "index")
     build_index([seed_copy], settings, fake_embedder)

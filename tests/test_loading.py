@@ -5,9 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SEED_FILE
-from rag.encoding import _looks_binary
 from rag.errors import DocumentError
-from rag.loading import decode_bytes, document_from_bytes, load_document
+from rag.ingest.encoding import _looks_binary
+from rag.ingest.load import decode_bytes, document_from_bytes, load_document
 
 SAMPLE = "免申即享包括哪些政策？福建省工业和信息化厅。"
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
-from rag.login import Login
+from rag.serve.login import Login
 
 
 class Clock:
@@ -56,7 +56,7 @@ def test_listening_on_all_interfaces_without_a_login_warns(tmp_path):
 def test_the_ask_api_answers_in_one_shape_even_when_it_fails():
     """Issue 16, defect 8: the error reply lacked `span` and `passages`."""
     import app
-    from rag.render import answer_json
+    from rag.serve.render import answer_json
     from rag.types import Answer
 
     class Broken:

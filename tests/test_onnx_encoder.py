@@ -177,7 +177,7 @@ def test_a_long_text_is_cut_as_sentence_transformers_cuts_it(onnx_cache, torch_e
 
 def test_the_reader_and_the_encoder_share_one_tokenizer(onnx_cache):
     from rag.embedding.build import ensure_built
-    from rag.reader.windows import WindowMaker
+    from rag.read.model.windows import WindowMaker
 
     fast = Embedder(cache_dir=onnx_cache, backend="onnx")
     maker = WindowMaker(ensure_built(onnx_cache) / "tokenizer.json")  # the torch build's copy of the file

@@ -7,9 +7,9 @@ import doctest
 
 import pytest
 
-import rag.question
-from rag.question import Expects, Kind, analyse_question, content_text, is_follow_up
-from rag.span import _typed_pattern
+import rag.read.question
+from rag.read.question import Expects, Kind, analyse_question, content_text, is_follow_up
+from rag.read.rules.span import _typed_pattern
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,7 @@ def test_kind_and_expected_type(question, kind, expects):
 
 
 def test_the_span_finder_reads_the_same_expected_type():
-    from rag.span import DATE, NUMBER, TITLE
+    from rag.read.rules.span import DATE, NUMBER, TITLE
 
     for question, pattern in (("狼山有多高?", NUMBER), ("哪一年提出的?", DATE), ("全称是什么?", TITLE), ("谁提出的?", None)):
         assert _typed_pattern(analyse_question(question)) is pattern
@@ -48,7 +48,7 @@ def test_content_terms_drop_question_words_and_add_field_synonyms():
 
 
 def test_the_trained_reader_asks_for_a_header_field_by_the_documents_name():
-    from rag.govdoc import in_their_words
+    from rag.ingest.govdoc import in_their_words
 
     header = "• 文号:闽工信提案〔2024〕30号\n• 发布机构:福建省工业和信息化厅"
     assert in_their_words("这份答复的发文字号是多少?", header) == "这份答复的文号是多少?"

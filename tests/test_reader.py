@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FOUR_POLICIES, ROOT, SEED_QUESTION
-from rag.reader.windows import Batch, WindowMaker
+from rag.read.model.windows import Batch, WindowMaker
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +74,7 @@ def test_windows_cover_a_long_passage_and_spans_stay_inside_them(maker):
 def test_best_span_never_leaves_its_window_and_the_null_score_is_cls(maker):
     import torch
 
-    from rag.reader.model import best_spans
+    from rag.read.model.reader import best_spans
 
     q = maker.encode(["问题?"])[0]
     windows = maker.windows(q, maker.encode(["甲乙丙丁戊己庚辛壬癸。"])[0])
@@ -96,7 +96,7 @@ def test_best_span_never_leaves_its_window_and_the_null_score_is_cls(maker):
 
 @pytest.fixture(scope="session")
 def loaded(model_folder):
-    from rag.reader.model import load_reader
+    from rag.read.model.reader import load_reader
 
     return load_reader(model_folder)
 
@@ -126,7 +126,7 @@ CMRC_DEV = [
 
 @pytest.mark.parametrize("question,text,expected", CMRC_DEV)
 def test_shipped_weights_find_the_span(loaded, question, text, expected):
-    from rag.reader.model import ModelReader
+    from rag.read.model.reader import ModelReader
 
     doc, passage = _passage("d.md", text)
     reader = ModelReader({doc.doc_id: doc}, loaded).with_threshold(float("-inf"))  # the span, whatever the refusal
@@ -142,8 +142,8 @@ def test_shipped_weights_find_the_span(loaded, question, text, expected):
 def test_a_question_is_read_in_the_script_of_its_passages(loaded):
     """Issue 17: a traditional question over a simplified passage (or the other way round) was read
     as written: CMRC dev asked in traditional lost F1 70 → 44 and refused a third of its questions."""
-    from rag.reader.model import ModelReader
-    from rag.script import convert
+    from rag.read.model.reader import ModelReader
+    from rag.text.script import convert
 
     question, text, expected = CMRC_DEV[2]
     for q, t in ((convert(question, "t"), text), (question, convert(text, "t"))):
@@ -156,7 +156,7 @@ def test_a_question_is_read_in_the_script_of_its_passages(loaded):
 
 
 def test_a_passage_that_does_not_answer_is_refused(loaded):
-    from rag.reader.model import ModelReader
+    from rag.read.model.reader import ModelReader
 
     doc, passage = _passage("d.md", "狼山，又称紫琅山，位于江苏省南通市南郊，海拔106.94米，是南通的标志。")
     reader = ModelReader({doc.doc_id: doc}, loaded)
@@ -172,7 +172,7 @@ def test_a_passage_that_does_not_answer_is_refused(loaded):
 def test_the_refusal_score_adds_the_weighted_lexical_support(loaded):
     """margin + weight × the rule reader's coverage: the same span is refused or answered as the
     rules say the passage covers the question or not."""
-    from rag.reader.model import ModelReader, ReaderSettings
+    from rag.read.model.reader import ModelReader, ReaderSettings
     from rag.types import Answer
 
     class Rules:
@@ -202,7 +202,7 @@ def test_the_refusal_score_adds_the_weighted_lexical_support(loaded):
 def test_the_lexical_support_is_that_of_the_passage_the_span_comes_from(loaded):
     """A near miss in another passage cannot lend its coverage to the span: the rule reader is asked
     about the passage of the widest-margin span only."""
-    from rag.reader.model import ModelReader, ReaderSettings
+    from rag.read.model.reader import ModelReader, ReaderSettings
     from rag.types import Answer
 
     seen: list[list[str]] = []
@@ -237,7 +237,7 @@ def test_the_seed_questions_through_the_reader(seed_index, embedder):
 
 
 def _copy_weights(tmp_path: Path) -> Path:
-    from rag.reader.weights import WEIGHTS_DIR
+    from rag.read.model.weights import WEIGHTS_DIR
 
     target = tmp_path / "weights"
     shutil.copytree(WEIGHTS_DIR, target)
@@ -245,8 +245,8 @@ def _copy_weights(tmp_path: Path) -> Path:
 
 
 def test_damaged_or_foreign_weights_are_one_clear_message(model_folder, tmp_path):
-    from rag.reader.model import load_reader
-    from rag.reader.weights import ReaderUnavailable
+    from rag.read.model.reader import load_reader
+    from rag.read.model.weights import ReaderUnavailable
 
     missing = tmp_path / "none"
     with pytest.raises(ReaderUnavailable, match="train-reader"):
@@ -266,7 +266,7 @@ def test_damaged_or_foreign_weights_are_one_clear_message(model_folder, tmp_path
 
 def test_the_assistant_falls_back_to_the_rules_and_says_so(seed_index, embedder, monkeypatch, tmp_path):
     from rag import Assistant
-    from rag.reader import weights
+    from rag.read import weights
 
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "nothing")
     assistant = Assistant(replace(seed_index, reader="model"), embedder=embedder)
@@ -351,15 +351,15 @@ def test_train_reader_runs_end_to_end_on_a_small_slice_and_resumes(tmp_path):
     assert again.returncode == 0 and "resuming at step" in again.stdout, again.stdout[-1000:]
     from rag.config import default_cache_dir
     from rag.embedding.build import ensure_built
-    from rag.reader.model import load_reader
+    from rag.read.model.reader import load_reader
 
     assert load_reader(ensure_built(default_cache_dir()), out).manifest["base_sha256"] == manifest["base_sha256"]
     # the second stage's adapters are shipped and merged into the lower blocks on load
     import torch
     from safetensors.torch import load_file
 
-    from rag.reader.network import ReaderNetwork
-    from rag.reader.weights import load_into
+    from rag.read.model.network import ReaderNetwork
+    from rag.read.model.weights import load_into
 
     assert manifest["lora"] == {"layers": 8, "rank": 16, "alpha": 32.0, "scale": 2.0} and manifest["format"] == 2
     folder = ensure_built(default_cache_dir())
@@ -413,7 +413,7 @@ def test_train_reader_runs_end_to_end_on_a_small_slice_and_resumes(tmp_path):
     ],
 )
 def test_a_span_never_holds_half_a_bracket_pair(text, span, mended):
-    from rag.reader.model import balance_brackets
+    from rag.read.model.reader import balance_brackets
 
     a = text.index(span)
     lo, hi = balance_brackets(text, a, a + len(span))
@@ -435,14 +435,14 @@ def test_a_span_never_holds_half_a_bracket_pair(text, span, mended):
     ],
 )
 def test_a_when_question_is_answered_only_by_a_span_holding_a_time_word(question, span, fits):
-    from rag.question import analyse_question
-    from rag.reader.model import fits_expected
+    from rag.read.model.reader import fits_expected
+    from rag.read.question import analyse_question
 
     assert fits_expected(analyse_question(question).expects, span) is fits
 
 
 def test_the_passage_weight_lets_the_retrieval_score_choose_between_spans(loaded):
-    from rag.reader.model import ModelReader, ReaderSettings, SpanGuess
+    from rag.read.model.reader import ModelReader, ReaderSettings, SpanGuess
     from rag.types import Chunk, Passage
 
     text = "甲" * 40
@@ -459,7 +459,7 @@ def test_the_passage_weight_lets_the_retrieval_score_choose_between_spans(loaded
 def test_a_span_below_the_threshold_is_not_quoted_however_well_its_passage_ranks(loaded):
     """The passage weight favours the top passage's span, but its own margin is under the threshold:
     the answer quotes the span that clears it, never nothing."""
-    from rag.reader.model import ModelReader, ReaderSettings, SpanGuess
+    from rag.read.model.reader import ModelReader, ReaderSettings, SpanGuess
     from rag.types import Chunk, Document, Passage
 
     texts = {"a.md": "狼山位于江苏省南通市南郊。", "b.md": "范廷颂于1963年被任为主教。"}
@@ -483,7 +483,7 @@ def test_the_calibrated_threshold_keeps_false_refusals_within_the_share_on_every
     that the reader answers right (refusing a wrong answer is no false refusal)."""
     import numpy as np
 
-    from rag.reader.calibrate import _trial
+    from rag.train.calibrate import _trial
 
     rng = np.random.default_rng(0)
 

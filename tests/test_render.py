@@ -3,7 +3,7 @@ in the cited passage, and every piece of document text escaped."""
 
 from __future__ import annotations
 
-from rag.render import chat_text, citations_html
+from rag.serve.render import chat_text, citations_html
 from rag.types import Answer, AnswerSentence, Chunk, Citation, Document, Passage
 
 TEXT = "标题\n将免征水利建设基金、减征文化事业建设费等政策纳入<b>范围</b>。2019年预算为100万元，2020年预算为100万元。\n一是<i>减税</i>；"

@@ -8,10 +8,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from rag.bm25 import BM25
 from rag.config import RetrievalSettings
-from rag.retrieve import HybridRetriever, minmax_fusion
+from rag.retrieve.hybrid import HybridRetriever, minmax_fusion
 from rag.store import FORMAT_VERSION, Manifest
+from rag.store.bm25 import BM25
 from rag.store.files import FilesSnapshot, IndexData
 from rag.types import Chunk, Document
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from rag.script import convert, fold, fold_chars
-from rag.segment import char_bigrams
+from rag.text.script import convert, fold, fold_chars
+from rag.text.segment import char_bigrams
 
 SIMPLIFIED = (
     "关于实施惠企政策“免申即享”的通知\n\n"
@@ -96,7 +96,7 @@ def test_an_index_of_the_previous_format_asks_to_be_rebuilt(tmp_path, fake_embed
 
 
 def test_a_question_converted_to_traditional_follows_its_passages_regional_forms():
-    from rag.script import like, written_in
+    from rag.text.script import like, written_in
 
     assert like("里面的台湾", "t", "臺灣的資料都在這裡面") == "裡面的臺灣"  # Taiwan forms
     assert like("里面", "t", "香港的資料都在這裏面") == "裏面"  # Hong Kong / OpenCC forms

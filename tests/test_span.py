@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.question import analyse_question
-from rag.span import best_span
+from rag.read.question import analyse_question
+from rag.read.rules.span import best_span
 
 
 def span(question: str, sentence: str) -> str:
@@ -41,7 +41,7 @@ def test_span_is_always_a_substring_of_the_sentence():
 
 
 def test_a_why_follow_up_keeps_its_own_question_type():
-    from rag.answer import AnswerExtractor
+    from rag.read.rules.extractor import AnswerExtractor
     from rag.types import Chunk, Document, Passage
 
     text = "补贴标准提高到每人500元,原因是物价上涨较快。"

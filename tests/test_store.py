@@ -239,7 +239,7 @@ def test_app_ask_add_docs_on_a_damaged_pointer_print_the_message_and_index_rebui
 
 def test_a_full_rebuild_keeps_the_uploads_and_the_hint_names_the_sources(settings, seed_copy, fake_embedder, tmp_path):
     """Issue 16, defect 5: the rebuild the error message suggested dropped every upload."""
-    from rag.knowledge_base import KnowledgeBase
+    from rag.indexing.uploads import KnowledgeBase
 
     build_index([seed_copy], settings, fake_embedder)
     upload = tmp_path / "incoming.txt"

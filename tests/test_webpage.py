@@ -3,7 +3,7 @@ title and header fields."""
 
 from __future__ import annotations
 
-from rag.loading import document_from_bytes
+from rag.ingest.load import document_from_bytes
 
 BODY = [
     "省工商联：",

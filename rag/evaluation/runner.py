@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ..bm25 import BM25
-from ..chunking import embedding_text
-from ..reader import open_reader
-from ..retrieve import StageTimer, minmax_fusion, top_indices, weighted_rrf
-from .datasets import EvalQuestion, EvalSet
-from .metrics import AnswerScores, RetrievalScores, answer_text_for_scoring, best_over, char_f1, contains, exact_match
+from rag.evaluation.datasets import EvalQuestion, EvalSet
+from rag.evaluation.metrics import AnswerScores, RetrievalScores, answer_text_for_scoring, best_over, char_f1, contains, exact_match
+from rag.ingest.chunking import embedding_text
+from rag.read import open_reader
+from rag.retrieve.hybrid import StageTimer, minmax_fusion, top_indices, weighted_rrf
+from rag.store.bm25 import BM25
 
 DEPTH = 20
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import FORMAT_VERSION, DocumentRows, Hits, Manifest, Snapshot, Store, Update, rebuild_hint, write_sources
+from rag.store.base import FORMAT_VERSION, DocumentRows, Hits, Manifest, Snapshot, Store, Update, rebuild_hint, write_sources
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from rag.config import Settings
 
 __all__ = [
     "FORMAT_VERSION",
@@ -30,10 +30,10 @@ __all__ = [
 def open_store(settings: "Settings") -> Store:
     """The store the settings name (the Milvus client is imported only when asked for)."""
     if settings.store == "milvus":
-        from .milvus import MilvusStore
+        from rag.store.milvus import MilvusStore
 
         return MilvusStore(settings.milvus_uri or str(settings.index_dir / "milvus.db"), settings.milvus_collection, settings.index_dir)
-    from .files import FilesStore
+    from rag.store.files import FilesStore
 
     return FilesStore(settings.index_dir, settings.faiss_index)
 

@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..types import Chunk, Document
+from rag.types import Chunk, Document
 
 # 2: spaces inside CJK runs no longer break BM25 terms; 3: heading-only sections merged;
 # 4: chunks.jsonl holds offsets and a checksum instead of a copy of the text; 5: a title line
@@ -212,7 +212,7 @@ def write_sources(index_dir: Path, sources: list[Path], append: bool = False) ->
 
 def check_manifest(manifest: Manifest, where: str, hint: str, model: str | None, dimension: int | None, check_format: bool = True) -> None:
     """The published state was built the way this process reads it (IndexMismatchError)."""
-    from ..errors import IndexMismatchError
+    from rag.errors import IndexMismatchError
 
     if check_format and manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(f"index in {where} has format {manifest.format_version}, this version reads {FORMAT_VERSION}; {hint}")

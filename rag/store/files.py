@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from ..bm25 import BM25
-from ..errors import IndexCorruptError, IndexNotFoundError
-from ..types import Chunk, Document
-from .base import Hits, Manifest, Snapshot, Update, check_manifest, document_from_json, document_json, rebuild_hint, write_text_durably
+from rag.errors import IndexCorruptError, IndexNotFoundError
+from rag.store.base import Hits, Manifest, Snapshot, Update, check_manifest, document_from_json, document_json, rebuild_hint, write_text_durably
+from rag.store.bm25 import BM25
+from rag.types import Chunk, Document
 
 CURRENT = "CURRENT"
 _GENERATION = re.compile(r"gen-[0-9]+")
@@ -307,7 +307,7 @@ class FilesSnapshot:
         return Hits(self._ids(rows[0][keep]), scores[0][keep])
 
     def lexical(self, query: str, n: int) -> Hits:
-        from ..retrieve import top_indices
+        from rag.retrieve.hybrid import top_indices
 
         scores = self._bm25.scores(query)
         rows = top_indices(scores, n)
@@ -355,7 +355,7 @@ class FilesStore:
         return FilesSnapshot(read_index(self.index_dir, model, dimension, check_format, verify))
 
     def write(self, update: Update, previous: Snapshot | None) -> str:
-        from ..chunking import embedding_text
+        from rag.ingest.chunking import embedding_text
 
         if previous is None and not update.replace_all:
             raise ValueError("a partial update needs the state it was computed from")

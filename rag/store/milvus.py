@@ -40,10 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import IndexCorruptError, IndexNotFoundError, RagError
-from ..segment import SEGMENTERS
-from ..types import Chunk, Document
-from .base import Hits, Manifest, Snapshot, Update, check_manifest, chunk_number, document_from_json, document_json, rebuild_hint
+from rag.errors import IndexCorruptError, IndexNotFoundError, RagError
+from rag.store.base import Hits, Manifest, Snapshot, Update, check_manifest, chunk_number, document_from_json, document_json, rebuild_hint
+from rag.text.segment import SEGMENTERS
+from rag.types import Chunk, Document
 
 K1, B = 1.2, 0.75  # as rag.bm25.BM25
 PART_CHARS = 16_000  # a document's JSON per docs row: at most 4 bytes a character, under 64 KB
@@ -505,7 +505,7 @@ class MilvusStore:
     # -- writing ----------------------------------------------------------------------------------
 
     def write(self, update: Update, previous: Snapshot | None) -> str:
-        from ..chunking import embedding_text
+        from rag.ingest.chunking import embedding_text
 
         if previous is None and not update.replace_all:
             raise ValueError("a partial update needs the state it was computed from")

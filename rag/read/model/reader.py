@@ -1,0 +1,417 @@
+"""The trained reader: e5-small fine-tuned to point at the answer span, or at "no answer".
+
+It reads the top retrieved passages, each widened by some of its document's text on both sides
+(an answer is not cut at a chunk edge), in overlapping token windows. In every window the best
+span (start logit + end logit over passage tokens) is set against the window's "no answer" score
+([CLS]); the span with the widest margin wins, and a margin below the calibrated threshold means
+the documents do not answer. The answer quotes the sentence holding the span (a list-announcing
+sentence with its items, as the rule reader does), the span in bold, with its citation.
+
+The base weights come from the e5 build the embedder uses; the word-embedding matrix (250 k rows,
+385 MB as float32) is memory-mapped from that file rather than loaded, so only the rows of the
+tokens actually read take memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.ingest.govdoc import in_their_words
+from rag.read.model.weights import ReaderUnavailable, load_into
+from rag.read.model.windows import Batch, WindowMaker
+from rag.read.question import Expects, analyse_question
+from rag.read.rules.extractor import MAX_SENTENCE_CHARS, NOT_FOUND, Quote, cited_answer, with_discourse
+from rag.text.script import like, written_in
+from rag.text.sentences import BREAKS, split_sentences
+from rag.types import Answer, Document, Passage
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    passages: int = 5  # how many of the top retrieved passages are read (neighbours are read once)
+    context_chars: int = 80  # document text read on each side of a passage's chunk
+    max_answer_tokens: int = 48
+    # runner-ups quoted after the best span: a margin within ln 4 of the best (the reader finds it at
+    # least a quarter as likely; chosen before measuring, not tuned), at most 3 sentences in all
+    runner_up_within: float = 1.386
+    max_sentences: int = 3
+    min_margin: float | None = None  # None: the threshold calibrated in the manifest
+    # refusal score = margin + support_weight × the rule reader's lexical coverage of the question
+    # (calibrate.py picks the weight with the threshold; 0: the margin alone). None: the manifest's
+    support_weight: float | None = None
+    # the quoted span is the one with the best margin + passage_weight × its passage's fused retrieval
+    # score (BERTserini's interpolation of reader and retriever; calibrate.py picks the weight on
+    # calibration questions). None: the manifest's (0 when it has none: the margin alone)
+    passage_weight: float | None = None
+    # bfloat16: 2.3x faster than float32 on this CPU, the same spans on 100 of 100 CMRC trial
+    # questions; dynamic int8 lost 15-20 F1 points (docs/reader.md)
+    dtype: str = "bfloat16"
+
+
+# What any answer to a when-question holds, in either script: a digit or numeral, or a word of time
+# (年, 世纪, 朝, 时期, 春, 初, 前…). Lenient on purpose: it only turns away spans with none of them
+# (`(试行)` for 什么时候公布). Of the 812 when-questions of CMRC 2018 train, 7 gold answers (0.9 %)
+# hold none: 魏晋, 土仑阶, 幼儿园 (docs/reader.md).
+TIME_HINT = re.compile(r"[0-9０-９一二三四五六七八九十〇零两百千]|[年月日号时時世纪紀朝代期季春夏秋冬初末旬早晚午夜周週星前后後今昨明当當古近现現]")
+
+
+def fits_expected(expects: Expects, span_text: str) -> bool:
+    """Whether a span can answer a question of this type: a when-question's span holds a time word."""
+    return TIME_HINT.search(span_text) is not None if expects == Expects.DATE else True
+
+
+@dataclass(frozen=True)
+class SpanGuess:
+    passage: int  # index into the passages read: the one it is cited from
+    start: int  # character offsets in the document
+    end: int
+    margin: float  # span score minus the window's no-answer score
+    score: float  # span score (start + end logit)
+
+
+class _WordRows:
+    """Rows of the base model's word-embedding matrix, read from the safetensors file by memmap."""
+
+    def __init__(self, path: Path, name: str = "embeddings.word_embeddings.weight") -> None:
+        with open(path, "rb") as f:
+            size = struct.unpack("<Q", f.read(8))[0]
+            header = json.loads(f.read(size))
+        entry = header[name]
+        if entry["dtype"] != "F32":
+            raise ReaderUnavailable(f"{path}: word embeddings are {entry['dtype']}, expected F32")
+        start, end = entry["data_offsets"]
+        self.rows = np.memmap(path, dtype=np.float32, mode="r", offset=8 + size + start, shape=tuple(entry["shape"]))
+
+    def __call__(self, ids):
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(self.rows[ids.cpu().numpy()]))
+
+
+@dataclass
+class LoadedReader:
+    network: Any  # ReaderNetwork (torch is imported only when the reader loads)
+    maker: WindowMaker
+    manifest: dict
+    # one network serves every ModelReader of the process (index refreshes, threshold copies):
+    # torch modules are not safe to call from many threads at once
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_loaded: dict[tuple, LoadedReader] = {}
+_load_lock = threading.Lock()
+
+
+def load_reader(model_folder: Path, weights_dir: Path | None = None, dtype: str = "bfloat16") -> LoadedReader:
+    """The network with the shipped weights applied (once per process). Raises ReaderUnavailable."""
+    from rag.read.model import weights
+
+    weights_dir = weights_dir or weights.WEIGHTS_DIR
+    if dtype not in ("bfloat16", "float32"):
+        raise ValueError(f"unsupported reader dtype {dtype!r}: use bfloat16 or float32")
+    key = (str(model_folder), str(weights_dir), dtype)
+    with _load_lock:
+        if key in _loaded:
+            return _loaded[key]
+        import torch
+        from safetensors import safe_open
+
+        from rag.read.model.network import ReaderNetwork
+
+        config = json.loads((model_folder / "config.json").read_text("utf-8"))
+        network = ReaderNetwork(dict(config, vocab_size=1))
+        state = {}
+        with safe_open(str(model_folder / "model.safetensors"), framework="pt") as f:
+            for name in f.keys():
+                if name != "embeddings.word_embeddings.weight" and not name.startswith("pooler."):
+                    state[name] = f.get_tensor(name)
+        state["embeddings.word_embeddings.weight"] = network.word.weight.detach()
+        network.load_bert(state)
+        manifest = load_into(network, model_folder, weights_dir)
+        network.embed_words = _WordRows(model_folder / "model.safetensors")
+        del network.word
+        network.eval()
+        network.to(getattr(torch, dtype))
+        loaded = LoadedReader(network, WindowMaker(model_folder / "tokenizer.json"), manifest)
+        _loaded[key] = loaded
+        return loaded
+
+
+_OPENERS = {"「": "」", "『": "』", "《": "》", "〈": "〉", "“": "”", "‘": "’", "（": "）", "(": ")", "【": "】", "［": "］", "[": "]"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+
+def balance_brackets(text: str, a: int, b: int) -> tuple[int, int]:
+    """Mend a span `text[a:b]` that holds half of a bracket or quotation-mark pair: take in the
+    other half when it stands right beside the span, else drop a stray one from the span's edge
+    (a quote never shows `「锣鼓点` or `M-Touch”机`)."""
+    for _ in range(6):  # each step mends one edge; a span has few brackets
+        opens: list[int] = []
+        closes: list[int] = []  # closers without their opener
+        for i in range(a, b):
+            c = text[i]
+            if c in _OPENERS:
+                opens.append(i)
+            elif c in _CLOSERS:
+                if opens and text[opens[-1]] == _CLOSERS[c]:
+                    opens.pop()
+                else:
+                    closes.append(i)
+        if closes:
+            if a > 0 and text[a - 1] == _CLOSERS[text[closes[0]]]:
+                a -= 1
+            elif closes[-1] == b - 1:
+                b -= 1
+            elif closes[0] == a:
+                a += 1
+            else:
+                break
+        elif opens:
+            if b < len(text) and text[b] == _OPENERS[text[opens[-1]]]:
+                b += 1
+            elif opens[0] == a:
+                a += 1
+            elif opens[-1] == b - 1:
+                b -= 1
+            else:
+                break
+        else:
+            break
+    return a, b
+
+
+def interpolated(margin: float, retrieval_score: float, passage_weight: float) -> float:
+    """What chooses the quoted span: the reader's margin + passage_weight × the retrieval score."""
+    return margin + passage_weight * retrieval_score if passage_weight else margin
+
+
+def best_spans(start_logits, end_logits, batch: Batch, max_tokens: int) -> list[tuple[int, int, float, float]]:
+    """Per window: (first token, last token, span score, no-answer score); span over passage tokens."""
+    import torch
+
+    out = []
+    for row, window in enumerate(batch.windows):
+        lo, hi = window.doc_offset, window.doc_offset + window.doc_tokens
+        s, e = start_logits[row, lo:hi], end_logits[row, lo:hi]
+        scores = s[:, None] + e[None, :]
+        n = hi - lo
+        allowed = torch.ones((n, n), dtype=torch.bool).triu().tril(max_tokens - 1)
+        scores = scores.masked_fill(~allowed, -1e9)
+        flat = int(torch.argmax(scores))
+        i, j = divmod(flat, n)
+        null = float(start_logits[row, 0] + end_logits[row, 0])
+        out.append((lo + i, lo + j, float(scores[i, j]), null))
+    return out
+
+
+def lexical_support(rules, question_text: str, passages: list[Passage], guesses: list[SpanGuess], context_question: str | None = None) -> float:
+    """How well the rule reader's best-supported sentence of the passage the widest-margin span
+    comes from covers the question's weighted words (its confidence without the dense term): low
+    when the passage the reader answers from misses what the question asks. 0 without a span."""
+    if not guesses:
+        return 0.0
+    passage = passages[guesses[0].passage]
+    return float(rules.answer(question_text, [passage], context_question=context_question, dense_z=None).confidence)
+
+
+class ModelReader:
+    name = "model"
+    sweep_thresholds: tuple[float, ...] = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+
+    def __init__(self, documents: dict[str, Document], loaded: LoadedReader, settings: ReaderSettings = ReaderSettings(), rules=None) -> None:
+        self.documents = documents
+        self.loaded = loaded
+        self.settings = settings
+        self.rules = rules  # the rule reader, for its lexical coverage (the refusal score's second term)
+        calibration = loaded.manifest.get("calibration", {})
+        self.passage_weight = float(calibration.get("passage_weight", 0.0) if settings.passage_weight is None else settings.passage_weight)
+        weight = calibration.get("support_weight", 0.0) if settings.support_weight is None else settings.support_weight
+        self.support_weight = float(weight) if rules is not None else 0.0
+        if settings.min_margin is not None:
+            self.min_margin = settings.min_margin
+        elif self.support_weight == calibration.get("support_weight", 0.0):
+            self.min_margin = calibration.get("min_margin", 0.0)
+        else:  # another weight than the calibrated one (no rules to ask, or overridden): its own trial's threshold
+            trial: dict = next((t for t in calibration.get("weights_tried", ()) if t.get("support_weight") == self.support_weight), {})
+            self.min_margin = trial.get("min_margin", 0.0)
+
+    @property
+    def threshold(self) -> float:
+        return self.min_margin
+
+    def with_threshold(self, threshold: float) -> "ModelReader":
+        settings = replace(self.settings, min_margin=threshold, support_weight=self.support_weight, passage_weight=self.passage_weight)
+        return ModelReader(self.documents, self.loaded, settings, self.rules)
+
+    def support(self, question_text: str, passages: list[Passage], guesses: list[SpanGuess], context_question: str | None = None) -> float:
+        """`lexical_support` of the span's passage; 0 without rules or when its weight is 0 (not run)."""
+        if self.rules is None or not self.support_weight:
+            return 0.0
+        return lexical_support(self.rules, question_text, passages, guesses, context_question)
+
+    def read(self, question: str, passages: list[Passage]) -> list[SpanGuess]:
+        """The best span of each passage read (best first), margins included, no threshold; a passage
+        whose best span cannot answer the question's type (`fits_expected`) gives none."""
+        import torch
+
+        if not passages:
+            return []
+        maker = self.loaded.maker
+        regions = self._regions(passages)
+        # the reader was trained on questions in the script of their passage (CMRC simplified, DRCD
+        # both ways), never mixed: a question in the other script is converted to theirs (DRCD dev
+        # asked in simplified: F1 59.1 so, 57.2 with OpenCC's standard characters only, 55.5 with both read
+        # in simplified, 15.4 as written; as written in traditional: 60.3)
+        texts = [text for _, text, _ in regions]
+        joined = "".join(texts)
+        script = written_in(joined)
+        if written_in(question) != script:
+            question = like(question, script, joined)
+        # a header field by the name the passages give it (发文字号 → their 文号): the network matches
+        # names, and CMRC taught it no synonyms of header fields
+        question = in_their_words(question, joined)
+        encoded = maker.encode([question] + texts)
+        q, docs = encoded[0], encoded[1:]
+        windows = [w for n, d in enumerate(docs) if d.ids for w in maker.windows(q, d, passage=n)]
+        if not windows:
+            return []
+        batch = Batch(windows)
+        ids, valid, _ = batch.tensors
+        with self.loaded.lock, torch.inference_mode():
+            start_logits, end_logits = self.loaded.network(ids, valid)
+        expects = analyse_question(question).expects
+        best: dict[int, SpanGuess] = {}
+        for window, (i, j, score, null) in zip(windows, best_spans(start_logits, end_logits, batch, self.settings.max_answer_tokens)):
+            a, b = window.char_span(i, j)
+            offset, text, members = regions[window.passage]
+            while a < b and text[a] in BREAKS:
+                a += 1
+            while b > a and text[b - 1] in BREAKS:
+                b -= 1
+            a, b = balance_brackets(text, a, b)
+            if b <= a:
+                continue
+            start, end = offset + a, offset + b
+            # the passage it is cited from: the one whose chunk holds most of it (the first on ties)
+            owner = max(members, key=lambda n: (min(end, passages[n].chunk.end) - max(start, passages[n].chunk.start), -n))
+            if not fits_expected(expects, text[a:b]):
+                continue  # a span of the wrong type (no time word for 什么时候): this passage misses the fact
+            guess = SpanGuess(owner, start, end, score - null, score)
+            if window.passage not in best or guess.margin > best[window.passage].margin:
+                best[window.passage] = guess
+        return sorted(best.values(), key=lambda g: -g.margin)
+
+    def widened(self, passage: Passage) -> tuple[int, int]:
+        """Where the reader reads a passage in its document: its chunk and `context_chars` on both sides."""
+        chunk, context = passage.chunk, self.settings.context_chars
+        return max(0, chunk.start - context), min(len(chunk.source), chunk.end + context)
+
+    def _regions(self, passages: list[Passage]) -> list[tuple[int, str, list[int]]]:
+        """(offset, text, passages in it): each passage's chunk widened by `context_chars` on both
+        sides; regions of one document that overlap or touch are read once, as one."""
+        spans: dict[str, list[list]] = {}
+        for n, p in enumerate(passages):
+            spans.setdefault(p.chunk.doc_id, []).append([*self.widened(p), [n]])
+        regions = []
+        for items in spans.values():
+            items.sort()
+            merged = [items[0]]
+            for lo, hi, members in items[1:]:
+                if lo <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], hi)
+                    merged[-1][2] += members
+                else:
+                    merged.append([lo, hi, members])
+            source = passages[items[0][2][0]].chunk.source
+            regions += [(lo, source[lo:hi], sorted(members)) for lo, hi, members in merged]
+        return sorted(regions, key=lambda r: r[2][0])
+
+    def answer(self, question_text: str, passages: list[Passage], context_question: str | None = None, dense_z: float | None = None) -> Answer:
+        if context_question and self.rules is not None and analyse_question(question_text).elliptical:
+            # 那下一步呢? borrows the previous question's question word and asks about its own words;
+            # the network was trained on standalone questions (the previous one prepended, it answers
+            # the previous question again), the rule reader reads such follow-ups in context
+            return self.rules.answer(question_text, passages, context_question, dense_z)
+        question = f"{context_question} {question_text}" if context_question else question_text
+        guesses = self.read(question, list(passages[: self.settings.passages]))
+        return self.compose(question_text, passages, guesses, self.support(question_text, passages, guesses, context_question))
+
+    def compose(self, question_text: str, passages: list[Passage], guesses: list[SpanGuess], support: float = 0.0) -> Answer:
+        """The answer from what `read` found in `passages` (refused below the threshold).
+
+        The best span is quoted in its sentence; a runner-up from another passage that the reader
+        finds nearly as likely (margin within `runner_up_within`, above the threshold) is quoted
+        after it with its own citation: one for a factoid question, two otherwise, as the rule
+        reader does."""
+        read = list(passages[: self.settings.passages])
+        bonus = self.support_weight * support
+        score = guesses[0].margin + bonus if guesses else float("-inf")
+        if not guesses or score < self.min_margin:  # nothing read (or no span of the right type) refuses at any threshold
+            return Answer(question=question_text, text=NOT_FOUND, refused=True, passages=tuple(passages), confidence=score)
+        question = analyse_question(question_text)
+        limit = 2 if question.kind == "factoid" else self.settings.max_sentences
+        # only spans whose own margin clears the threshold are quoted (the widest one always does)
+        ranked = [(combined, g) for combined, g in self.ranked(guesses, read) if g.margin >= self.min_margin - bonus]
+        floor = ranked[0][0] - self.settings.runner_up_within
+        chosen: list[tuple[SpanGuess, Passage, int, int]] = []
+        for combined, guess in ranked:
+            if len(chosen) >= limit or combined < floor:
+                break
+            passage = read[guess.passage]
+            doc = self.documents[passage.chunk.doc_id]
+            start, end = self._sentence(doc, passage, guess)
+            if not chosen:  # the list-announcing sentence of the best span brings its items
+                start, end = with_discourse(doc.text, passage.chunk, question, start, end)
+            # the quote stays inside the cited chunk where the span allows (the card highlights it there)
+            start = max(start, min(passage.chunk.start, guess.start))
+            end = min(end, max(passage.chunk.end, guess.end))
+            if any(p.chunk.doc_id == passage.chunk.doc_id and a < end and start < b for _, p, a, b in chosen):
+                continue  # the same text quoted twice
+            chosen.append((guess, passage, start, end))
+        quotes = []
+        for guess, passage, start, end in chosen:
+            text = self.documents[passage.chunk.doc_id].text
+            quotes.append(Quote(passage, start, end, text[start:end], text[guess.start : guess.end], guess.start - start, guess.margin))
+        return cited_answer(question_text, self.documents, quotes, passages, score)
+
+    def ranked(self, guesses: list[SpanGuess], read: list[Passage]) -> list[tuple[float, SpanGuess]]:
+        """(margin + passage_weight × the passage's retrieval score, guess), best first."""
+        return sorted(((interpolated(g.margin, read[g.passage].score, self.passage_weight), g) for g in guesses), key=lambda t: -t[0])
+
+    def _sentence(self, doc: Document, passage: Passage, guess: SpanGuess) -> tuple[int, int]:
+        """The sentence(s) holding the span, cut to at most MAX_SENTENCE_CHARS of clauses around it."""
+        lo = max(0, min(passage.chunk.start, guess.start) - self.settings.context_chars)
+        hi = min(len(doc.text), max(passage.chunk.end, guess.end) + self.settings.context_chars)
+        spans = [s for s in split_sentences(doc.text[lo:hi], lo) if s[0] < guess.end and guess.start < s[1]]
+        start = min([s[0] for s in spans] + [guess.start])
+        end = max([s[1] for s in spans] + [guess.end])
+        if end - start <= MAX_SENTENCE_CHARS:
+            return start, end
+        # a long sentence: grow clause by clause around the span
+        text = doc.text
+        a, b = guess.start, guess.end
+        while True:
+            left = max(text.rfind(c, start, a - 1) for c in "，,；;") if a > start else -1
+            right_hits = [i for i in (text.find(c, b, end) for c in "，,；;") if i >= 0]
+            right = min(right_hits) + 1 if right_hits else end
+            grown = False
+            if left >= start and right - (left + 1) <= MAX_SENTENCE_CHARS and left + 1 < a:
+                a, grown = left + 1, True
+            if right > b and right - a <= MAX_SENTENCE_CHARS:
+                b, grown = right, True
+            if not grown:
+                return a, b
+
+
+def open_model_reader(
+    documents: dict[str, Document], model_folder: Path, settings: ReaderSettings = ReaderSettings(), weights_dir: Path | None = None, rules=None
+) -> ModelReader:
+    return ModelReader(documents, load_reader(model_folder, weights_dir, settings.dtype), settings, rules)
