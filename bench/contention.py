@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag import Assistant, Settings  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
+from rag.store import index_backends  # noqa: E402
 
 QUESTIONS = ("免申即享包括哪些政策?", "企业开办需要多长时间?", "下一步有什么打算?", "稳岗返还怎么办理?")
 PASSAGE = "福建省工业和信息化厅关于优化提升政务服务、激发市场主体活力的提案答复。" * 8  # ~300 characters
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=40)
     args = parser.parse_args()
     settings = replace(Settings.from_env(), index_dir=Path(args.index))
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_settings(settings, index_backends(settings))
     assistant = Assistant(settings, embedder=embedder)
     embedder.encode_passages([PASSAGE])  # load the torch model before timing
     assistant.ask(QUESTIONS[0])

@@ -45,13 +45,14 @@ def main() -> None:
     from rag.config import Settings
     from rag.embedding import Embedder
     from rag.indexing.build import build_index
+    from rag.store import index_backends
 
     questions = [q for spec in args.questions for q in questions_of(spec)]
     z = {}
     for backend, index in (("torch", args.torch_index), ("onnx", args.onnx_index)):
         os.environ["RAG_EMBED_BACKEND"] = backend
         settings = replace(Settings.from_env(), index_dir=Path(index))
-        embedder = Embedder.from_settings(settings)
+        embedder = Embedder.from_settings(settings, index_backends(settings))
         build_index([Path(args.corpus)], settings, embedder)
         assistant = Assistant(settings, embedder=embedder)
         z[backend] = np.array([assistant.retriever.search_with_stats(q)[1] for q in questions])

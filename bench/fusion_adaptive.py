@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.retrieve.hybrid import minmax_fusion, stand_out  # noqa: E402
+from rag.retrieve.fusion import minmax_fusion, stand_out  # noqa: E402
 
 OUT = Path("bench/out/fusion")
 DEPTH = 10
@@ -58,6 +58,7 @@ def collect(args) -> None:
     from rag.embedding import Embedder
     from rag.evaluation.datasets import load_dataset
     from rag.indexing.build import build_index
+    from rag.store import index_backends
     from rag.text.segment import char_bigrams
 
     workdir = Path("bench/out/eval")
@@ -65,7 +66,7 @@ def collect(args) -> None:
     settings = Settings.from_env()
     index_dir = Path(args.index) if args.index else workdir / f"index-{evalset.corpus.name}-c{settings.chunk.size}o{settings.chunk.overlap}"
     settings = replace(settings, index_dir=index_dir)
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_settings(settings, index_backends(settings))
     build_index([evalset.corpus], settings, embedder)
     assistant = Assistant(settings, embedder=embedder)
     retriever = assistant.retriever

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.embedding import Embedder  # noqa: E402
-from rag.retrieve.hybrid import minmax_fusion, top_indices  # noqa: E402
+from rag.retrieve.fusion import minmax_fusion  # noqa: E402
+from rag.store.base import top_indices  # noqa: E402
 from rag.store.files import read_index, stored_vectors  # noqa: E402
 from rag.text.sentences import split_sentences  # noqa: E402
 

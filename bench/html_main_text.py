@@ -171,7 +171,7 @@ def score(indexed: str, own: list[str]) -> tuple[float, float]:
 
 def extract_whole_page(page: bytes) -> str:
     """Before webpage.py: the whole page's text (html.parser; govdoc drops boilerplate lines)."""
-    from rag.ingest.formats import html_text
+    from rag.ingest.formats.html import html_text
 
     return _indexed(document_from_bytes(html_text(page.decode("utf-8")).encode("utf-8"), "page.md"))
 
@@ -184,7 +184,7 @@ def extract_product(page: bytes) -> str:
 def extract_readability_alone(page: bytes) -> str:
     from readability import Document as Readable
 
-    from rag.ingest.formats import html_text
+    from rag.ingest.formats.html import html_text
 
     return _indexed(document_from_bytes(html_text(Readable(page.decode("utf-8")).summary(html_partial=True)).encode("utf-8"), "page.md"))
 

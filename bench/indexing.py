@@ -47,9 +47,10 @@ def main() -> None:
     from rag.embedding import Embedder
     from rag.ingest.chunking import chunk_document, embedding_text
     from rag.ingest.load import document_from_bytes, iter_source_files, read_source
+    from rag.store import index_backends
 
     settings = Settings.from_env()
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_settings(settings, index_backends(settings))
     embedder.encode_passages(["预热" * 150] * 64)  # load the model and size its buffers: both timings below are warm
     paths = [materialise(p) if p.suffix == ".jsonl" else p for p in args.paths]
     files = list(iter_source_files(paths))

@@ -57,11 +57,12 @@ def main() -> None:
     from rag.evaluation.cli import WORKDIR
     from rag.evaluation.datasets import load_dataset
     from rag.indexing.build import build_index
+    from rag.store import index_backends
 
     evalset = load_dataset(Path(args.dataset), None, WORKDIR)
     settings = Settings.from_env(reader="rules")
     settings = replace(settings, index_dir=WORKDIR / f"index-{evalset.corpus.name}-c{settings.chunk.size}o{settings.chunk.overlap}")
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_settings(settings, index_backends(settings))
     build_index([evalset.corpus], settings, embedder)
     rules = Assistant(settings, embedder=embedder)
     questions = random.Random(0).sample([q.question for q in evalset.questions], min(args.questions, len(evalset.questions)))
@@ -86,7 +87,8 @@ def main() -> None:
 
     # bfloat16 against float32: the same windows, the spans they choose, and their speed
     from rag.embedding.build import ensure_built
-    from rag.read.model.reader import ModelReader, ReaderSettings, load_reader
+    from rag.read.model.loading import load_reader
+    from rag.read.model.reader import ModelReader, ReaderSettings
 
     folder = ensure_built(settings.cache_dir)
     readers = {kind: ModelReader(rules.documents, load_reader(folder, dtype=kind), ReaderSettings(dtype=kind)) for kind in ("float32", "bfloat16")}

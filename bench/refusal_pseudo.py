@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from fusion_pseudo import clauses, cloze_sentences, noisy_cloze  # noqa: E402
 
 from rag.evaluation.runner import RefusalRecord, balanced_threshold  # noqa: E402
-from rag.retrieve.hybrid import StageTimer, stand_out  # noqa: E402
+from rag.retrieve.fusion import stand_out  # noqa: E402
+from rag.retrieve.hybrid import StageTimer  # noqa: E402
 
 
 def clause_of(chunk, rng: random.Random) -> tuple[str, str] | None:
@@ -66,9 +67,10 @@ def main() -> None:
     from rag.config import Settings
     from rag.embedding import Embedder
     from rag.read import Reader, open_reader
+    from rag.store import index_backends
 
     settings = replace(Settings.from_env(), index_dir=Path(args.index))
-    assistant = Assistant(settings, embedder=Embedder.from_settings(settings))
+    assistant = Assistant(settings, embedder=Embedder.from_settings(settings, index_backends(settings)))
     retriever, rules = assistant.retriever, assistant.rule_reader
     readers: dict[str, Reader] = {}
     if "rules" in args.readers:

@@ -76,6 +76,7 @@ def open_config(config: str, folder: Path):
 
 
 def run_one(config: str, size: int) -> dict:
+    from rag.ingest.chunking import embedding_text
     from rag.retrieve.hybrid import HybridRetriever
     from rag.store import DocumentRows, Manifest, Update
 
@@ -101,7 +102,7 @@ def run_one(config: str, size: int) -> dict:
         row += len(own)
     store = open_config(config, folder)
     started = time.perf_counter()
-    store.write(Update(manifest, rows, replace_all=True), None)
+    store.write(Update(manifest, rows, replace_all=True, text_of=embedding_text), None)
     build = time.perf_counter() - started
     del rows
     started = time.perf_counter()
@@ -135,7 +136,7 @@ def run_one(config: str, size: int) -> dict:
     table = {**manifest.documents, new.doc_id: {"hash": new.content_hash, "title": new.title, "chunks": 10}}
     updated = Manifest(**{**manifest.__dict__, "documents": table, "chunk_count": size + 10})
     started = time.perf_counter()
-    store.write(Update(updated, [DocumentRows(new, own, unit(rng, 10))]), snapshot)
+    store.write(Update(updated, [DocumentRows(new, own, unit(rng, 10))], text_of=embedding_text), snapshot)
     update = time.perf_counter() - started
     return {
         "config": config,

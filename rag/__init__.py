@@ -1,7 +1,9 @@
 """Chinese document question answering with extracted, cited answers.
 
-Pipeline, one module per stage: loading (+ govdoc) → chunking (+ headings) → embedding → store →
-retrieve (+ bm25, segment) → answer (+ question, span) → citations, wired by `Assistant`.
+Pipeline, one package per stage: ingest (load, formats, govdoc, chunking) → embedding → store
+(files or milvus, with bm25) → indexing (build, uploads) → retrieve (hybrid fusion) → read (the
+trained reader by default, or the rules; composed with citations), wired by `Assistant`; text/ is
+shared by every stage; evaluation/ and train/ sit above answering; serve/ and cli.py are the doors.
 """
 
 from rag.assistant import Assistant

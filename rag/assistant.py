@@ -25,7 +25,7 @@ from rag.read import Reader, open_reader
 from rag.read.question import is_follow_up
 from rag.read.rules.extractor import AnswerExtractor, AnswerSettings, calibrated_min_confidence
 from rag.retrieve.hybrid import HybridRetriever
-from rag.store import Snapshot, Store, open_store
+from rag.store import Snapshot, Store, index_backends, open_store
 from rag.types import Answer, SearchResult
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Assistant:
         if embedder is None:
             from rag.embedding import Embedder
 
-            embedder = Embedder.from_settings(settings)
+            embedder = Embedder.from_settings(settings, index_backends(settings))
         self.embedder = embedder
         if answer_settings is None:  # the refusal threshold calibrated for the query vectors' backend
             answer_settings = AnswerSettings(min_confidence=calibrated_min_confidence(embedder.info.backend))

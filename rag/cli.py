@@ -65,13 +65,14 @@ def cmd_index(args) -> int:
 
     from rag.embedding import Embedder
     from rag.indexing.build import build_index
+    from rag.store import index_backends
 
     settings = _settings(args)
     sources = [Path(p) for p in (args.paths or ["seeds"])]
     missing = [str(p) for p in sources if not p.exists()]
     if missing:
         raise RagError(f"no such file or folder: {', '.join(missing)}")
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_settings(settings, index_backends(settings))
     bar = tqdm(total=0, unit="chunk", desc="embedding", disable=args.quiet)
 
     def progress(done: int, total: int) -> None:
@@ -94,10 +95,10 @@ def cmd_remove(args) -> int:
     from rag.indexing.uploads import KnowledgeBase
 
     settings = _settings(args)
-    from rag.store import manifest_of
+    from rag.store import index_backends, manifest_of
 
     manifest_of(settings)  # no index, or a damaged one: its message, before the model loads
-    report = KnowledgeBase(settings, Embedder.from_settings(settings)).remove(*args.docs)
+    report = KnowledgeBase(settings, Embedder.from_settings(settings, index_backends(settings))).remove(*args.docs)
     print(report.summary())
     return 0
 
@@ -117,9 +118,10 @@ def _assistant(args):
     from rag.assistant import Assistant
     from rag.embedding import Embedder
     from rag.indexing.build import index_seeds_if_missing
+    from rag.store import index_backends
 
     settings = _settings(args)
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_settings(settings, index_backends(settings))
     index_seeds_if_missing(settings, embedder, say=lambda line: print(line, file=sys.stderr))
     return Assistant(settings, embedder=embedder)
 
@@ -232,13 +234,21 @@ def parser() -> argparse.ArgumentParser:
 
     calibrate_arguments(p)
     p.set_defaults(func=cmd_calibrate_reader)
+
+    p = sub.add_parser("serve", help="serve the web chat (the flags of `python app.py`; login from RAG_USERNAME and RAG_PASSWORD)")
+    from rag.serve import serve_command
+    from rag.serve.options import add_arguments as serve_arguments
+
+    serve_arguments(p)
+    p.set_defaults(func=serve_command, usage_error=p.error)
     return top
 
 
 def cmd_migrate(args) -> int:
     from dataclasses import replace
 
-    from rag.indexing.build import index_lock
+    from rag.indexing.locks import index_lock
+    from rag.ingest.chunking import embedding_text
     from rag.store import copy_state, open_store
 
     settings = _settings(args)
@@ -247,7 +257,7 @@ def cmd_migrate(args) -> int:
         return EXIT_ERROR
     source, target = open_store(settings), open_store(replace(settings, store=args.to))
     with index_lock(settings.index_dir):
-        copied = copy_state(source, target)
+        copied = copy_state(source, target, embedding_text)
     print(f"copied {len(copied.documents)} documents, {len(copied.chunks)} chunks from {source.where} to {target.where}; use it with RAG_STORE={args.to}")
     return 0
 

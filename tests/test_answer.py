@@ -1,8 +1,9 @@
-"""Which sentences the answer step quotes (rag/answer.py): topics, headings and discourse."""
+"""Which sentences the answer step quotes (rag/read/rules/extractor.py, rag/read/compose.py): topics, headings and discourse."""
 
 from __future__ import annotations
 
-from rag.read.rules.extractor import AnswerExtractor, _count_of
+from rag.read.compose import _count_of
+from rag.read.rules.extractor import AnswerExtractor
 from rag.read.rules.scoring import lead_subject
 from rag.types import Answer, Chunk, Document, Passage
 

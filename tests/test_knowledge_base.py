@@ -186,9 +186,10 @@ def test_the_web_list_says_when_the_index_cannot_be_read(tmp_path, seed_copy, fa
     """A damaged index used to show as an empty knowledge base in the web tab."""
     from dataclasses import replace as _replace
 
-    import app
     from rag import Settings, build_index
     from rag.indexing.uploads import KnowledgeBase
+    from rag.serve.handlers import INDEX_UNREADABLE
+    from rag.serve.web import build_app
 
     settings = _replace(Settings.from_env(), index_dir=tmp_path / "index")
     build_index([seed_copy], settings, fake_embedder)
@@ -198,11 +199,11 @@ def test_the_web_list_says_when_the_index_cannot_be_read(tmp_path, seed_copy, fa
         reader = type("Reader", (), {"name": "rules"})()
         reader_status = ""
 
-    demo = app.build_app(Assistant(), kb)
+    demo = build_app(Assistant(), kb)
     listing = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "doc_choices")
     rows, _ = listing()
-    assert rows and rows[0][0] != app.INDEX_UNREADABLE and rows[0][2] > 0  # the seed document and its chunks
+    assert rows and rows[0][0] != INDEX_UNREADABLE and rows[0][2] > 0  # the seed document and its chunks
     (settings.index_dir / "CURRENT").write_bytes(b"\x00")
     rows, choices = listing()
-    assert rows == [[app.INDEX_UNREADABLE, "", ""]] and choices["choices"] == []
+    assert rows == [[INDEX_UNREADABLE, "", ""]] and choices["choices"] == []
     assert kb.listing()[1] and "CURRENT" in kb.listing()[1]

@@ -1,10 +1,13 @@
-"""Login: throttling of wrong passwords, and the start-up checks of the web app's login settings."""
+"""Login: throttling of wrong passwords, and the start-up checks of the web app's login settings
+(through both `python app.py` and `python -m rag serve`)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+
+import pytest
 
 from conftest import ROOT
 from rag.serve.login import Login
@@ -32,18 +35,31 @@ def test_wrong_passwords_lock_the_name_for_a_while():
     assert not login("staff", "z") and not login.locked("staff")
 
 
-def test_only_one_login_variable_refuses_to_start():
+# the web chat's two entry points: the README's `python app.py` and the package's subcommand
+ENTRY_POINTS = pytest.mark.parametrize("entry", [["app.py"], ["-m", "rag", "serve"]], ids=["app.py", "rag-serve"])
+
+
+@ENTRY_POINTS
+def test_only_one_login_variable_refuses_to_start(entry):
     env = dict(os.environ, RAG_USERNAME="staff")
     env.pop("RAG_PASSWORD", None)
-    done = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, *entry], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "RAG_PASSWORD" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_listening_on_all_interfaces_without_a_login_warns(tmp_path):
+@ENTRY_POINTS
+def test_a_public_link_without_a_login_refuses_to_start(entry):
+    env = {k: v for k, v in os.environ.items() if k not in ("RAG_USERNAME", "RAG_PASSWORD")}
+    done = subprocess.run([sys.executable, *entry, "--share"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--share publishes the app" in done.stderr and "Traceback" not in done.stderr
+
+
+@ENTRY_POINTS
+def test_listening_on_all_interfaces_without_a_login_warns(tmp_path, entry):
     env = {k: v for k, v in os.environ.items() if k not in ("RAG_USERNAME", "RAG_PASSWORD")}
     env.update(RAG_INDEX_DIR=str(tmp_path / "index"), HF_HUB_OFFLINE="1")
     proc = subprocess.Popen(
-        [sys.executable, "app.py", "--host", "0.0.0.0", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [sys.executable, *entry, "--host", "0.0.0.0", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     try:
         line = proc.stderr.readline()  # printed before anything loads
@@ -55,8 +71,8 @@ def test_listening_on_all_interfaces_without_a_login_warns(tmp_path):
 
 def test_the_ask_api_answers_in_one_shape_even_when_it_fails():
     """Issue 16, defect 8: the error reply lacked `span` and `passages`."""
-    import app
     from rag.serve.render import answer_json
+    from rag.serve.web import build_app
     from rag.types import Answer
 
     class Broken:
@@ -70,7 +86,7 @@ def test_the_ask_api_answers_in_one_shape_even_when_it_fails():
         def documents(self):
             return []
 
-    demo = app.build_app(Broken(), EmptyKB())
+    demo = build_app(Broken(), EmptyKB())
     ask_api = next(f.fn for f in demo.fns.values() if f.api_name == "ask")
     reply = ask_api("免申即享包括哪些政策?")
     normal = answer_json(Answer(question="q", text="t", refused=True), {})

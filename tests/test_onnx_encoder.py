@@ -26,7 +26,9 @@ def onnx_cache(tmp_path_factory):
     code = (
         "from rag.config import Settings\n"
         "from rag.embedding import Embedder\n"
-        "e = Embedder.from_settings(Settings.from_env())\n"
+        "from rag.store import index_backends\n"
+        "s = Settings.from_env()\n"
+        "e = Embedder.from_settings(s, index_backends(s))\n"
         "v = e.encode_passages(['将免征部分行业地方水利建设基金纳入免申即享范围'])\n"
         "print(e.info.backend, v.shape, round(float((v * v).sum()), 4))\n"
     )
@@ -121,7 +123,11 @@ def test_a_build_of_an_older_format_is_replaced(tmp_path, monkeypatch):
 def test_auto_keeps_the_backend_that_built_the_index(tmp_path, fake_embedder, monkeypatch):
     """An index built by torch before onnx became the default keeps torch questions (the rule
     reader's threshold was calibrated for vectors of one backend on both sides); a new one gets onnx."""
-    from rag.embedding.embedder import index_backend
+    from rag.embedding.embedder import kept_backend
+    from rag.store import index_backends
+
+    def index_backend(settings):  # what Embedder.from_settings keeps with `auto`, as its callers ask it
+        return kept_backend(index_backends(settings))
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -143,7 +149,7 @@ def test_auto_keeps_the_backend_that_built_the_index(tmp_path, fake_embedder, mo
 
 def test_unusable_backend_choices_say_what_to_do(monkeypatch):
     monkeypatch.setenv("RAG_EMBED_BACKEND", "tensorrt")
-    with pytest.raises(ConfigError, match="RAG_EMBED_BACKEND must be auto, torch, onnx"):
+    with pytest.raises(ConfigError, match="RAG_EMBED_BACKEND must be auto, torch or onnx, not 'tensorrt'"):
         Settings.from_env()
     with pytest.raises(ConfigError, match="default model on the CPU only: use RAG_EMBED_BACKEND=torch"):
         Embedder(model="some/other-model", device="cpu", backend="onnx")

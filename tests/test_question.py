@@ -64,4 +64,4 @@ def test_follow_ups():
 
 
 def test_module_examples():
-    assert doctest.testmod(rag.question).failed == 0
+    assert doctest.testmod(rag.read.question).failed == 0

@@ -74,7 +74,7 @@ def test_windows_cover_a_long_passage_and_spans_stay_inside_them(maker):
 def test_best_span_never_leaves_its_window_and_the_null_score_is_cls(maker):
     import torch
 
-    from rag.read.model.reader import best_spans
+    from rag.read.model.decode import best_spans
 
     q = maker.encode(["问题?"])[0]
     windows = maker.windows(q, maker.encode(["甲乙丙丁戊己庚辛壬癸。"])[0])
@@ -96,7 +96,7 @@ def test_best_span_never_leaves_its_window_and_the_null_score_is_cls(maker):
 
 @pytest.fixture(scope="session")
 def loaded(model_folder):
-    from rag.read.model.reader import load_reader
+    from rag.read.model.loading import load_reader
 
     return load_reader(model_folder)
 
@@ -179,10 +179,11 @@ def test_the_refusal_score_adds_the_weighted_lexical_support(loaded):
         def __init__(self, coverage):
             self.coverage, self.calls = coverage, 0
 
-        def answer(self, question, passages, context_question=None, dense_z=None):
+        def answer(self, question_text, passages, context_question=None, dense_z=None, question=None):
             self.calls += 1
             assert dense_z is None  # lexical only
-            return Answer(question=question, text="", refused=False, confidence=self.coverage)
+            assert question is not None and question.text == question_text  # analysed once, by the model reader
+            return Answer(question=question_text, text="", refused=False, confidence=self.coverage)
 
     question, text, _ = CMRC_DEV[2]
     doc, passage = _passage("d.md", text)
@@ -208,9 +209,9 @@ def test_the_lexical_support_is_that_of_the_passage_the_span_comes_from(loaded):
     seen: list[list[str]] = []
 
     class Rules:
-        def answer(self, question, passages, context_question=None, dense_z=None):
+        def answer(self, question_text, passages, context_question=None, dense_z=None, question=None):
             seen.append([p.chunk.doc_id for p in passages])
-            return Answer(question=question, text="", refused=False, confidence=0.5)
+            return Answer(question=question_text, text="", refused=False, confidence=0.5)
 
     question, text, expected = CMRC_DEV[2]
     doc, passage = _passage("answers.md", text)
@@ -245,7 +246,7 @@ def _copy_weights(tmp_path: Path) -> Path:
 
 
 def test_damaged_or_foreign_weights_are_one_clear_message(model_folder, tmp_path):
-    from rag.read.model.reader import load_reader
+    from rag.read.model.loading import load_reader
     from rag.read.model.weights import ReaderUnavailable
 
     missing = tmp_path / "none"
@@ -266,7 +267,7 @@ def test_damaged_or_foreign_weights_are_one_clear_message(model_folder, tmp_path
 
 def test_the_assistant_falls_back_to_the_rules_and_says_so(seed_index, embedder, monkeypatch, tmp_path):
     from rag import Assistant
-    from rag.read import weights
+    from rag.read.model import weights
 
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "nothing")
     assistant = Assistant(replace(seed_index, reader="model"), embedder=embedder)
@@ -351,7 +352,7 @@ def test_train_reader_runs_end_to_end_on_a_small_slice_and_resumes(tmp_path):
     assert again.returncode == 0 and "resuming at step" in again.stdout, again.stdout[-1000:]
     from rag.config import default_cache_dir
     from rag.embedding.build import ensure_built
-    from rag.read.model.reader import load_reader
+    from rag.read.model.loading import load_reader
 
     assert load_reader(ensure_built(default_cache_dir()), out).manifest["base_sha256"] == manifest["base_sha256"]
     # the second stage's adapters are shipped and merged into the lower blocks on load
@@ -413,7 +414,7 @@ def test_train_reader_runs_end_to_end_on_a_small_slice_and_resumes(tmp_path):
     ],
 )
 def test_a_span_never_holds_half_a_bracket_pair(text, span, mended):
-    from rag.read.model.reader import balance_brackets
+    from rag.read.compose import balance_brackets
 
     a = text.index(span)
     lo, hi = balance_brackets(text, a, a + len(span))
@@ -435,14 +436,15 @@ def test_a_span_never_holds_half_a_bracket_pair(text, span, mended):
     ],
 )
 def test_a_when_question_is_answered_only_by_a_span_holding_a_time_word(question, span, fits):
-    from rag.read.model.reader import fits_expected
+    from rag.read.model.decode import fits_expected
     from rag.read.question import analyse_question
 
     assert fits_expected(analyse_question(question).expects, span) is fits
 
 
 def test_the_passage_weight_lets_the_retrieval_score_choose_between_spans(loaded):
-    from rag.read.model.reader import ModelReader, ReaderSettings, SpanGuess
+    from rag.read.model.decode import SpanGuess
+    from rag.read.model.reader import ModelReader, ReaderSettings
     from rag.types import Chunk, Passage
 
     text = "甲" * 40
@@ -459,7 +461,8 @@ def test_the_passage_weight_lets_the_retrieval_score_choose_between_spans(loaded
 def test_a_span_below_the_threshold_is_not_quoted_however_well_its_passage_ranks(loaded):
     """The passage weight favours the top passage's span, but its own margin is under the threshold:
     the answer quotes the span that clears it, never nothing."""
-    from rag.read.model.reader import ModelReader, ReaderSettings, SpanGuess
+    from rag.read.model.decode import SpanGuess
+    from rag.read.model.reader import ModelReader, ReaderSettings
     from rag.types import Chunk, Document, Passage
 
     texts = {"a.md": "狼山位于江苏省南通市南郊。", "b.md": "范廷颂于1963年被任为主教。"}
@@ -506,3 +509,26 @@ def test_the_calibrated_threshold_keeps_false_refusals_within_the_share_on_every
     # right answers scoring below everything do (three of 103: more than the 2 % allowed)
     low = np.concatenate([lay_good, [[-50.0, 0.0, 1.0]] * 3])
     assert _trial(4.0, cmrc_good, cmrc_bad, low, lay_bad, 0.02)["min_margin"] < -40
+
+
+def test_the_question_is_analysed_once_per_model_answer(loaded, monkeypatch):
+    """One typed analysis serves the span's type, the quote limit and the rules' lexical support."""
+    import rag.read.model.reader as model_reader
+    import rag.read.rules.extractor as extractor
+    from rag.read.model.reader import ModelReader, ReaderSettings
+    from rag.read.rules.extractor import AnswerExtractor
+
+    asked: list[str] = []
+    real = model_reader.analyse_question
+
+    def counting(text):
+        asked.append(text)
+        return real(text)
+
+    monkeypatch.setattr(model_reader, "analyse_question", counting)
+    monkeypatch.setattr(extractor, "analyse_question", counting)
+    question, text, expected = CMRC_DEV[2]
+    doc, passage = _passage("d.md", text)
+    rules = AnswerExtractor({doc.doc_id: doc}, idf=lambda term: 1.0)
+    answer = ModelReader({doc.doc_id: doc}, loaded, ReaderSettings(support_weight=2.0, min_margin=-100.0), rules=rules).answer(question, [passage])
+    assert expected in answer.span and asked == [question]

@@ -9,7 +9,8 @@ import faiss
 import numpy as np
 
 from rag.config import RetrievalSettings
-from rag.retrieve.hybrid import HybridRetriever, minmax_fusion
+from rag.retrieve.fusion import minmax_fusion
+from rag.retrieve.hybrid import HybridRetriever
 from rag.store import FORMAT_VERSION, Manifest
 from rag.store.bm25 import BM25
 from rag.store.files import FilesSnapshot, IndexData

@@ -278,12 +278,13 @@ def test_checksums_cost_is_a_hash_of_each_file(settings, seed_copy, fake_embedde
 def test_an_approximate_vector_index_gives_the_exact_answers_on_a_small_collection(settings, seed_copy, fake_embedder):
     import faiss
 
+    from rag.ingest.chunking import embedding_text
     from rag.store import copy_state
     from rag.store.files import FilesStore
 
     build_index([seed_copy], settings, fake_embedder)
     hnsw = replace(settings, index_dir=settings.index_dir.parent / "hnsw", faiss_index="hnsw")
-    copy_state(FilesStore(settings.index_dir), FilesStore(hnsw.index_dir, "hnsw"))  # the same vectors, another index
+    copy_state(FilesStore(settings.index_dir), FilesStore(hnsw.index_dir, "hnsw"), embedding_text)  # the same vectors, another index
     data = read_index(hnsw.index_dir)
     assert isinstance(data.vectors, faiss.IndexHNSWFlat) and data.vectors.hnsw.efSearch >= 64
     assert np.array_equal(stored_vectors(data), stored_vectors(read_index(settings.index_dir)))

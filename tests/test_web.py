@@ -1,8 +1,10 @@
 """The web chat, driven the way a user drives it: Debian's headless Chromium through Playwright,
-and gradio_client against the running app."""
+and gradio_client against the running app; and the flags of its two entry points (`python app.py`,
+`python -m rag serve`)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import socket
@@ -23,6 +25,35 @@ HOSTILE = (
     '本测试文件包含标记<script>window.__pwned = 1</script>和图片<img src=x onerror="window.__pwned = 2">，'
     "用于检查网页是否把文档内容当作纯文本显示。恶意标记测试的结论是页面安全。\n"
 )
+
+
+def _flags(parser: argparse.ArgumentParser) -> list[tuple]:
+    return [(a.option_strings, a.dest, a.default, a.type, a.help) for a in parser._actions]
+
+
+def test_app_py_and_rag_serve_take_the_same_flags(monkeypatch):
+    """`python app.py` and `python -m rag serve` share one definition of their flags and defaults."""
+    from rag.cli import parser as cli_parser
+    from rag.serve.options import parser as app_parser
+
+    monkeypatch.setenv("RAG_HOST", "0.0.0.0")
+    monkeypatch.setenv("RAG_PORT", "7999")
+    subcommands = next(a for a in cli_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    serve = subcommands.choices["serve"]
+    assert _flags(serve) == _flags(app_parser())
+    assert {"--host", "--port", "--index", "--share"} <= {o for a in serve._actions for o in a.option_strings}
+    for parser in (serve, app_parser()):
+        args = parser.parse_args(["--index", "elsewhere"])
+        assert (args.host, args.port, args.index, args.share) == ("0.0.0.0", 7999, "elsewhere", False)
+    monkeypatch.delenv("RAG_HOST")
+    monkeypatch.delenv("RAG_PORT")
+    assert (app_parser().parse_args([]).host, app_parser().parse_args([]).port) == ("127.0.0.1", 7860)
+
+
+def test_rag_serve_help_lists_the_flags():
+    done = subprocess.run([sys.executable, "-m", "rag", "serve", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert all(flag in done.stdout for flag in ("--host", "--port", "--index", "--share"))
 
 
 def free_port() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,20 +47,14 @@ def _pick_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def index_backend(settings) -> str | None:
-    """`torch` or `onnx` when the files-store index in `settings.index_dir` holds only vectors of
-    that backend (an index written before backends were recorded: torch, the only one then); None
-    when there is no index, it is damaged, mixed, or in Milvus (not opened here)."""
-    if settings.store != "files":
+def kept_backend(built_with: Sequence[str] | None) -> str | None:
+    """`torch` or `onnx` when an index's vectors all come from that backend (`built_with`: its
+    manifest's embed_backends; empty, written before backends were recorded: torch, the only one
+    then); None when there is no index to keep to (`built_with` None) or its vectors are mixed.
+    The index is read by the caller (rag.store.index_backends): the embedder does not open stores."""
+    if built_with is None:
         return None
-    from rag.errors import RagError
-    from rag.store.files import read_manifest
-
-    try:
-        backends = read_manifest(settings.index_dir).embed_backends
-    except (RagError, OSError):
-        return None
-    families = {backend_family(name) for name in backends} or {"torch"}
+    families = {backend_family(name) for name in built_with} or {"torch"}
     family = families.pop() if len(families) == 1 else None
     return family if family in BACKENDS else None
 
@@ -143,12 +138,14 @@ class Embedder:
         )
 
     @classmethod
-    def from_settings(cls, settings) -> "Embedder":
+    def from_settings(cls, settings, built_with: Sequence[str] | None) -> "Embedder":
         """The embedder that `settings` (a rag.config.Settings) describes. With `auto`, an index that
-        exists keeps the backend that built it (its questions are then encoded as its passages were)."""
+        exists keeps the backend that built it (its questions are then encoded as its passages were):
+        `built_with` is that index's embed_backends, from rag.store.index_backends(settings) (None:
+        no index to keep to). Required, so that no caller forgets the index it serves."""
         backend = settings.embed_backend
         if backend == "auto":
-            backend = index_backend(settings) or "auto"
+            backend = kept_backend(built_with) or "auto"
         return cls(
             settings.embed_model,
             settings.cache_dir,

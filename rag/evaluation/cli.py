@@ -45,6 +45,7 @@ def run_eval(args, settings) -> int:
     from rag.assistant import Assistant
     from rag.embedding import Embedder
     from rag.indexing.build import build_index
+    from rag.store import index_backends
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
     evalset = load_dataset(Path(args.dataset), Path(args.corpus) if args.corpus else None, WORKDIR, args.limit, args.distractors)
@@ -64,7 +65,7 @@ def run_eval(args, settings) -> int:
     if not args.index:
         suffix = f"-c{settings.chunk.size}o{settings.chunk.overlap}"
         settings = replace(settings, index_dir=WORKDIR / f"index-{evalset.corpus.name}{suffix}")
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_settings(settings, index_backends(settings))
     bar = tqdm(total=0, unit="chunk", desc=f"indexing {evalset.corpus.name}", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:

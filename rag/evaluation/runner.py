@@ -20,7 +20,10 @@ from rag.evaluation.datasets import EvalQuestion, EvalSet
 from rag.evaluation.metrics import AnswerScores, RetrievalScores, answer_text_for_scoring, best_over, char_f1, contains, exact_match
 from rag.ingest.chunking import embedding_text
 from rag.read import open_reader
-from rag.retrieve.hybrid import StageTimer, minmax_fusion, top_indices, weighted_rrf
+from rag.read.question import analyse_question
+from rag.retrieve.fusion import minmax_fusion, weighted_rrf
+from rag.retrieve.hybrid import StageTimer
+from rag.store.base import top_indices
 from rag.store.bm25 import BM25
 
 DEPTH = 20
@@ -49,7 +52,7 @@ class RefusalRecord:
     f1: float
 
     def refused_at(self, threshold: float) -> bool:
-        """As AnswerExtractor.answer decides: refused below the threshold, answered at it."""
+        """As both readers decide: refused below the threshold, answered at it."""
         return self.always_refused or self.confidence < threshold
 
 
@@ -152,14 +155,15 @@ class Evaluation:
             passages, dense_z = retriever.search_with_stats(q.question, k=DEPTH, timer=timer)
             retrieved = time.perf_counter()
             answers, guesses, support = {}, None, 0.0
+            question = analyse_question(q.question)  # once, for every reader
             for name, reader in readers.items():
                 t_answer = time.perf_counter()
                 if name == "model":  # read once: the answer, the re-ranking and the unthresholded answer share it
-                    guesses = reader.read(q.question, list(passages[: min(top_k, reader.settings.passages)]))
-                    support = reader.support(q.question, passages[:top_k], guesses)
-                    answers[name] = reader.compose(q.question, passages[:top_k], guesses, support)
+                    guesses = reader.read(q.question, list(passages[: min(top_k, reader.settings.passages)]), question.expects)
+                    support = reader.support(q.question, passages[:top_k], guesses, question=question)
+                    answers[name] = reader.compose(q.question, passages[:top_k], guesses, support, question)
                 else:
-                    answers[name] = reader.answer(q.question, passages[:top_k], dense_z=dense_z)
+                    answers[name] = reader.answer(q.question, passages[:top_k], dense_z=dense_z, question=question)
                 done = time.perf_counter()
                 stages[f"answer:{name}"].append(1000 * (done - t_answer))
                 stages[f"total:{name}"].append(1000 * (retrieved - started + done - t_answer))
@@ -195,9 +199,9 @@ class Evaluation:
                 for name, answer in answers.items():
                     self._score_answer(q, answer, all_answers[name], record_misses=name == next(iter(readers)))
                     if answer.refused and name == "model":
-                        answer = unconditional[name].compose(q.question, passages[:top_k], guesses, support)
+                        answer = unconditional[name].compose(q.question, passages[:top_k], guesses, support, question)
                     elif answer.refused:
-                        answer = unconditional[name].answer(q.question, passages[:top_k], dense_z=dense_z)
+                        answer = unconditional[name].answer(q.question, passages[:top_k], dense_z=dense_z, question=question)
                     self.refusals[name].append(RefusalRecord(q.answerable, answer.confidence, answer.refused, *_hit_and_f1(answer, q.answers)))
         result = {"dataset": self.set.name, "questions": len(self.set.questions), "chunks": len(self.chunks), "dense_weight": w}
         result["readers"] = {name: r.threshold for name, r in readers.items()}

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.errors import IndexNotFoundError, RagError
-from rag.indexing.build import UPLOAD_FOLDER, UPLOAD_PREFIX, IndexReport, build_index, uploads_lock
-from rag.ingest.load import SUPPORTED_SUFFIXES
+from rag.indexing.build import UPLOAD_PREFIX, IndexReport, build_index
+from rag.indexing.locks import UPLOAD_FOLDER, uploads_lock
+from rag.ingest.formats import SUPPORTED_SUFFIXES, unsupported_upload
 from rag.store import manifest_of
 
 
@@ -117,7 +118,7 @@ class KnowledgeBase:
         for temp, original in uploads:
             name = _unused(sanitise_filename(original), taken)  # `政策?.txt` and `政策*.txt` in one upload stay two files
             if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-                refused.append(f"{original}: 不支持的文件类型（支持 {', '.join(SUPPORTED_SUFFIXES)}）")
+                refused.append(unsupported_upload(original))
                 continue
             if temp.stat().st_size > self.settings.max_file_bytes:
                 refused.append(f"{original}: 文件过大（上限 {self.settings.max_file_bytes // 1024 // 1024} MB）")

@@ -13,7 +13,7 @@ from pathlib import Path
 from rag.config import Limits
 from rag.errors import DocumentError
 from rag.ingest.encoding import decode_bytes
-from rag.ingest.formats import SUPPORTED_SUFFIXES, extract
+from rag.ingest.formats import SUPPORTED_SUFFIXES, extract, unsupported_type
 from rag.ingest.govdoc import analyse
 from rag.types import Document
 
@@ -31,7 +31,7 @@ def content_hash(data: bytes) -> str:
 def read_source(path: Path, max_bytes: int | None = None) -> bytes:
     """The bytes of a file we can index, or DocumentError saying why not (type, size, unreadable)."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise DocumentError(f"不支持的文件类型“{path.suffix}”（支持 {' '.join(SUPPORTED_SUFFIXES)}） / unsupported file type")
+        raise unsupported_type(path.suffix)
     try:
         size = path.stat().st_size
         if max_bytes is not None and size > max_bytes:

@@ -1,4 +1,9 @@
-"""Readers: from a question and its passages to a cited answer (see base.py)."""
+"""Readers: from a question and its passages to a cited answer.
+
+base.py (what a reader is), question.py (what a question asks), compose.py (quotes, citations,
+refusal: what both readers share); rules/ (the hand-written reader), model/ (the trained one, the
+default). `open_reader` picks one from the settings.
+"""
 
 from __future__ import annotations
 

@@ -45,8 +45,10 @@ FACTOID_CUES = (
     "有没有",
     "哪",
 )
-# Why and how questions are answered by a sentence, not a phrase (为什么 is not a 什么 question).
-REASON_CUES = ("为什么", "为何", "怎么", "怎样", "如何")
+# Why and how questions are answered by a sentence, not a phrase (为什么 is not a 什么 question);
+# an answer to a why-question may be a consequence quoted with its cause (compose.with_discourse).
+WHY_CUES = ("为什么", "为何")
+REASON_CUES = (*WHY_CUES, "怎么", "怎样", "如何")
 # Words that shape a question but carry no content; removed before matching against documents.
 _QUESTION_WORDS = (
     "请问",
@@ -135,6 +137,7 @@ PREDICATE_CUES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         (r"颜色|什么色", r"色"),
     )
 )
+QUESTION_END = "?？。 "  # what may close a question after its last word
 _FOLLOW_UP_START = ("那", "那么", "还有", "此外", "另外", "它", "其", "该", "这个", "这些", "那个", "那些", "和", "以及")
 
 
@@ -153,7 +156,33 @@ class Expects(StrEnum):
     ANY = "any"
 
 
-NUMBER_CUES = ("多少", "几", "多久", "多长", "多大", "多高")
+# The question words that stand where the answer stands (`…是哪一年成立的` → the year): the rule
+# reader's span aligns the question around them (span.py), longest and most specific first.
+ANSWER_SLOT_CUES = (
+    "哪一年",
+    "什么时候",
+    "多少",
+    "哪些",
+    "哪个",
+    "哪位",
+    "哪家",
+    "哪里",
+    "哪儿",
+    "哪年",
+    "哪天",
+    "什么",
+    "何时",
+    "哪",
+    "谁",
+    "几",
+    "多久",
+    "多长",
+    "多大",
+    "啥",
+)
+
+COUNT_CUES = ("多少", "几")  # a count: a year (2023年) is not the answer when another number is there
+NUMBER_CUES = (*COUNT_CUES, "多久", "多长", "多大", "多高")
 DATE_CUES = ("何时", "什么时候", "哪年", "哪一年", "哪天")
 
 
@@ -218,4 +247,4 @@ def is_follow_up(question: str) -> bool:
     """Short or elliptical questions ("那数字化转型方面呢?", "实施方案叫什么?") lean on the previous one."""
     text = normalise(question).strip()
     content = re.sub(r"\s+", "", content_text(question))
-    return text.startswith(_FOLLOW_UP_START) or text.rstrip("?？。 ").endswith("呢") or len(content) <= 6
+    return text.startswith(_FOLLOW_UP_START) or text.rstrip(QUESTION_END).endswith("呢") or len(content) <= 6

@@ -1,6 +1,6 @@
 """The storage interface: what the indexer, the retriever, the assistant and the evaluation may ask
 of a knowledge base's store. Two implementations: `files.py` (FAISS and sidecar files in
-generations, the default) and `milvus.py` (Milvus or milvus-lite, `RAG_STORE=milvus`).
+generations, the default) and `milvus/` (Milvus or milvus-lite, `RAG_STORE=milvus`).
 
 A `Store` is written by whole updates (documents put, documents removed) and read through a
 `Snapshot`: one published state, which never changes under its reader; `Store.live_version()`
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -80,12 +80,17 @@ class DocumentRows:
 class Update:
     """One write. `put` replaces documents of the same id (or adds them), `remove` drops ids;
     `replace_all`: `put` is the whole new collection (a rebuild), whatever else is stored goes.
-    `manifest` describes the state after the update (its documents table included)."""
+    `manifest` describes the state after the update (its documents table included); `text_of`
+    (a keyword) says what the lexical side indexes of each chunk."""
 
     manifest: Manifest
     put: list[DocumentRows]
     remove: list[str] = field(default_factory=list)
     replace_all: bool = False
+    # what BM25 reads of a chunk, given its document's title: the text its vector was made of
+    # (rag.ingest.chunking.embedding_text). The indexer's rule, passed down: a store does not reach
+    # into chunking, and the files store applies it to the chunks it keeps as well as to `put`.
+    text_of: Callable[[Chunk, str], str] = field(kw_only=True)
 
 
 class Snapshot(Protocol):
@@ -254,3 +259,13 @@ def document_from_json(raw: dict) -> Document:
 def chunk_number(chunk_id: str) -> int:
     """`doc#12` → 12 (the order of a document's chunks)."""
     return int(chunk_id.rpartition("#")[2] or 0)
+
+
+def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, best first. Its one home, under the stores: the files
+    store's lexical top n and the evaluation's rankings both take it from here."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]

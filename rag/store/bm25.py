@@ -1,7 +1,10 @@
-"""Okapi BM25 over a sparse term matrix (scipy), with a pluggable Chinese segmenter.
+"""Okapi BM25: the formula both stores use, and the files store's sparse term matrix (scipy).
 
-Each document's per-term BM25 weight is computed once at build time, so a query is the sum of a
-few columns of a CSC matrix.
+The formula lives here once (`inverse_document_frequency`, `length_norm`, `term_weight`): the files
+store applies it to a whole matrix at build time (float32 arrays), the Milvus store to one chunk
+row at a time as it writes (Python floats); tests/test_store_contract.py holds the two stores to
+the same scores. Each document's per-term weight is computed once, so a query is the sum of a few
+columns of a CSC matrix here, and one sparse inner product in Milvus.
 """
 
 from __future__ import annotations
@@ -10,11 +13,34 @@ import json
 from array import array
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
 
 from rag.text.segment import SEGMENTERS
+
+K1, B = 1.2, 0.75  # term frequency saturation, length normalisation: Okapi's usual values
+
+Number = TypeVar("Number", float, np.ndarray)
+
+
+def inverse_document_frequency(n_docs: int, df: Number) -> Number:
+    """log(1 + (N − df + 0.5)/(df + 0.5)): never negative, highest for a term found nowhere."""
+    return np.log1p((n_docs - df + 0.5) / (df + 0.5))
+
+
+def length_norm(length: Number, avgdl: float, k1: float = K1, b: float = B) -> Number:
+    """k1·(1 − b + b·len/avgdl), a document's share of the weight's denominator (computed per
+    document, not per posting: a million chunks hold ~4e8 postings)."""
+    return k1 * (1 - b + b * length / avgdl)
+
+
+def term_weight(tf: Number, norm: Number, k1: float = K1, idf: Number | float = 1.0) -> Number:
+    """idf·tf·(k1+1)/(tf + norm): a term's BM25 weight in one document. The files store folds the
+    IDF in (idf given); the Milvus store leaves it to the query vector (idf 1: the same numbers as
+    tf·(k1+1)/(tf + norm), a product by 1.0 being exact)."""
+    return idf * tf * (k1 + 1) / (tf + norm)
 
 
 class BM25:
@@ -26,7 +52,7 @@ class BM25:
         self._segment = SEGMENTERS[segmenter]
 
     @classmethod
-    def build(cls, texts: Iterable[str], segmenter: str = "char_bigrams", k1: float = 1.2, b: float = 0.75) -> "BM25":
+    def build(cls, texts: Iterable[str], segmenter: str = "char_bigrams", k1: float = K1, b: float = B) -> "BM25":
         """`texts` may be a generator: each text is segmented once and not kept."""
         segment = SEGMENTERS[segmenter]
         vocabulary: dict[str, int] = {}
@@ -49,12 +75,11 @@ class BM25:
         tf_matrix = sparse.csr_matrix((np.frombuffer(counts, dtype=np.float32), (np.frombuffer(rows, dtype=np.int32), col_ids)), shape=shape)
         del rows, counts
         df = np.bincount(col_ids, minlength=shape[1]).astype(np.float32)
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        idf = inverse_document_frequency(n_docs, df)
         avg = float(lengths.mean()) if n_docs else 1.0
-        norm = k1 * (1 - b + b * lengths / max(avg, 1e-9))
-        data = tf_matrix.data
+        norm = length_norm(lengths, max(avg, 1e-9), k1, b)
         row_of = np.repeat(np.arange(n_docs), np.diff(tf_matrix.indptr))
-        tf_matrix.data = idf[tf_matrix.indices] * data * (k1 + 1) / (data + norm[row_of])
+        tf_matrix.data = term_weight(tf_matrix.data, norm[row_of], k1, idf[tf_matrix.indices])
         return cls(tf_matrix.tocsc(), vocabulary, segmenter, k1, b)
 
     def scores(self, query: str, rows: np.ndarray | None = None) -> np.ndarray:
@@ -74,7 +99,7 @@ class BM25:
         n_docs = self.matrix.shape[0]
         col = self.vocabulary.get(term)
         df = 0 if col is None else int(self.matrix.indptr[col + 1] - self.matrix.indptr[col])
-        return float(np.log1p((n_docs - df + 0.5) / (df + 0.5)))
+        return float(inverse_document_frequency(n_docs, df))
 
     def segment_query(self, query: str) -> list[str]:
         return self._segment(query)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexNotFoundError
-from rag.store.base import Hits, Manifest, Snapshot, Update, check_manifest, document_from_json, document_json, rebuild_hint, write_text_durably
+from rag.store.base import Hits, Manifest, Snapshot, Update, check_manifest, document_from_json, document_json, rebuild_hint, top_indices, write_text_durably
 from rag.store.bm25 import BM25
 from rag.types import Chunk, Document
 
@@ -307,8 +307,6 @@ class FilesSnapshot:
         return Hits(self._ids(rows[0][keep]), scores[0][keep])
 
     def lexical(self, query: str, n: int) -> Hits:
-        from rag.retrieve.hybrid import top_indices
-
         scores = self._bm25.scores(query)
         rows = top_indices(scores, n)
         rows = rows[scores[rows] > 0]
@@ -355,8 +353,6 @@ class FilesStore:
         return FilesSnapshot(read_index(self.index_dir, model, dimension, check_format, verify))
 
     def write(self, update: Update, previous: Snapshot | None) -> str:
-        from rag.ingest.chunking import embedding_text
-
         if previous is None and not update.replace_all:
             raise ValueError("a partial update needs the state it was computed from")
         parts: dict[str, tuple[Document, list[Chunk], np.ndarray]] = {}
@@ -378,7 +374,7 @@ class FilesStore:
         dim = update.manifest.dimension
         vectors = np.concatenate([v for _, _, v in ordered]) if ordered else np.zeros((0, dim), np.float32)
         titles = {d.doc_id: d.title for d in documents}
-        bm25 = BM25.build((embedding_text(c, titles[c.doc_id]) for c in chunks), segmenter=update.manifest.segmenter)
+        bm25 = BM25.build((update.text_of(c, titles[c.doc_id]) for c in chunks), segmenter=update.manifest.segmenter)
         return str(write_index(self.index_dir, update.manifest, documents, chunks, vectors, bm25, self.kind))
 
     def close(self) -> None:

@@ -3,7 +3,8 @@
 A sentence ends at 。！？ (or ！? ；;), together with any closing quotes or brackets right after the
 mark, and at a line break: `他说：“我们会做好。”然后离开。` is two sentences, the first ending in `。”`.
 A semicolon ends a sentence for quoting (government documents chain whole clauses with ；) but is a
-weaker break than 。 for chunking. Clauses end at ，, and (weaker) 、.
+weaker break than 。 for chunking. Clauses end at ，, (and, for chunking, more weakly at 、); a span
+of a clause also stops at ：: and sentence ends (CLAUSE_BREAKS).
 
     >>> split_sentences("他说：“我们会做好。”然后离开。")
     [(0, 11), (11, 16)]
@@ -17,12 +18,15 @@ FULL_STOPS = "。！？!?"
 SEMICOLONS = "；;"
 SENTENCE_ENDS = FULL_STOPS + SEMICOLONS
 CLAUSE_ENDS = "，,"
+CLAUSE_MARKS = CLAUSE_ENDS + SEMICOLONS  # where a long quoted sentence may be cut (rag/read/compose.clause_run)
 # clause boundaries inside a sentence (for short answers): commas, colons and sentence ends
 CLAUSE_BREAKS = CLAUSE_ENDS + "：:" + SENTENCE_ENDS
 SPACE = " \t\r\n"
 BREAKS = SPACE + CLAUSE_BREAKS + "、"  # trimmed off the edges of an answer span
-OPENERS = "“‘「『（(《〈【"
-CLOSERS = "”’」』）)》〉】\"'"
+# bracket and quotation-mark pairs, opener → closer (a quote or span never holds half of one)
+BRACKET_PAIRS = {"“": "”", "‘": "’", "「": "」", "『": "』", "（": "）", "(": ")", "《": "》", "〈": "〉", "【": "】", "［": "］", "[": "]"}
+OPENERS = "".join(BRACKET_PAIRS)
+CLOSERS = "".join(BRACKET_PAIRS.values()) + "\"'"  # straight quotes close (they open too seldom to tell)
 PUNCTUATION = BREAKS + OPENERS + CLOSERS
 
 _END = rf"[{SENTENCE_ENDS}]+[{re.escape(CLOSERS)}]*"
@@ -64,3 +68,13 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
 def clause_spans(sentence: str) -> list[tuple[int, int]]:
     """(start, end) of the clauses of a sentence, punctuation and blank clauses excluded: `甲，乙。` → [(0, 1), (2, 3)]."""
     return [(m.start(), m.end()) for m in _CLAUSE.finditer(sentence) if m.group(0).strip()]
+
+
+def without_edges(text: str, a: int, b: int, edges: str = BREAKS, leading: str = "") -> tuple[int, int]:
+    """`text[a:b]` with the characters of `edges` taken off both ends (and those of `leading` off its
+    start): how an answer span drops the punctuation and spaces around it. `，答案。` → `答案`."""
+    while a < b and (text[a] in edges or text[a] in leading):
+        a += 1
+    while b > a and text[b - 1] in edges:
+        b -= 1
+    return a, b

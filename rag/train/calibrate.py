@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.read.question import QuestionAnalysis, analyse_question
+
 
 def run(args) -> int:
     from tqdm import tqdm
@@ -45,13 +47,14 @@ def run(args) -> int:
     from rag.indexing.build import build_index
     from rag.read.model.reader import ModelReader
     from rag.read.model.weights import MANIFEST_FILE, WEIGHTS_DIR
+    from rag.store import index_backends
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
     evalset = load_dataset(Path(args.dataset), None, WORKDIR)
     # questions from --skip on: `rag eval --unanswerable-from` reports refusal on the first ones
     questions = evalset.questions[args.skip : args.skip + args.limit if args.limit else None]
     settings = Settings.from_env(reader="model")
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_settings(settings, index_backends(settings))
 
     def open_assistant(corpus: Path) -> Assistant:
         indexed = replace(settings, index_dir=WORKDIR / f"index-{corpus.name}-c{settings.chunk.size}o{settings.chunk.overlap}")
@@ -82,8 +85,9 @@ def run(args) -> int:
         passages = retriever.search(q.question, k=n + 10)
         others = [p for p in passages if p.chunk.doc_id not in q.gold_docs]
         for gold, read in ((True, passages[:n]), (False, others[:n])):
-            guesses = reader.read(q.question, read)
-            rows["answerable" if gold else "near_miss"].append(_row(reader, q.question, read, guesses, q.answers if gold else ()))
+            question = analyse_question(q.question)
+            guesses = reader.read(q.question, read, question.expects)
+            rows["answerable" if gold else "near_miss"].append(_row(reader, question, read, guesses, q.answers if gold else ()))
             if gold and guesses and q.answers:
                 spans = [assistant.documents[read[g.passage].chunk.doc_id].text[g.start : g.end] for g in guesses]
                 choices.append([(g.margin, read[g.passage].score, best_over(char_f1, span, q.answers)) for g, span in zip(guesses, spans)])
@@ -100,8 +104,9 @@ def run(args) -> int:
             if q.answerable and not any(a in p.chunk.source[slice(*lay_reader.widened(p))] for a in q.answers for p in read):
                 missed += 1
                 continue
-            guesses = lay_reader.read(q.question, read)
-            rows["lay_answerable" if q.answerable else "lay_unanswerable"].append(_row(lay_reader, q.question, read, guesses, q.answers))
+            question = analyse_question(q.question)
+            guesses = lay_reader.read(q.question, read, question.expects)
+            rows["lay_answerable" if q.answerable else "lay_unanswerable"].append(_row(lay_reader, question, read, guesses, q.answers))
     answerable, near_miss = np.array(rows["answerable"], dtype=float), np.array(rows["near_miss"], dtype=float)
     if not np.isfinite(answerable[:, 0]).any():
         print("no calibration question was read: nothing written", file=sys.stderr)
@@ -138,15 +143,15 @@ NOISE = 0.01  # of the mean share of near misses refused: a question or two of t
 PASSAGE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
 
 
-def _row(reader, question: str, read, guesses, references: tuple[str, ...]) -> tuple[float, float, bool]:
+def _row(reader, question: QuestionAnalysis, read, guesses, references: tuple[str, ...]) -> tuple[float, float, bool]:
     """(margin, lexical support, right): right when the answer given at any threshold holds a reference."""
     from rag.evaluation.metrics import contains
     from rag.read.model.reader import lexical_support
 
     if not guesses:
         return -np.inf, 0.0, False
-    support = lexical_support(reader.rules, question, read, guesses)
-    answer = reader.with_threshold(-np.inf).compose(question, read, guesses, support)
+    support = lexical_support(reader.rules, question.text, read, guesses, question=question)
+    answer = reader.with_threshold(-np.inf).compose(question.text, read, guesses, support, question)
     return guesses[0].margin, support, any(contains(answer.text, r) for r in references)
 
 
@@ -183,7 +188,7 @@ def _trial(weight: float, good: np.ndarray, bad: np.ndarray, lay_good: np.ndarra
 
 def _chosen_f1(choices: list[list[tuple[float, float, float]]], weight: float) -> float:
     """Mean F1 of the span that margin + weight × retrieval score picks, per question."""
-    from rag.read.model.reader import interpolated
+    from rag.read.model.decode import interpolated
 
     if not choices:
         return 0.0

@@ -27,7 +27,7 @@ from rag.train.data import build_windows, read_squad, simplified
 
 TRAIN_FILES = ("cmrc2018/cmrc2018_train.json", "drcd/DRCD_test.json")
 FROZEN_LAYERS = 8
-WINDOWS_FORMAT = 1  # bump when training_data.py builds different windows: the activation cache is rebuilt
+WINDOWS_FORMAT = 1  # bump when data.py builds different windows: the activation cache is rebuilt
 
 
 def _config(args) -> dict:

@@ -1,6 +1,6 @@
 """Low-rank adapters (LoRA, through peft) on the reader's lower blocks.
 
-The second training stage (train.py) lets the lower blocks, frozen in the first stage, adapt too:
+The second training stage (rag/train/reader.py) lets the lower blocks, frozen in the first stage, adapt too:
 each of their six matrices gets a rank-r update B·A (peft's LoRA layers), trained with the upper
 blocks and the head. Only A and B are shipped (a few hundred thousand numbers); at load time the
 update is merged into the base matrix (`merge_into`), so inference costs nothing extra and needs

@@ -60,7 +60,7 @@ class ReaderNetwork(nn.Module):
         self.token_type = nn.Embedding(config["type_vocab_size"], hidden)
         self.embed_norm = nn.LayerNorm(hidden, eps=eps)
         self.blocks = nn.ModuleList(Block(hidden, config["num_attention_heads"], config["intermediate_size"], eps) for _ in range(config["num_hidden_layers"]))
-        self.embed_words: Callable[[torch.Tensor], torch.Tensor] | None = None  # inference: a row lookup replacing `word` (see model.py)
+        self.embed_words: Callable[[torch.Tensor], torch.Tensor] | None = None  # inference: a row lookup replacing `word` (see loading.py)
         self.span = nn.Linear(hidden, 2)
         nn.init.normal_(self.span.weight, std=0.02)
         nn.init.zeros_(self.span.bias)

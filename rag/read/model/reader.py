@@ -7,30 +7,23 @@ span (start logit + end logit over passage tokens) is set against the window's "
 the documents do not answer. The answer quotes the sentence holding the span (a list-announcing
 sentence with its items, as the rule reader does), the span in bold, with its citation.
 
-The base weights come from the e5 build the embedder uses; the word-embedding matrix (250 k rows,
-385 MB as float32) is memory-mapped from that file rather than loaded, so only the rows of the
-tokens actually read take memory.
+Loading is in loading.py, decoding logits into span guesses in decode.py, quoting and citing in
+rag/read/compose.py (shared with the rule reader).
 """
 
 from __future__ import annotations
 
-import json
-import re
-import struct
-import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from rag.ingest.govdoc import in_their_words
-from rag.read.model.weights import ReaderUnavailable, load_into
-from rag.read.model.windows import Batch, WindowMaker
-from rag.read.question import Expects, analyse_question
-from rag.read.rules.extractor import MAX_SENTENCE_CHARS, NOT_FOUND, Quote, cited_answer, with_discourse
+from rag.read.compose import MAX_SENTENCE_CHARS, Quote, balance_brackets, cited_answer, clause_run, quote_limit, refusal, with_discourse
+from rag.read.model.decode import SpanGuess, best_spans, fits_expected, interpolated
+from rag.read.model.loading import LoadedReader, load_reader
+from rag.read.model.windows import Batch
+from rag.read.question import Expects, QuestionAnalysis, analyse_question
 from rag.text.script import like, written_in
-from rag.text.sentences import BREAKS, split_sentences
+from rag.text.sentences import split_sentences, without_edges
 from rag.types import Answer, Document, Passage
 
 
@@ -56,170 +49,21 @@ class ReaderSettings:
     dtype: str = "bfloat16"
 
 
-# What any answer to a when-question holds, in either script: a digit or numeral, or a word of time
-# (年, 世纪, 朝, 时期, 春, 初, 前…). Lenient on purpose: it only turns away spans with none of them
-# (`(试行)` for 什么时候公布). Of the 812 when-questions of CMRC 2018 train, 7 gold answers (0.9 %)
-# hold none: 魏晋, 土仑阶, 幼儿园 (docs/reader.md).
-TIME_HINT = re.compile(r"[0-9０-９一二三四五六七八九十〇零两百千]|[年月日号时時世纪紀朝代期季春夏秋冬初末旬早晚午夜周週星前后後今昨明当當古近现現]")
-
-
-def fits_expected(expects: Expects, span_text: str) -> bool:
-    """Whether a span can answer a question of this type: a when-question's span holds a time word."""
-    return TIME_HINT.search(span_text) is not None if expects == Expects.DATE else True
-
-
-@dataclass(frozen=True)
-class SpanGuess:
-    passage: int  # index into the passages read: the one it is cited from
-    start: int  # character offsets in the document
-    end: int
-    margin: float  # span score minus the window's no-answer score
-    score: float  # span score (start + end logit)
-
-
-class _WordRows:
-    """Rows of the base model's word-embedding matrix, read from the safetensors file by memmap."""
-
-    def __init__(self, path: Path, name: str = "embeddings.word_embeddings.weight") -> None:
-        with open(path, "rb") as f:
-            size = struct.unpack("<Q", f.read(8))[0]
-            header = json.loads(f.read(size))
-        entry = header[name]
-        if entry["dtype"] != "F32":
-            raise ReaderUnavailable(f"{path}: word embeddings are {entry['dtype']}, expected F32")
-        start, end = entry["data_offsets"]
-        self.rows = np.memmap(path, dtype=np.float32, mode="r", offset=8 + size + start, shape=tuple(entry["shape"]))
-
-    def __call__(self, ids):
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(self.rows[ids.cpu().numpy()]))
-
-
-@dataclass
-class LoadedReader:
-    network: Any  # ReaderNetwork (torch is imported only when the reader loads)
-    maker: WindowMaker
-    manifest: dict
-    # one network serves every ModelReader of the process (index refreshes, threshold copies):
-    # torch modules are not safe to call from many threads at once
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_loaded: dict[tuple, LoadedReader] = {}
-_load_lock = threading.Lock()
-
-
-def load_reader(model_folder: Path, weights_dir: Path | None = None, dtype: str = "bfloat16") -> LoadedReader:
-    """The network with the shipped weights applied (once per process). Raises ReaderUnavailable."""
-    from rag.read.model import weights
-
-    weights_dir = weights_dir or weights.WEIGHTS_DIR
-    if dtype not in ("bfloat16", "float32"):
-        raise ValueError(f"unsupported reader dtype {dtype!r}: use bfloat16 or float32")
-    key = (str(model_folder), str(weights_dir), dtype)
-    with _load_lock:
-        if key in _loaded:
-            return _loaded[key]
-        import torch
-        from safetensors import safe_open
-
-        from rag.read.model.network import ReaderNetwork
-
-        config = json.loads((model_folder / "config.json").read_text("utf-8"))
-        network = ReaderNetwork(dict(config, vocab_size=1))
-        state = {}
-        with safe_open(str(model_folder / "model.safetensors"), framework="pt") as f:
-            for name in f.keys():
-                if name != "embeddings.word_embeddings.weight" and not name.startswith("pooler."):
-                    state[name] = f.get_tensor(name)
-        state["embeddings.word_embeddings.weight"] = network.word.weight.detach()
-        network.load_bert(state)
-        manifest = load_into(network, model_folder, weights_dir)
-        network.embed_words = _WordRows(model_folder / "model.safetensors")
-        del network.word
-        network.eval()
-        network.to(getattr(torch, dtype))
-        loaded = LoadedReader(network, WindowMaker(model_folder / "tokenizer.json"), manifest)
-        _loaded[key] = loaded
-        return loaded
-
-
-_OPENERS = {"「": "」", "『": "』", "《": "》", "〈": "〉", "“": "”", "‘": "’", "（": "）", "(": ")", "【": "】", "［": "］", "[": "]"}
-_CLOSERS = {v: k for k, v in _OPENERS.items()}
-
-
-def balance_brackets(text: str, a: int, b: int) -> tuple[int, int]:
-    """Mend a span `text[a:b]` that holds half of a bracket or quotation-mark pair: take in the
-    other half when it stands right beside the span, else drop a stray one from the span's edge
-    (a quote never shows `「锣鼓点` or `M-Touch”机`)."""
-    for _ in range(6):  # each step mends one edge; a span has few brackets
-        opens: list[int] = []
-        closes: list[int] = []  # closers without their opener
-        for i in range(a, b):
-            c = text[i]
-            if c in _OPENERS:
-                opens.append(i)
-            elif c in _CLOSERS:
-                if opens and text[opens[-1]] == _CLOSERS[c]:
-                    opens.pop()
-                else:
-                    closes.append(i)
-        if closes:
-            if a > 0 and text[a - 1] == _CLOSERS[text[closes[0]]]:
-                a -= 1
-            elif closes[-1] == b - 1:
-                b -= 1
-            elif closes[0] == a:
-                a += 1
-            else:
-                break
-        elif opens:
-            if b < len(text) and text[b] == _OPENERS[text[opens[-1]]]:
-                b += 1
-            elif opens[0] == a:
-                a += 1
-            elif opens[-1] == b - 1:
-                b -= 1
-            else:
-                break
-        else:
-            break
-    return a, b
-
-
-def interpolated(margin: float, retrieval_score: float, passage_weight: float) -> float:
-    """What chooses the quoted span: the reader's margin + passage_weight × the retrieval score."""
-    return margin + passage_weight * retrieval_score if passage_weight else margin
-
-
-def best_spans(start_logits, end_logits, batch: Batch, max_tokens: int) -> list[tuple[int, int, float, float]]:
-    """Per window: (first token, last token, span score, no-answer score); span over passage tokens."""
-    import torch
-
-    out = []
-    for row, window in enumerate(batch.windows):
-        lo, hi = window.doc_offset, window.doc_offset + window.doc_tokens
-        s, e = start_logits[row, lo:hi], end_logits[row, lo:hi]
-        scores = s[:, None] + e[None, :]
-        n = hi - lo
-        allowed = torch.ones((n, n), dtype=torch.bool).triu().tril(max_tokens - 1)
-        scores = scores.masked_fill(~allowed, -1e9)
-        flat = int(torch.argmax(scores))
-        i, j = divmod(flat, n)
-        null = float(start_logits[row, 0] + end_logits[row, 0])
-        out.append((lo + i, lo + j, float(scores[i, j]), null))
-    return out
-
-
-def lexical_support(rules, question_text: str, passages: list[Passage], guesses: list[SpanGuess], context_question: str | None = None) -> float:
+def lexical_support(
+    rules,
+    question_text: str,
+    passages: list[Passage],
+    guesses: list[SpanGuess],
+    context_question: str | None = None,
+    question: QuestionAnalysis | None = None,
+) -> float:
     """How well the rule reader's best-supported sentence of the passage the widest-margin span
     comes from covers the question's weighted words (its confidence without the dense term): low
     when the passage the reader answers from misses what the question asks. 0 without a span."""
     if not guesses:
         return 0.0
     passage = passages[guesses[0].passage]
-    return float(rules.answer(question_text, [passage], context_question=context_question, dense_z=None).confidence)
+    return float(rules.answer(question_text, [passage], context_question=context_question, dense_z=None, question=question).confidence)
 
 
 class ModelReader:
@@ -251,15 +95,23 @@ class ModelReader:
         settings = replace(self.settings, min_margin=threshold, support_weight=self.support_weight, passage_weight=self.passage_weight)
         return ModelReader(self.documents, self.loaded, settings, self.rules)
 
-    def support(self, question_text: str, passages: list[Passage], guesses: list[SpanGuess], context_question: str | None = None) -> float:
+    def support(
+        self,
+        question_text: str,
+        passages: list[Passage],
+        guesses: list[SpanGuess],
+        context_question: str | None = None,
+        question: QuestionAnalysis | None = None,
+    ) -> float:
         """`lexical_support` of the span's passage; 0 without rules or when its weight is 0 (not run)."""
         if self.rules is None or not self.support_weight:
             return 0.0
-        return lexical_support(self.rules, question_text, passages, guesses, context_question)
+        return lexical_support(self.rules, question_text, passages, guesses, context_question, question)
 
-    def read(self, question: str, passages: list[Passage]) -> list[SpanGuess]:
+    def read(self, question: str, passages: list[Passage], expects: Expects | None = None) -> list[SpanGuess]:
         """The best span of each passage read (best first), margins included, no threshold; a passage
-        whose best span cannot answer the question's type (`fits_expected`) gives none."""
+        whose best span cannot answer the question's type (`fits_expected`; `expects`: the type its
+        question word asks for, analysed here when not given) gives none."""
         import torch
 
         if not passages:
@@ -287,16 +139,12 @@ class ModelReader:
         ids, valid, _ = batch.tensors
         with self.loaded.lock, torch.inference_mode():
             start_logits, end_logits = self.loaded.network(ids, valid)
-        expects = analyse_question(question).expects
+        expects = analyse_question(question).expects if expects is None else expects
         best: dict[int, SpanGuess] = {}
         for window, (i, j, score, null) in zip(windows, best_spans(start_logits, end_logits, batch, self.settings.max_answer_tokens)):
             a, b = window.char_span(i, j)
             offset, text, members = regions[window.passage]
-            while a < b and text[a] in BREAKS:
-                a += 1
-            while b > a and text[b - 1] in BREAKS:
-                b -= 1
-            a, b = balance_brackets(text, a, b)
+            a, b = balance_brackets(text, *without_edges(text, a, b))
             if b <= a:
                 continue
             start, end = offset + a, offset + b
@@ -334,17 +182,31 @@ class ModelReader:
             regions += [(lo, source[lo:hi], sorted(members)) for lo, hi, members in merged]
         return sorted(regions, key=lambda r: r[2][0])
 
-    def answer(self, question_text: str, passages: list[Passage], context_question: str | None = None, dense_z: float | None = None) -> Answer:
-        if context_question and self.rules is not None and analyse_question(question_text).elliptical:
+    def answer(
+        self,
+        question_text: str,
+        passages: list[Passage],
+        context_question: str | None = None,
+        dense_z: float | None = None,
+        question: QuestionAnalysis | None = None,
+    ) -> Answer:
+        question = question or analyse_question(question_text)
+        if context_question and self.rules is not None and question.elliptical:
             # 那下一步呢? borrows the previous question's question word and asks about its own words;
             # the network was trained on standalone questions (the previous one prepended, it answers
             # the previous question again), the rule reader reads such follow-ups in context
-            return self.rules.answer(question_text, passages, context_question, dense_z)
-        question = f"{context_question} {question_text}" if context_question else question_text
-        guesses = self.read(question, list(passages[: self.settings.passages]))
-        return self.compose(question_text, passages, guesses, self.support(question_text, passages, guesses, context_question))
+            return self.rules.answer(question_text, passages, context_question, dense_z, question=question)
+        asked = f"{context_question} {question_text}" if context_question else question_text
+        # the type asked for is this question's own (那什么时候成立的呢? asks a date whatever the previous
+        # one asked); only an elliptical follow-up (read here when no rules are at hand) borrows it
+        expects = analyse_question(asked).expects if context_question and question.elliptical else question.expects
+        guesses = self.read(asked, list(passages[: self.settings.passages]), expects)
+        support = self.support(question_text, passages, guesses, context_question, question)
+        return self.compose(question_text, passages, guesses, support, question)
 
-    def compose(self, question_text: str, passages: list[Passage], guesses: list[SpanGuess], support: float = 0.0) -> Answer:
+    def compose(
+        self, question_text: str, passages: list[Passage], guesses: list[SpanGuess], support: float = 0.0, question: QuestionAnalysis | None = None
+    ) -> Answer:
         """The answer from what `read` found in `passages` (refused below the threshold).
 
         The best span is quoted in its sentence; a runner-up from another passage that the reader
@@ -355,9 +217,9 @@ class ModelReader:
         bonus = self.support_weight * support
         score = guesses[0].margin + bonus if guesses else float("-inf")
         if not guesses or score < self.min_margin:  # nothing read (or no span of the right type) refuses at any threshold
-            return Answer(question=question_text, text=NOT_FOUND, refused=True, passages=tuple(passages), confidence=score)
-        question = analyse_question(question_text)
-        limit = 2 if question.kind == "factoid" else self.settings.max_sentences
+            return refusal(question_text, passages, confidence=score)
+        question = question or analyse_question(question_text)
+        limit = quote_limit(question, self.settings.max_sentences)
         # only spans whose own margin clears the threshold are quoted (the widest one always does)
         ranked = [(combined, g) for combined, g in self.ranked(guesses, read) if g.margin >= self.min_margin - bonus]
         floor = ranked[0][0] - self.settings.runner_up_within
@@ -396,19 +258,7 @@ class ModelReader:
         if end - start <= MAX_SENTENCE_CHARS:
             return start, end
         # a long sentence: grow clause by clause around the span
-        text = doc.text
-        a, b = guess.start, guess.end
-        while True:
-            left = max(text.rfind(c, start, a - 1) for c in "，,；;") if a > start else -1
-            right_hits = [i for i in (text.find(c, b, end) for c in "，,；;") if i >= 0]
-            right = min(right_hits) + 1 if right_hits else end
-            grown = False
-            if left >= start and right - (left + 1) <= MAX_SENTENCE_CHARS and left + 1 < a:
-                a, grown = left + 1, True
-            if right > b and right - a <= MAX_SENTENCE_CHARS:
-                b, grown = right, True
-            if not grown:
-                return a, b
+        return clause_run(doc.text, start, end, guess.start, guess.end)
 
 
 def open_model_reader(

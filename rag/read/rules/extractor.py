@@ -1,38 +1,25 @@
-"""Extractive answers: the rule reader quotes the sentences of the retrieved passages that answer.
+"""The rule reader: quotes the sentences of the retrieved passages that answer.
 
-No language model. The sentences are scored in sentence_scoring.py; this module picks what to
-quote (the best sentence, a list-announcing sentence with its items, runner-ups that score nearly
-as well), each followed by its citation mark and carrying its most specific answering span (see
-span.py), and decides whether to answer at all: when the IDF coverage of the sentence that plain
+No language model. The sentences are scored in scoring.py; this module picks what to quote (the
+best sentence, a list-announcing sentence with its items, runner-ups that score nearly as well),
+each carrying its most specific answering span (span.py), composed and cited as both readers do
+(rag/read/compose.py), and decides whether to answer at all: when the IDF coverage of the sentence that plain
 IDF scoring ranks first is below a threshold calibrated on the dev set, the answer says plainly
 that the documents do not answer and lists the nearest passages.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from rag.embedding.names import backend_family
-from rag.read.question import QuestionAnalysis, analyse_question
-from rag.read.rules.scoring import MAX_SENTENCE_CHARS, Candidate, SentenceScorer
+from rag.read.compose import Quote, cited_answer, quote_limit, refusal, with_discourse
+from rag.read.question import Kind, QuestionAnalysis, analyse_question
+from rag.read.rules.scoring import Candidate, SentenceScorer
 from rag.read.rules.span import find_span
 from rag.text.segment import char_bigrams
-from rag.text.sentences import split_sentences
-from rag.types import Answer, AnswerSentence, Chunk, Citation, Document, Passage
-
-NOT_FOUND = "未在文档中找到相关内容。以下是最接近的段落，供参考："
-# A sentence announcing a list: `有以下三点：`, `措施如下：`, `包括三个方面：` (not `第三条规定：`, `办理地点：`)
-_NUMERAL = "一二三四五六七八九十两"
-_ANNOUNCE = re.compile(
-    rf"(?:以下|如下|下列)([{_NUMERAL}\d]*)[^。；;：:]{{0,8}}[：:]"
-    rf"|(?<![第{_NUMERAL}\d])([{_NUMERAL}\d]+)(?:个方面|个|点|项|类|种|条)[^。；;：:]{{0,6}}[：:]"
-)
-# A list item: 一是…, 第一，…, （一）…, 1. / 1、… (not a decimal such as 3.5亿元), or a bullet
-_ITEM = re.compile(r"[一二三四五六七八九十]+是|第[一二三四五六七八九十]+[，,、]|[（(]?[一二三四五六七八九十\d]+[）)、.．](?!\d)|[-*•●·]\s?")
-_CONSEQUENCE = re.compile(r"(?:因此|所以|因而|于是|故而|从而|由此|因为这样|这使|这让)")
-
+from rag.types import Answer, Document, Passage
 
 # The rule reader's refusal threshold per encoder backend: the confidence adds the dense z-score,
 # and each backend's vectors give their own (int8 ones stand out +0.08 more on the seed reply, with
@@ -58,96 +45,6 @@ class AnswerSettings:
     z_center: float = 2.0
     max_sentences: int = 3
     follow_ratio: float = 0.85  # further sentences must score at least this fraction of the best
-
-
-_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def _count_of(numeral: str) -> int:
-    """`三` → 3, `十二` → 12, `二十` → 20, `12` → 12, `二十三` → 23; 0 when there is no count (`以下`, `几`)."""
-    if numeral.isdigit():
-        return int(numeral)
-    if numeral in _DIGITS:
-        return _DIGITS[numeral]
-    tens, sep, ones = numeral.partition("十")
-    if not sep or (tens and tens not in _DIGITS) or (ones and ones not in _DIGITS):
-        return 0
-    return 10 * (_DIGITS[tens] if tens else 1) + (_DIGITS[ones] if ones else 0)
-
-
-def with_discourse(doc_text: str, chunk: Chunk, question: QuestionAnalysis, start: int, end: int) -> tuple[int, int]:
-    """A sentence that announces what follows (`其特点主要有以下三点：`) is quoted with what follows;
-    one that draws a consequence (`因此它被称为…`) answers a why-question with its cause, the
-    sentence before. Both stay inside the cited passage."""
-    spans = split_sentences(chunk.text, chunk.start)
-    sentence = doc_text[start:end]
-    lead_in = sentence.rstrip().endswith(("：", ":"))
-    announced = _ANNOUNCE.search(sentence)
-    # `…三点：第一，…。` — the first item may follow the colon inside the sentence itself
-    inline_item = bool(announced and _ITEM.match(sentence[announced.end() :].lstrip()))
-    if lead_in or inline_item:
-        count = _count_of(announced.group(1) or announced.group(2) or "") if announced else 0
-        items, own_lines = int(inline_item), False
-        for n, (a, b) in enumerate(s for s in spans if s[0] >= end):
-            is_item = bool(_ITEM.match(doc_text[a:b]))
-            new_line = "\n" in doc_text[end:a]
-            if b - start > 2 * MAX_SENTENCE_CHARS or (new_line and not is_item and not (n == 0 and lead_in)):
-                break
-            if count and items >= count and (is_item or not own_lines or new_line):
-                break  # the last announced item ends with its line (or, written inline, its sentence)
-            items += is_item
-            own_lines = own_lines or (is_item and new_line)
-            end = b
-    if question.cue in ("为什么", "为何") and _CONSEQUENCE.match(sentence):
-        before = [s for s in spans if s[1] <= start]
-        if before and end - before[-1][0] <= 2 * MAX_SENTENCE_CHARS:
-            start = before[-1][0]
-    return start, end
-
-
-@dataclass(frozen=True)
-class Quote:
-    """One quoted sentence of an answer: where it stands, and the answering span inside it."""
-
-    passage: Passage  # the passage it is cited from
-    start: int  # offsets of the quote in the document
-    end: int
-    text: str  # the document's text[start:end]
-    span: str
-    span_start: int  # where the span stands in the quote
-    score: float
-
-
-def cited_answer(question_text: str, documents: dict[str, Document], quotes: list[Quote], passages: list[Passage], confidence: float) -> Answer:
-    """The answer both readers give: each quote with its numbered citation, one line each."""
-    citations, sentences, parts = [], [], []
-    for number, q in enumerate(quotes, start=1):
-        doc = documents[q.passage.chunk.doc_id]
-        citations.append(
-            Citation(
-                number=number,
-                doc_id=doc.doc_id,
-                title=doc.title,
-                heading=q.passage.chunk.heading,
-                quote=q.text,
-                start=q.start,
-                end=q.end,
-                passage=q.passage,
-                metadata=doc.metadata,
-                page=doc.page_of(q.start),
-            )
-        )
-        sentences.append(AnswerSentence(q.text, number, q.span, q.score, q.span_start))
-        parts.append(f"{q.text}[{number}]")
-    return Answer(
-        question=question_text,
-        text="".join(parts) if len(parts) == 1 else "\n".join(parts),
-        refused=False,
-        citations=tuple(citations),
-        sentences=tuple(sentences),
-        passages=tuple(passages),
-        confidence=confidence,
-    )
 
 
 class AnswerExtractor:
@@ -176,8 +73,15 @@ class AnswerExtractor:
     def with_threshold(self, threshold: float) -> "AnswerExtractor":
         return AnswerExtractor(self.documents, self.idf, replace(self.settings, min_confidence=threshold), self.known)
 
-    def answer(self, question_text: str, passages: list[Passage], context_question: str | None = None, dense_z: float | None = None) -> Answer:
-        question = analyse_question(question_text)
+    def answer(
+        self,
+        question_text: str,
+        passages: list[Passage],
+        context_question: str | None = None,
+        dense_z: float | None = None,
+        question: QuestionAnalysis | None = None,
+    ) -> Answer:
+        question = question or analyse_question(question_text)
         extra: tuple[str, ...] = ()
         if context_question:
             previous = analyse_question(context_question)
@@ -187,19 +91,20 @@ class AnswerExtractor:
                 question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue, stated)
         candidates = self.scorer.candidates(question, passages, extra)
         if not candidates:
-            return self.refuse(question_text, passages)
+            return refusal(question_text, passages)
         candidates.sort(key=lambda c: -c.score)
         best = candidates[0]
         confidence = max(candidates, key=lambda c: c.support).coverage
         if dense_z is not None:
             confidence += self.settings.z_weight * (dense_z - self.settings.z_center)
         if confidence < self.settings.min_confidence or not self._shares_a_word(question, best):
-            return self.refuse(question_text, passages, confidence=confidence)
+            return refusal(question_text, passages, confidence=confidence)
 
         best = self._with_discourse(question, best)
         chosen = [best]
         # a factoid gets its best sentence and at most one runner-up that scores nearly as well
-        limit, ratio = (2, 0.95) if question.kind == "factoid" else (self.settings.max_sentences, self.settings.follow_ratio)
+        limit = quote_limit(question, self.settings.max_sentences)
+        ratio = 0.95 if question.kind is Kind.FACTOID else self.settings.follow_ratio
         for cand in candidates[1:]:
             if len(chosen) >= limit or cand.score < ratio * best.score:
                 break
@@ -229,6 +134,3 @@ class AnswerExtractor:
             span = find_span(question, cand.text)
             quotes.append(Quote(cand.passage, cand.start, cand.end, cand.text, span.text, span.start, cand.score))
         return cited_answer(question_text, self.documents, quotes, passages, confidence)
-
-    def refuse(self, question_text: str, passages: list[Passage], confidence: float = 0.0, notice: str = "") -> Answer:
-        return Answer(question=question_text, text=NOT_FOUND, refused=True, passages=tuple(passages), confidence=confidence, notice=notice)

@@ -4,7 +4,7 @@ Each sentence of the top passages is scored by how much of the question's conten
 (character unigrams and bigrams weighted by corpus IDF and by how rare they are among the candidate
 sentences), by the coverage of its whole passage, and by its passage's retrieval rank, with a bonus
 for what the question asks for (an enumeration for 哪些/包括, a number for 多少/几, a date for 何时,
-a 《title》 for 叫什么). The rule reader (answer.py) decides from these scores what to quote and
+a 《title》 for 叫什么). The rule reader (extractor.py) decides from these scores what to quote and
 whether to answer at all.
 """
 
@@ -16,14 +16,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.read.question import Expects, QuestionAnalysis
+from rag.read.compose import MAX_SENTENCE_CHARS, clause_run
+from rag.read.question import Expects, Kind, QuestionAnalysis
 from rag.read.rules.span import DATE, NUMBER, TITLE
 from rag.text.segment import char_bigrams, is_dictionary_word
-from rag.text.sentences import split_sentences
+from rag.text.sentences import CLAUSE_MARKS, split_sentences
 from rag.types import Document, Passage
 
 _ENUMERATION = re.compile(r"[、；;]")
-MAX_SENTENCE_CHARS = 180
+_CLAUSE = re.compile(rf"[^{CLAUSE_MARKS}]*[{CLAUSE_MARKS}]?")  # a clause with its closing mark, as clause_run grows them
 # A sentence stating what the question asks about (卒于 for 去世, 又称 for 又叫什么, 位于 for 在哪里):
 # CMRC trial best sentence 0.814 → 0.818 (0.05 and 0.1 tie there), dev 0.845 → 0.851
 STATED_BONUS = 0.1
@@ -69,27 +70,14 @@ def lead_subject(doc: Document) -> str:
 
 
 def _trim_long(text: str, start: int, end: int, question: QuestionAnalysis) -> tuple[int, int]:
-    """Cut an over-long sentence down to its best-covered run of clauses."""
+    """Cut an over-long sentence down to a run of clauses around its best-covered clause."""
     sentence = text[start:end]
     if len(sentence) <= MAX_SENTENCE_CHARS:
         return start, end
-    clauses = [(m.start(), m.end()) for m in re.finditer(r"[^，,]*[，,]?", sentence) if m.group(0)]
+    clauses = [(m.start(), m.end()) for m in _CLAUSE.finditer(sentence) if m.group(0)]
     wanted = set(question.terms)
-    best, best_hits = 0, -1
-    for i, (a, b) in enumerate(clauses):
-        hits = len(wanted & set(char_bigrams(sentence[a:b])))
-        if hits > best_hits:
-            best, best_hits = i, hits
-    lo = hi = best
-    while True:
-        grown = False
-        if lo > 0 and clauses[hi][1] - clauses[lo - 1][0] <= MAX_SENTENCE_CHARS:
-            lo, grown = lo - 1, True
-        if hi + 1 < len(clauses) and clauses[hi + 1][1] - clauses[lo][0] <= MAX_SENTENCE_CHARS:
-            hi, grown = hi + 1, True
-        if not grown:
-            break
-    return start + clauses[lo][0], start + clauses[hi][1]
+    a, b = max(clauses, key=lambda c: (len(wanted & set(char_bigrams(sentence[c[0] : c[1]]))), -c[0]))
+    return clause_run(text, start, end, start + a, start + b)
 
 
 class SentenceScorer:
@@ -122,9 +110,9 @@ class SentenceScorer:
         return STATED_BONUS * stated + self._type_bonus(question, sentence)
 
     def _type_bonus(self, question: QuestionAnalysis, sentence: str) -> float:
-        if question.kind == "list":
+        if question.kind is Kind.LIST:
             return 0.15 if len(_ENUMERATION.findall(sentence)) >= 2 else 0.0
-        if question.kind != "factoid":
+        if question.kind is not Kind.FACTOID:
             return 0.0
         expects = question.expects
         if expects == Expects.NUMBER:

@@ -17,10 +17,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from rag.read.question import Expects, QuestionAnalysis
+from rag.read.question import ANSWER_SLOT_CUES, COUNT_CUES, QUESTION_END, Expects, Kind, QuestionAnalysis
 from rag.text.script import fold_chars
 from rag.text.segment import char_bigrams
-from rag.text.sentences import CLAUSE_ENDS, PUNCTUATION, SENTENCE_ENDS, clause_spans
+from rag.text.sentences import CLAUSE_ENDS, PUNCTUATION, SENTENCE_ENDS, clause_spans, without_edges
 
 _SPAN_EDGES = PUNCTUATION.replace("《", "").replace("》", "")  # trimmed off a span's ends; a 《title》 keeps its marks
 NUMBER = re.compile(
@@ -28,28 +28,6 @@ NUMBER = re.compile(
 )
 DATE = re.compile(r"\d{4}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}(?:-\d{1,2})?|[一二三四五六七八九〇零]{4}年")
 TITLE = re.compile(r"《[^》]{2,60}》")  # a book-title-marked name: 《…实施方案(试行)》
-_QUESTION_CUES = (
-    "哪一年",
-    "什么时候",
-    "多少",
-    "哪些",
-    "哪个",
-    "哪位",
-    "哪家",
-    "哪里",
-    "哪儿",
-    "哪年",
-    "哪天",
-    "什么",
-    "何时",
-    "哪",
-    "谁",
-    "几",
-    "多久",
-    "多长",
-    "多大",
-    "啥",
-)
 
 
 @dataclass(frozen=True)
@@ -113,7 +91,7 @@ def _context_pieces(context: str, from_end: bool) -> list[tuple[str, int]]:
 def _aligned(question: str, sentence: str) -> _Gap | None:
     """The part of the sentence standing where the question word stands in the question: the best
     pair of (left context end, right context start) no more than 30 characters apart."""
-    contexts = _cue_contexts(_fold(question).rstrip("?？。 "))
+    contexts = _cue_contexts(_fold(question).rstrip(QUESTION_END))
     if contexts is None:
         return None
     located = _locate(*contexts, _fold(sentence))
@@ -127,7 +105,7 @@ def _aligned(question: str, sentence: str) -> _Gap | None:
 
 def _cue_contexts(q: str) -> tuple[str, str] | None:
     """The folded question's text before and after its question word (None: it has none)."""
-    for cue in _QUESTION_CUES:
+    for cue in ANSWER_SLOT_CUES:
         pos = q.find(cue)
         if pos >= 0:
             break
@@ -164,10 +142,7 @@ def _locate(left: str, right: str, s: str) -> tuple[tuple[int, int], str] | None
 
 def _trimmed(sentence: str, start: int, end: int) -> tuple[int, int]:
     """The gap without edge punctuation, a parenthesis it began inside, or a leading copula."""
-    while start < end and (sentence[start] in _SPAN_EDGES or sentence[start] in "》）)」』"):
-        start += 1
-    while end > start and sentence[end - 1] in _SPAN_EDGES:
-        end -= 1
+    start, end = without_edges(sentence, start, end, _SPAN_EDGES, leading="》）)」』")
     # a closing bracket whose opening one lies before the span: the span began inside a parenthesis
     # (`学名：…）又名福建竹叶青`, `第36届）是电视广播…`), which is not part of the answer
     unopened = re.match(r"^[^（(]*[）)]", sentence[start:end])
@@ -186,11 +161,11 @@ def best_span(question: QuestionAnalysis, sentence: str) -> str:
 
 
 def find_span(question: QuestionAnalysis, sentence: str) -> Span:
-    if question.kind == "list":
+    if question.kind is Kind.LIST:
         clauses = clause_spans(sentence) or [(0, len(sentence))]
         a, b = max(clauses, key=lambda c: (sentence[c[0] : c[1]].count("、"), _hits(question, sentence[c[0] : c[1]])))
         return Span.of(sentence, a, b)
-    if question.kind == "factoid":
+    if question.kind is Kind.FACTOID:
         gap = _aligned(question.text, sentence)
         numeric = question.expects == Expects.NUMBER
         pattern = _typed_pattern(question)
@@ -254,7 +229,7 @@ def _nearest_match(pattern: re.Pattern, question: QuestionAnalysis, text: str) -
     """The match of `pattern` nearest the question's words in `text` (`活动23场和6场政策对接会`:
     对接会开了几场 → 6场); for a count, a year (2023年) is not a count when another number is there."""
     matches = [m for m in pattern.finditer(text) if m.group(0).strip()]
-    if question.cue in ("多少", "几"):
+    if question.cue in COUNT_CUES:
         matches = [m for m in matches if not re.fullmatch(r"\d{4}年", m.group(0).strip())] or matches
     if not matches:
         return None

@@ -1,0 +1,54 @@
+"""From the network's logits to span guesses: the best span per window, the type a span must have,
+and how the reader's margin and retrieval's score are interpolated."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.read.model.windows import Batch
+from rag.read.question import Expects
+
+# What any answer to a when-question holds, in either script: a digit or numeral, or a word of time
+# (年, 世纪, 朝, 时期, 春, 初, 前…). Lenient on purpose: it only turns away spans with none of them
+# (`(试行)` for 什么时候公布). Of the 812 when-questions of CMRC 2018 train, 7 gold answers (0.9 %)
+# hold none: 魏晋, 土仑阶, 幼儿园 (docs/reader.md).
+TIME_HINT = re.compile(r"[0-9０-９一二三四五六七八九十〇零两百千]|[年月日号时時世纪紀朝代期季春夏秋冬初末旬早晚午夜周週星前后後今昨明当當古近现現]")
+
+
+def fits_expected(expects: Expects, span_text: str) -> bool:
+    """Whether a span can answer a question of this type: a when-question's span holds a time word."""
+    return TIME_HINT.search(span_text) is not None if expects == Expects.DATE else True
+
+
+@dataclass(frozen=True)
+class SpanGuess:
+    passage: int  # index into the passages read: the one it is cited from
+    start: int  # character offsets in the document
+    end: int
+    margin: float  # span score minus the window's no-answer score
+    score: float  # span score (start + end logit)
+
+
+def interpolated(margin: float, retrieval_score: float, passage_weight: float) -> float:
+    """What chooses the quoted span: the reader's margin + passage_weight × the retrieval score."""
+    return margin + passage_weight * retrieval_score if passage_weight else margin
+
+
+def best_spans(start_logits, end_logits, batch: Batch, max_tokens: int) -> list[tuple[int, int, float, float]]:
+    """Per window: (first token, last token, span score, no-answer score); span over passage tokens."""
+    import torch
+
+    out = []
+    for row, window in enumerate(batch.windows):
+        lo, hi = window.doc_offset, window.doc_offset + window.doc_tokens
+        s, e = start_logits[row, lo:hi], end_logits[row, lo:hi]
+        scores = s[:, None] + e[None, :]
+        n = hi - lo
+        allowed = torch.ones((n, n), dtype=torch.bool).triu().tril(max_tokens - 1)
+        scores = scores.masked_fill(~allowed, -1e9)
+        flat = int(torch.argmax(scores))
+        i, j = divmod(flat, n)
+        null = float(start_logits[row, 0] + end_logits[row, 0])
+        out.append((lo + i, lo + j, float(scores[i, j]), null))
+    return out

@@ -1,0 +1,137 @@
+"""The web chat: `python app.py` or `python -m rag serve` [--host 127.0.0.1] [--port 7860] [--index DIR] [--share].
+
+Wires the library into a Gradio page: a chat answering from the index with numbered citations, the
+cited passages beside it (answer sentence highlighted), and a knowledge-base tab to upload, list
+and remove documents. Builds the index from seeds/ on first start. The answer function is also an
+API endpoint, `/ask`, for gradio_client. Environment: RAG_HOST, RAG_PORT, RAG_INDEX_DIR,
+RAG_USERNAME + RAG_PASSWORD (enables login), and the library's RAG_* settings.
+
+This module holds the page layout and the start-up; what the buttons do is in `handlers`, the
+flags and login checks both entry points share in `options`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import NoReturn
+
+import gradio as gr
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.errors import RagError
+from rag.indexing.build import index_seeds_if_missing
+from rag.indexing.uploads import KnowledgeBase
+from rag.ingest.load import SUPPORTED_SUFFIXES
+from rag.serve import options
+from rag.serve.handlers import Handlers
+from rag.serve.login import Login
+from rag.serve.render import CSS, citations_html, documents_table
+
+EXAMPLES = ["免申即享包括哪些政策?", "实施方案叫什么?", "那数字化转型方面呢?", "全省成立了多少个中小企业公共服务机构?", "下一步如何加强企业权益保护?"]
+
+
+def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
+    """The page: the chat tab, the knowledge-base tab, and the `/ask` API endpoint."""
+    h = Handlers(assistant, kb)
+    with gr.Blocks(title="政务文档问答助手") as demo:
+        reader_line = (
+            "答案由训练的阅读模型从原文中选出。"
+            if assistant.reader.name == "model"
+            else "答案由规则从原文中抽取" + ("（训练的阅读模型未能加载，见服务器日志）。" if assistant.reader_status else "。")
+        )
+        gr.Markdown("## 政务文档问答助手\n答案直接摘自文档原文，每句都标注出处 [n]。" + reader_line)
+        with gr.Tabs():
+            with gr.Tab("问答"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(label="对话", height=460, render_markdown=False, elem_id="chat")
+                        question = gr.Textbox(label="问题", placeholder="输入问题，例如：免申即享包括哪些政策？", elem_id="question")
+                        with gr.Row():
+                            send = gr.Button("发送", variant="primary", elem_id="send")
+                            clear = gr.Button("清空对话", elem_id="clear")
+                        gr.Examples(EXAMPLES, inputs=question, label="示例问题")
+                    with gr.Column(scale=2):
+                        gr.Markdown("### 引用来源")
+                        panel = gr.HTML(citations_html(None, {}), elem_id="citations")
+            with gr.Tab("知识库") as kb_tab:
+                table = gr.Dataframe(headers=["文档", "标题", "段落数"], value=documents_table(kb.documents()), interactive=False, elem_id="documents")
+                refresh_button = gr.Button("刷新列表", size="sm", elem_id="refresh-button")
+                files = gr.File(label="上传文档（.txt .md .html .pdf .docx）", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")
+                upload_button = gr.Button("上传并索引", variant="primary", elem_id="upload-button")
+                status = gr.Textbox(label="状态", interactive=False, elem_id="kb-status")
+                with gr.Row():
+                    choice = gr.Dropdown(label="选择文档", choices=[d.doc_id for d in kb.documents()], elem_id="doc-choice")
+                    remove_button = gr.Button("删除文档", variant="stop", elem_id="remove-button")
+                pending = gr.State(None)  # the document the confirmation is about
+                with gr.Row(visible=False, elem_id="confirm-row") as confirm_row:
+                    confirm_text = gr.Markdown(elem_id="confirm-text")
+                    confirm_button = gr.Button("确认删除", variant="stop", elem_id="confirm-remove")
+                    cancel_button = gr.Button("取消", elem_id="cancel-remove")
+
+        send.click(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
+        question.submit(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
+        clear.click(lambda: ([], citations_html(None, {})), None, [chatbot, panel], api_visibility="private")
+        upload_button.click(h.upload, [files], [status, table, choice], api_visibility="private")
+        remove_button.click(h.ask_to_remove, [choice], [status, confirm_row, confirm_text, pending], api_visibility="private")
+        confirm_button.click(h.remove, [pending], [status, table, choice, confirm_row, pending], api_visibility="private")
+        cancel_button.click(h.cancel_removal, None, [status, confirm_row, pending], api_visibility="private")
+        # the list is read again whenever it is shown: another session may have changed it
+        demo.load(h.doc_choices, None, [table, choice], api_visibility="private")
+        kb_tab.select(h.doc_choices, None, [table, choice], api_visibility="private")
+        refresh_button.click(h.doc_choices, None, [table, choice], api_visibility="private")
+        gr.api(h.ask_api, api_name="ask")
+    return demo
+
+
+def prepare_index(settings: Settings, embedder) -> None:
+    """Build the index from seeds/ when there is none yet."""
+    index_seeds_if_missing(settings, embedder, say=lambda line: print(line, flush=True))
+
+
+def serve(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> int:
+    """Check the login settings, load the index (building it from seeds/ the first time) and serve
+    the page until interrupted. `error` is the calling parser's usage error; 1 on a library error."""
+    login = options.login_from_env(args, error)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from rag.embedding import Embedder
+    from rag.store import index_backends
+
+    try:
+        settings = Settings.from_env(index_dir=Path(args.index) if args.index else None)
+        if not settings.index_dir.is_absolute():
+            settings = replace(settings, index_dir=(Path.cwd() / settings.index_dir))
+        embedder = Embedder.from_settings(settings, index_backends(settings))
+        prepare_index(settings, embedder)
+        assistant = Assistant(settings, embedder=embedder)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    kb = KnowledgeBase(settings, embedder)
+    demo = build_app(assistant, kb)
+    demo.queue(default_concurrency_limit=8)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        # async: the pause after a wrong password does not block the server (Gradio awaits it)
+        auth=Login(*login).check if login else None,  # type: ignore[arg-type]
+        show_error=False,
+        max_file_size=settings.max_file_bytes,
+        theme=gr.themes.Soft(),
+        css=CSS,
+        footer_links=["api"],
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python app.py`: the flags of `options.parser`, then `serve`."""
+    parser = options.parser()
+    return serve(parser.parse_args(argv), parser.error)
