@@ -159,7 +159,7 @@ class Evaluation:
             for name, reader in readers.items():
                 t_answer = time.perf_counter()
                 if name == "model":  # read once: the answer, the re-ranking and the unthresholded answer share it
-                    guesses = reader.read(q.question, list(passages[: min(top_k, reader.settings.passages)]), question.expects)
+                    guesses = reader.read(q.question, list(passages[: min(top_k, reader.settings.passages)]), question)
                     support = reader.support(q.question, passages[:top_k], guesses, question=question)
                     answers[name] = reader.compose(q.question, passages[:top_k], guesses, support, question)
                 else:

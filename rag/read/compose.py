@@ -9,21 +9,40 @@ refusal says are the same for both and live here:
 - `quote_limit`: a factoid question gets at most two quotes, others `max_sentences`;
 - `with_discourse`: a list-announcing sentence brings its items, a 因此-sentence its cause;
 - `clause_run`: an over-long sentence is cut to a run of clauses around what answers;
-- `balance_brackets`: a quoted span never holds half of a bracket or quotation-mark pair.
+- `balance_brackets`: a quoted span never holds half of a bracket or quotation-mark pair;
+- `names_agree`: an answer comes from a document that names the places and years its question names.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag.read.question import WHY_CUES, Kind, QuestionAnalysis
+from rag.text.places import written_forms
+from rag.text.script import fold_chars
 from rag.text.sentences import BRACKET_PAIRS, CLAUSE_MARKS, split_sentences
 from rag.types import Answer, AnswerSentence, Chunk, Citation, Document, Passage
 
 NOT_FOUND = "未在文档中找到相关内容。以下是最接近的段落，供参考："
 MAX_SENTENCE_CHARS = 180  # a longer sentence is quoted as a run of its clauses (clause_run)
 FACTOID_QUOTES = 2  # a factoid question: its best quote and at most one runner-up
+
+
+@lru_cache(maxsize=128)
+def _folded(text: str) -> str:
+    return fold_chars(text)
+
+
+def names_agree(question: QuestionAnalysis, document: Document) -> bool:
+    """Whether `document` (its title or text, in either script) names every place and year the
+    question names (`QuestionAnalysis.names`): 臺北市…? is not answered from a document about Fujian
+    that never names Taipei, nor a 2024 question from a text that never says 2024."""
+    if not question.names:
+        return True
+    title, text = _folded(document.title), _folded(document.text)
+    return all(any(form in title or form in text for form in written_forms(name)) for name in question.names)
 
 
 def quote_limit(question: QuestionAnalysis, max_sentences: int) -> int:

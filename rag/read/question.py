@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rag.ingest.govdoc import FIELD_SYNONYMS
+from rag.text.places import named_places, named_years
 from rag.text.segment import char_bigrams, normalise
 
 LIST_CUES = ("哪些", "有哪", "包括", "包含", "哪几", "几项", "几个方面", "分别", "列举", "措施", "举措")
@@ -193,6 +194,7 @@ class QuestionAnalysis:
     terms: tuple[str, ...]  # content terms (character unigrams and bigrams), question words removed
     cue: str  # the question word found ("哪些", "多少", ...), "" if none
     stated: tuple[re.Pattern[str], ...] = ()  # how an answering sentence states it (PREDICATE_CUES)
+    names: tuple[str, ...] = ()  # places and years it names (台北, 2024): its answer's document must name them too
 
     @property
     def expects(self) -> Expects:
@@ -240,7 +242,8 @@ def analyse_question(question: str) -> QuestionAnalysis:
             content += " " + canonical
     terms = tuple(dict.fromkeys(char_bigrams(content)))
     stated = tuple(sentence for asked, sentence in PREDICATE_CUES if asked.search(text))
-    return QuestionAnalysis(text=question, kind=kind, terms=terms, cue=cue, stated=stated)
+    names = named_places(question) + named_years(question)
+    return QuestionAnalysis(text=question, kind=kind, terms=terms, cue=cue, stated=stated, names=names)
 
 
 def is_follow_up(question: str) -> bool:

@@ -86,7 +86,7 @@ def run(args) -> int:
         others = [p for p in passages if p.chunk.doc_id not in q.gold_docs]
         for gold, read in ((True, passages[:n]), (False, others[:n])):
             question = analyse_question(q.question)
-            guesses = reader.read(q.question, read, question.expects)
+            guesses = reader.read(q.question, read, question)
             rows["answerable" if gold else "near_miss"].append(_row(reader, question, read, guesses, q.answers if gold else ()))
             if gold and guesses and q.answers:
                 spans = [assistant.documents[read[g.passage].chunk.doc_id].text[g.start : g.end] for g in guesses]
@@ -105,7 +105,7 @@ def run(args) -> int:
                 missed += 1
                 continue
             question = analyse_question(q.question)
-            guesses = lay_reader.read(q.question, read, question.expects)
+            guesses = lay_reader.read(q.question, read, question)
             rows["lay_answerable" if q.answerable else "lay_unanswerable"].append(_row(lay_reader, question, read, guesses, q.answers))
     answerable, near_miss = np.array(rows["answerable"], dtype=float), np.array(rows["near_miss"], dtype=float)
     if not np.isfinite(answerable[:, 0]).any():

@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.ingest.govdoc import in_their_words
-from rag.read.compose import MAX_SENTENCE_CHARS, Quote, balance_brackets, cited_answer, clause_run, quote_limit, refusal, with_discourse
+from rag.read.compose import MAX_SENTENCE_CHARS, Quote, balance_brackets, cited_answer, clause_run, names_agree, quote_limit, refusal, with_discourse
 from rag.read.model.decode import SpanGuess, best_spans, fits_expected, interpolated
 from rag.read.model.loading import LoadedReader, load_reader
 from rag.read.model.windows import Batch
-from rag.read.question import Expects, QuestionAnalysis, analyse_question
+from rag.read.question import QuestionAnalysis, analyse_question
 from rag.text.script import like, written_in
 from rag.text.sentences import split_sentences, without_edges
 from rag.types import Answer, Document, Passage
@@ -108,10 +108,11 @@ class ModelReader:
             return 0.0
         return lexical_support(self.rules, question_text, passages, guesses, context_question, question)
 
-    def read(self, question: str, passages: list[Passage], expects: Expects | None = None) -> list[SpanGuess]:
-        """The best span of each passage read (best first), margins included, no threshold; a passage
-        whose best span cannot answer the question's type (`fits_expected`; `expects`: the type its
-        question word asks for, analysed here when not given) gives none."""
+    def read(self, question: str, passages: list[Passage], analysis: QuestionAnalysis | None = None) -> list[SpanGuess]:
+        """The best span of each passage read (best first), margins included, no threshold. A passage
+        gives none when its best span cannot answer the question's type (`fits_expected`), or when its
+        document does not name the places and years the question names (`names_agree`). `analysis`:
+        the question analysed (here when not given)."""
         import torch
 
         if not passages:
@@ -139,7 +140,7 @@ class ModelReader:
         ids, valid, _ = batch.tensors
         with self.loaded.lock, torch.inference_mode():
             start_logits, end_logits = self.loaded.network(ids, valid)
-        expects = analyse_question(question).expects if expects is None else expects
+        analysis = analysis or analyse_question(question)
         best: dict[int, SpanGuess] = {}
         for window, (i, j, score, null) in zip(windows, best_spans(start_logits, end_logits, batch, self.settings.max_answer_tokens)):
             a, b = window.char_span(i, j)
@@ -150,8 +151,10 @@ class ModelReader:
             start, end = offset + a, offset + b
             # the passage it is cited from: the one whose chunk holds most of it (the first on ties)
             owner = max(members, key=lambda n: (min(end, passages[n].chunk.end) - max(start, passages[n].chunk.start), -n))
-            if not fits_expected(expects, text[a:b]):
+            if not fits_expected(analysis.expects, text[a:b]):
                 continue  # a span of the wrong type (no time word for 什么时候): this passage misses the fact
+            if not names_agree(analysis, self.documents[passages[owner].chunk.doc_id]):
+                continue  # another place's or year's document (the Fujian reply for a Taipei question)
             guess = SpanGuess(owner, start, end, score - null, score)
             if window.passage not in best or guess.margin > best[window.passage].margin:
                 best[window.passage] = guess
@@ -199,8 +202,8 @@ class ModelReader:
         asked = f"{context_question} {question_text}" if context_question else question_text
         # the type asked for is this question's own (那什么时候成立的呢? asks a date whatever the previous
         # one asked); only an elliptical follow-up (read here when no rules are at hand) borrows it
-        expects = analyse_question(asked).expects if context_question and question.elliptical else question.expects
-        guesses = self.read(asked, list(passages[: self.settings.passages]), expects)
+        analysis = analyse_question(asked) if context_question and question.elliptical else question
+        guesses = self.read(asked, list(passages[: self.settings.passages]), analysis)
         support = self.support(question_text, passages, guesses, context_question, question)
         return self.compose(question_text, passages, guesses, support, question)
 
@@ -216,9 +219,9 @@ class ModelReader:
         read = list(passages[: self.settings.passages])
         bonus = self.support_weight * support
         score = guesses[0].margin + bonus if guesses else float("-inf")
-        if not guesses or score < self.min_margin:  # nothing read (or no span of the right type) refuses at any threshold
-            return refusal(question_text, passages, confidence=score)
         question = question or analyse_question(question_text)
+        if not guesses or score < self.min_margin:  # nothing read (or no span of the right type) refuses at any threshold
+            return self._refused(question_text, question, passages, score)
         limit = quote_limit(question, self.settings.max_sentences)
         # only spans whose own margin clears the threshold are quoted (the widest one always does)
         ranked = [(combined, g) for combined, g in self.ranked(guesses, read) if g.margin >= self.min_margin - bonus]
@@ -243,6 +246,20 @@ class ModelReader:
             text = self.documents[passage.chunk.doc_id].text
             quotes.append(Quote(passage, start, end, text[start:end], text[guess.start : guess.end], guess.start - start, guess.margin))
         return cited_answer(question_text, self.documents, quotes, passages, score)
+
+    def _refused(self, question_text: str, question: QuestionAnalysis, passages: list[Passage], score: float) -> Answer:
+        """The refusal, unless the question names a place or year that some passages' documents do
+        not: their spans were set aside (`names_agree`), and the rule reader, which weighs how much of
+        the question a sentence covers, is asked of the passages that agree (a Taipei question whose
+        notice words its items unlike the network's training, beside a Fujian reply that it read
+        confidently). Answered so, its confidence is the threshold (answered at it, not above)."""
+        read = list(passages[: self.settings.passages])
+        agreeing = [p for p in read if names_agree(question, self.documents[p.chunk.doc_id])]
+        if self.rules is not None and question.names and agreeing and len(agreeing) < len(read):
+            answer = self.rules.answer(question_text, agreeing, question=question)
+            if not answer.refused:
+                return replace(answer, passages=tuple(passages), confidence=self.min_margin)
+        return refusal(question_text, passages, confidence=score)
 
     def ranked(self, guesses: list[SpanGuess], read: list[Passage]) -> list[tuple[float, SpanGuess]]:
         """(margin + passage_weight × the passage's retrieval score, guess), best first."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from rag.embedding.names import backend_family
-from rag.read.compose import Quote, cited_answer, quote_limit, refusal, with_discourse
+from rag.read.compose import Quote, cited_answer, names_agree, quote_limit, refusal, with_discourse
 from rag.read.question import Kind, QuestionAnalysis, analyse_question
 from rag.read.rules.scoring import Candidate, SentenceScorer
 from rag.read.rules.span import find_span
@@ -88,8 +88,9 @@ class AnswerExtractor:
             extra = previous.terms
             if question.elliptical:  # 那下一步呢? (not 为什么呢?)
                 stated = question.stated or previous.stated
-                question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue, stated)
-        candidates = self.scorer.candidates(question, passages, extra)
+                question = QuestionAnalysis(question.text, previous.kind, question.terms, previous.cue, stated, question.names)
+        # only passages whose documents name the places and years the question names (compose.names_agree)
+        candidates = self.scorer.candidates(question, [p for p in passages if names_agree(question, self.documents[p.chunk.doc_id])], extra)
         if not candidates:
             return refusal(question_text, passages)
         candidates.sort(key=lambda c: -c.score)
