@@ -431,6 +431,9 @@ def test_a_span_never_holds_half_a_bracket_pair(text, span, mended):
         ("唐朝是哪一年灭亡的？", "九〇七年", True),
         ("大坝於何時完工？", "民國六十三年", True),  # traditional question and span
         ("大坝於何時完工？", "水利署", False),
+        ("第三批免申即享目录什么时候公布?", "两批省级“免申即享”惠企政策目录清单", False),  # a bare numeral is no time (issue 33)
+        ("第三批免申即享目录什么时候公布?", "两个月内", True),
+        ("该馆于什么时候落成？", "十九世纪末", True),
         ("免申即享包括哪些政策？", "水利建设基金", True),  # not a when-question: any span
         ("第三批政策目录由谁公布？", "省工信厅", True),
     ],
