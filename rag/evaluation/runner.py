@@ -185,7 +185,10 @@ class Evaluation:
             if q.answerable:  # unanswerable questions have nothing to retrieve
                 systems["product"].add(self._ranks(q, product_ids))
                 if "product+reader" in systems:
-                    systems["product+reader"].add(self._ranks(q, self._reranked(guesses, min(top_k, readers["model"].settings.passages), product_ids)))
+                    model = readers["model"]
+                    n_read = min(top_k, model.settings.passages)
+                    chosen = [g for _, g in model.ranked(guesses or [], list(passages[:n_read]))]
+                    systems["product+reader"].add(self._ranks(q, self._reranked(chosen, n_read, product_ids)))
                 systems["bm25-char"].add(self._ranks(q, char_ids[:DEPTH]))
                 systems["dense"].add(self._ranks(q, dense_ids[:DEPTH]))
             if self.jieba:
@@ -213,8 +216,9 @@ class Evaluation:
 
     @staticmethod
     def _reranked(guesses, n: int, product_ids) -> list[int]:
-        """Product ranking with the `n` passages the reader read re-ordered by its margins (the
-        passage each best span is cited from first, the others after in their retrieval order)."""
+        """Product ranking with the `n` passages the reader read re-ordered as the reader ranks its
+        spans (margin + passage weight × retrieval score: the passage its answer would cite first,
+        whatever the threshold), the others after in their retrieval order."""
         order = list(dict.fromkeys(g.passage for g in guesses))
         order += [i for i in range(min(n, len(product_ids))) if i not in order]
         return [product_ids[i] for i in order] + list(product_ids[n:])
