@@ -273,7 +273,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
         " (82.7 % of CMRC trial questions refused at 0.7 % false refusals)",
         kind="number",
         setting="reader_min_margin",
-        shown=f"`1.94` {_CALIBRATED}",
+        shown=f"`1.882` {_CALIBRATED}",
     ),
     EnvVar(
         "RAG_READER_SUPPORT_WEIGHT",
@@ -289,7 +289,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
         " `0`: the margin alone)",
         kind="number",
         setting="reader_passage_weight",
-        shown=f"`8` {_CALIBRATED}",
+        shown=f"`32` {_CALIBRATED}",
     ),
     EnvVar(
         "RAG_MIN_CONFIDENCE",

@@ -249,3 +249,20 @@ def test_an_override_does_not_excuse_an_invalid_value(monkeypatch):
     monkeypatch.setenv("RAG_STORE", "sqlite")
     with pytest.raises(ConfigError, match="RAG_STORE"):
         Settings.from_env(store="files")
+
+
+def test_the_calibrated_defaults_shown_are_the_manifests():
+    """The reader's defaults are calibrated into its manifest (python -m rag calibrate-reader): the
+    table shows those values, so a recalibration that forgets the table fails here."""
+    import json
+
+    from rag.read.model.weights import MANIFEST_FILE, WEIGHTS_DIR
+
+    calibration = json.loads((WEIGHTS_DIR / MANIFEST_FILE).read_text("utf-8"))["calibration"]
+    shown = {var.name: var.shown for var in ENV_VARS}
+    for name, key in (
+        ("RAG_READER_MIN_MARGIN", "min_margin"),
+        ("RAG_READER_SUPPORT_WEIGHT", "support_weight"),
+        ("RAG_READER_PASSAGE_WEIGHT", "passage_weight"),
+    ):
+        assert shown[name].startswith(f"`{calibration[key]:g}`"), (name, shown[name], calibration[key])
