@@ -27,7 +27,7 @@ from rag.config import Settings
 from rag.errors import RagError
 from rag.indexing.build import index_seeds_if_missing
 from rag.indexing.uploads import KnowledgeBase
-from rag.ingest.load import SUPPORTED_SUFFIXES
+from rag.ingest.formats import SUPPORTED_SUFFIXES
 from rag.serve import options
 from rag.serve.handlers import Handlers
 from rag.serve.login import Login

@@ -84,8 +84,8 @@ def run(args) -> int:
     for q in tqdm(questions, desc="calibrating", unit="q"):
         passages = retriever.search(q.question, k=n + 10)
         others = [p for p in passages if p.chunk.doc_id not in q.gold_docs]
+        question = analyse_question(q.question)
         for gold, read in ((True, passages[:n]), (False, others[:n])):
-            question = analyse_question(q.question)
             guesses = reader.read(q.question, read, question)
             rows["answerable" if gold else "near_miss"].append(_row(reader, question, read, guesses, q.answers if gold else ()))
             if gold and guesses and q.answers:

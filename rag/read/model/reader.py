@@ -253,12 +253,13 @@ class ModelReader:
         the question a sentence covers, is asked of the passages that agree (a Taipei question whose
         notice words its items unlike the network's training, beside a Fujian reply that it read
         confidently). Answered so, its confidence is the threshold (answered at it, not above)."""
-        read = list(passages[: self.settings.passages])
-        agreeing = [p for p in read if names_agree(question, self.documents[p.chunk.doc_id])]
-        if self.rules is not None and question.names and agreeing and len(agreeing) < len(read):
-            answer = self.rules.answer(question_text, agreeing, question=question)
-            if not answer.refused:
-                return replace(answer, passages=tuple(passages), confidence=self.min_margin)
+        if self.rules is not None and question.names:
+            read = list(passages[: self.settings.passages])
+            agreeing = [p for p in read if names_agree(question, self.documents[p.chunk.doc_id])]
+            if agreeing and len(agreeing) < len(read):
+                answer = self.rules.answer(question_text, agreeing, question=question)
+                if not answer.refused:
+                    return replace(answer, passages=tuple(passages), confidence=self.min_margin)
         return refusal(question_text, passages, confidence=score)
 
     def ranked(self, guesses: list[SpanGuess], read: list[Passage]) -> list[tuple[float, SpanGuess]]:
