@@ -207,6 +207,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="folder of documents (LeCoQA: the laws folder; JSONL: the collection)")
     p.add_argument("--json", dest="json_out", help="write all metrics to this file")
     p.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    p.add_argument("--cases", metavar="A:B", help="SQuAD-form sets: the paragraphs A..B-1 alone (corpus and questions; CAIL's report split: 0:150)")
     p.add_argument("--no-baselines", action="store_true", help="skip the jieba baseline (the slowest to build)")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval only: no reader reads the passages (much faster)")
     p.add_argument("--sweep", action="store_true", help="also report recall for other dense fusion weights, and refusal for other confidence thresholds")
@@ -225,8 +226,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-reader", help="train the answer reader from ../shared/data (writes rag/read/model/weights/)")
     from rag.train.reader import add_arguments
+    from rag.train.shared_norm import add_arguments as shared_norm_arguments
 
     add_arguments(p)
+    shared_norm_arguments(p)
     p.set_defaults(func=cmd_train_reader)
 
     p = sub.add_parser("calibrate-reader", help="set the trained reader's default refusal threshold on a calibration set (CMRC trial)")
@@ -269,12 +272,16 @@ def cmd_calibrate_reader(args) -> int:
 
 
 def cmd_train_reader(args) -> int:
-    from rag.train.reader import run
-
     if args.checkpoint_dir is None:
         from rag.paths import default_cache_dir
 
         args.checkpoint_dir = str(default_cache_dir() / "reader-train")
+    if args.shared_norm:
+        from rag.train.shared_norm import run as run_shared_norm
+
+        return run_shared_norm(args)
+    from rag.train.reader import run
+
     return run(args)
 
 

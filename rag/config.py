@@ -78,6 +78,7 @@ class Settings:
     reader_min_margin: float | None = None  # None: the threshold calibrated in the reader's manifest
     reader_support_weight: float | None = None  # None: the weight of the rules' coverage calibrated in the manifest
     reader_passage_weight: float | None = None  # None: the weight of the retrieval score calibrated in the manifest
+    reader_weights: Path | None = None  # None: the shipped reader (rag/read/model/weights)
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -274,6 +275,13 @@ ENV_VARS: tuple[EnvVar, ...] = (
         kind="number",
         setting="reader_min_margin",
         shown=f"`1.882` {_CALIBRATED}",
+    ),
+    EnvVar(
+        "RAG_READER_WEIGHTS",
+        "model reader: the folder of another trained reader (`reader.safetensors` + `manifest.json`, e.g. one `train-reader --out` wrote)",
+        kind="path",
+        setting="reader_weights",
+        shown="the shipped one, `rag/read/model/weights`",
     ),
     EnvVar(
         "RAG_READER_SUPPORT_WEIGHT",

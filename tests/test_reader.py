@@ -498,8 +498,8 @@ def test_the_calibrated_threshold_keeps_false_refusals_within_the_share_on_every
 
     cmrc_good, cmrc_bad = rows(400, 8, (0.6, 1.0)), rows(400, 0, (0.0, 0.5), 0.0)
     lay_good, lay_bad = rows(100, 4, (0.2, 0.6)), rows(40, -2, (0.0, 0.4), 0.0)  # lower on both
-    alone = _trial(4.0, cmrc_good, cmrc_bad, lay_good[:0], lay_bad[:0], 0.02)
-    both = _trial(4.0, cmrc_good, cmrc_bad, lay_good, lay_bad, 0.02)
+    alone = _trial(4.0, {"": (cmrc_good, cmrc_bad), "lay": (lay_good[:0], lay_bad[:0])}, 0.02)
+    both = _trial(4.0, {"": (cmrc_good, cmrc_bad), "lay": (lay_good, lay_bad)}, 0.02)
     assert "lay_false_refusals" not in alone and alone["refused_mean"] == alone["near_misses_refused"]
     assert both["min_margin"] < alone["min_margin"]  # the lay questions pull it down
     assert both["lay_false_refusals"] <= 0.02 and both["false_refusals"] <= 0.02
@@ -507,11 +507,11 @@ def test_the_calibrated_threshold_keeps_false_refusals_within_the_share_on_every
     assert both["refused_mean"] == pytest.approx((both["near_misses_refused"] + both["lay_unanswerable_refused"]) / 2, abs=1e-4)
     # answers the reader gets wrong, however low they score, do not hold the threshold down
     wrong = np.concatenate([lay_good, rows(20, -8, (0.0, 0.1), 0.0)])
-    with_wrong = _trial(4.0, cmrc_good, cmrc_bad, wrong, lay_bad, 0.02)
+    with_wrong = _trial(4.0, {"": (cmrc_good, cmrc_bad), "lay": (wrong, lay_bad)}, 0.02)
     assert with_wrong["min_margin"] == both["min_margin"] and with_wrong["lay_answerable_refused"] > with_wrong["lay_false_refusals"]
     # right answers scoring below everything do (three of 103: more than the 2 % allowed)
     low = np.concatenate([lay_good, [[-50.0, 0.0, 1.0]] * 3])
-    assert _trial(4.0, cmrc_good, cmrc_bad, low, lay_bad, 0.02)["min_margin"] < -40
+    assert _trial(4.0, {"": (cmrc_good, cmrc_bad), "lay": (low, lay_bad)}, 0.02)["min_margin"] < -40
 
 
 def test_the_question_is_analysed_once_per_model_answer(loaded, monkeypatch):

@@ -48,7 +48,11 @@ def run_eval(args, settings) -> int:
     from rag.store import index_backends
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
-    evalset = load_dataset(Path(args.dataset), Path(args.corpus) if args.corpus else None, WORKDIR, args.limit, args.distractors)
+    cases = None
+    if args.cases:
+        lo, _, hi = args.cases.partition(":")
+        cases = (int(lo or 0), int(hi))
+    evalset = load_dataset(Path(args.dataset), Path(args.corpus) if args.corpus else None, WORKDIR, args.limit, args.distractors, cases)
     if args.unanswerable_from:
         # only the other set's questions are used: a JSONL set's corpus argument is not read
         other = load_dataset(Path(args.unanswerable_from), Path(args.corpus) if args.corpus else evalset.corpus, WORKDIR)

@@ -2,7 +2,10 @@
 
 - SQuAD/CMRC JSON (v1.1 and v2.0): every paragraph becomes a document `<paragraph id>.md` (or
   `<article>-<paragraph>.md` without ids); a question's gold is its own paragraph; a v2.0
-  `is_impossible` question is an unanswerable one.
+  `is_impossible` question is an unanswerable one (CAIL 2019 writes it as the strings "true" /
+  "false"; its YES/NO questions have no span and are left out). `cases` (a range of paragraphs in
+  file order) takes those paragraphs alone as the corpus and their questions (CAIL's report split:
+  the first 150 cases of test).
 - LeCoQA JSON + a laws folder: the corpus is the laws folder; a chunk is relevant when its document
   is the gold law (title without `中华人民共和国`, any version) and its heading path holds the gold
   article (`第五十四条`).
@@ -54,28 +57,40 @@ def law_key(title: str) -> str:
     return title.replace("中华人民共和国", "").strip()
 
 
-def load_squad(path: Path, workdir: Path, limit: int | None) -> EvalSet:
+def _impossible(qa: dict) -> bool:
+    value = qa.get("is_impossible", False)
+    return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
+
+
+def load_squad(path: Path, workdir: Path, limit: int | None, cases: tuple[int, int] | None = None) -> EvalSet:
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     # Each passage is a Markdown file headed by its article's title: documents have titles, and
     # the title is the topic of sentences that omit their subject (分布于… of a species article).
-    corpus = workdir / f"corpus-{path.stem}-titled"
+    part = f"-cases{cases[0]}-{cases[1]}" if cases else ""
+    corpus = workdir / f"corpus-{path.stem}-titled{part}"
     corpus.mkdir(parents=True, exist_ok=True)
     questions = []
+    index = -1
     for a, article in enumerate(data):
         title = " ".join(article.get("title", "").split())
         for p, para in enumerate(article["paragraphs"]):
+            index += 1
+            if cases and not cases[0] <= index < cases[1]:
+                continue
             doc_id = f"{para.get('id', f'{a}-{p}')}.md"  # SQuAD v1.1/v2.0 paragraphs have no ids (CMRC's do)
             target = corpus / doc_id
             if not target.exists():
                 target.write_text(f"# {title}\n\n{para['context']}" if title else para["context"], encoding="utf-8")
             for k, qa in enumerate(para["qas"]):
                 qid = str(qa.get("id", f"{a}-{p}-{k}"))
-                if qa.get("is_impossible"):  # SQuAD 2.0: its own passage nearly, but does not, answer it
+                if _impossible(qa):  # SQuAD 2.0: its own passage nearly, but does not, answer it
                     questions.append(EvalQuestion(qid, qa["question"], answerable=False))
                     continue
-                answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"]))
+                answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"] if x.get("answer_start", 0) >= 0))
+                if not answers:  # CAIL's YES/NO questions: no span to extract
+                    continue
                 questions.append(EvalQuestion(qid, qa["question"], answers, (doc_id,)))
-    return EvalSet(path.stem, corpus, tuple(questions[:limit] if limit else questions), "squad")
+    return EvalSet(path.stem + part, corpus, tuple(questions[:limit] if limit else questions), "squad")
 
 
 _ARTICLE = re.compile(r"^(.*?)(第[一二三四五六七八九十百千零〇两\d]+条(?:之[一二三四五六七八九十]+)?)$")
@@ -137,14 +152,16 @@ def load_jsonl(path: Path, corpus: Path, limit: int | None) -> EvalSet:
     return EvalSet(path.stem, corpus, tuple(questions[:limit] if limit else questions), "jsonl")
 
 
-def load_dataset(dataset: Path, corpus: Path | None, workdir: Path, limit: int | None = None, distractors: int | None = None) -> EvalSet:
+def load_dataset(
+    dataset: Path, corpus: Path | None, workdir: Path, limit: int | None = None, distractors: int | None = None, cases: tuple[int, int] | None = None
+) -> EvalSet:
     if dataset.suffix == ".jsonl":
         if corpus is None:
             raise ValueError("a JSONL dataset needs --corpus (the folder its docs are relative to)")
         return load_jsonl(dataset, corpus, limit)
     head = dataset.read_text(encoding="utf-8")[:2000]
     if '"data"' in head and '"paragraphs"' in head:
-        return load_squad(dataset, workdir, limit)
+        return load_squad(dataset, workdir, limit, cases)
     if "match_name" in head or "相关法规" in head:
         if corpus is None:
             raise ValueError("LeCoQA needs --corpus pointing at the laws folder")

@@ -30,7 +30,7 @@ def open_reader(settings, documents, rules) -> tuple[Reader, str]:
         reader_settings = ReaderSettings(
             min_margin=settings.reader_min_margin, support_weight=settings.reader_support_weight, passage_weight=settings.reader_passage_weight
         )
-        reader = open_model_reader(documents, ensure_built(settings.cache_dir), reader_settings, rules=rules)
+        reader = open_model_reader(documents, ensure_built(settings.cache_dir), reader_settings, weights_dir=settings.reader_weights, rules=rules)
     except (ReaderUnavailable, OSError, KeyError, ValueError, RuntimeError, ImportError) as exc:
         reason = str(exc) if isinstance(exc, ReaderUnavailable) else f"{type(exc).__name__}: {exc}"
         status = f"trained reader unavailable, answering with the rule reader: {reason}"

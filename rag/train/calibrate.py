@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.read.question import QuestionAnalysis, analyse_question
+from rag.train.groups import CAIL_CALIBRATION_CASES
 
 
 def run(args) -> int:
@@ -68,6 +69,13 @@ def run(args) -> int:
             print(f"error: the corpus of {args.lay} is missing: {corpus} (python bench/national_corpus.py builds it)", file=sys.stderr)
             return 2
         lay = load_dataset(Path(args.lay), corpus, WORKDIR)
+    cail = None
+    if args.cail:
+        if not Path(args.cail).is_file():
+            print(f"error: {args.cail} is missing ('' for none)", file=sys.stderr)
+            return 2
+        lo, hi = CAIL_CALIBRATION_CASES  # never the first 150 cases (reported), never trained on
+        cail = load_dataset(Path(args.cail), None, WORKDIR, cases=(lo, hi))
     assistant = open_assistant(evalset.corpus)
     if assistant.reader.name != "model":
         print(assistant.reader_status, file=sys.stderr)
@@ -91,36 +99,20 @@ def run(args) -> int:
             if gold and guesses and q.answers:
                 spans = [assistant.documents[read[g.passage].chunk.doc_id].text[g.start : g.end] for g in guesses]
                 choices.append([(g.margin, read[g.passage].score, best_over(char_f1, span, q.answers)) for g, span in zip(guesses, spans)])
-    missed = 0
-    lay_choices: list[list[tuple[float, float, float]]] = []
-    if lay is not None:
-        # hand-written lay questions over another collection: an answerable one counts only when
-        # retrieval hands the reader an answer (else refusing it is right); unanswerable ones are
-        # near misses written by hand (the topic is there, the fact asked is not)
-        lay_assistant = open_assistant(lay.corpus)
-        lay_reader = lay_assistant.reader
-        assert isinstance(lay_reader, ModelReader)
-        for q in tqdm(lay.questions, desc="lay questions", unit="q"):
-            read = lay_assistant.retriever.search(q.question, k=n)
-            if q.answerable and not any(a in p.chunk.source[slice(*lay_reader.widened(p))] for a in q.answers for p in read):
-                missed += 1
-                continue
-            question = analyse_question(q.question)
-            guesses = lay_reader.read(q.question, read, question)
-            rows["lay_answerable" if q.answerable else "lay_unanswerable"].append(_row(lay_reader, question, read, guesses, q.answers))
-            if q.answerable and guesses:
-                spans = [lay_assistant.documents[read[g.passage].chunk.doc_id].text[g.start : g.end] for g in guesses]
-                lay_choices.append([(g.margin, read[g.passage].score, best_over(char_f1, span, q.answers)) for g, span in zip(guesses, spans)])
+    extra: dict[str, dict] = {}
+    for name, other in (("lay", lay), ("cail", cail)):
+        if other is not None:
+            extra[name] = _read_other(open_assistant(other.corpus), other, n, name)
     answerable, near_miss = np.array(rows["answerable"], dtype=float), np.array(rows["near_miss"], dtype=float)
     if not np.isfinite(answerable[:, 0]).any():
         print("no calibration question was read: nothing written", file=sys.stderr)
         return 2
-    lay_good, lay_bad = (np.array(rows[k], dtype=float).reshape(-1, 3) for k in ("lay_answerable", "lay_unanswerable"))
-    trials = [_trial(weight, answerable, near_miss, lay_good, lay_bad, args.false_refusals) for weight in SUPPORT_WEIGHTS]
+    sets = {"": (answerable, near_miss)} | {name: (o["good"], o["bad"]) for name, o in extra.items()}
+    trials = [_trial(weight, sets, args.false_refusals) for weight in SUPPORT_WEIGHTS]
     # the smallest weight within NOISE of the most refused: past 16 the shares move by a question or two
     top = max(t["refused_mean"] for t in trials)
     best = min((t for t in trials if t["refused_mean"] >= top - NOISE), key=lambda t: t["support_weight"])
-    passage_trials = [_passage_trial(w, choices, lay_choices) for w in PASSAGE_WEIGHTS]
+    passage_trials = [_passage_trial(w, {"set": choices} | {name: o["choices"] for name, o in extra.items()}) for w in PASSAGE_WEIGHTS]
     # the largest weight within a question's worth of the best mean F1: where the sets cannot tell
     # weights apart, retrieval's ranking is trusted (the reader's passage should be right at least as
     # often as retrieval's first; one softmax per window makes margins of two passages incomparable)
@@ -130,7 +122,9 @@ def run(args) -> int:
         "set": Path(args.dataset).name,
         "questions": len(questions),
         "skipped": args.skip,
-        **({"lay_set": Path(args.lay).name, "lay_questions": len(lay.questions), "lay_not_retrieved": missed} if lay is not None else {}),
+        **{f"{name}_set": o["set"] for name, o in extra.items()},
+        **{f"{name}_questions": o["questions"] for name, o in extra.items()},
+        **{f"{name}_not_retrieved": o["missed"] for name, o in extra.items()},
         **best,
         "weights_tried": trials,
         "passage_weight": best_passage["passage_weight"],
@@ -152,11 +146,41 @@ PASSAGE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.
 PASSAGE_NOISE = 0.25  # F1 points: one question of the 402 CMRC trial ones moves the mean by ~0.25
 
 
-def _passage_trial(weight: float, choices: list, lay_choices: list) -> dict:
+def _read_other(assistant, evalset, n: int, name: str) -> dict:
+    """Rows and span choices of a second calibration set read through `assistant`: an answerable
+    question counts only when retrieval hands the reader an answer (else refusing it is right);
+    its unanswerable ones are near misses written by hand (the topic is there, the fact asked is not)."""
+    from tqdm import tqdm
+
+    from rag.evaluation.metrics import best_over, char_f1
+    from rag.read.model.reader import ModelReader
+
+    reader = assistant.reader
+    assert isinstance(reader, ModelReader)
+    good: list[tuple] = []
+    bad: list[tuple] = []
+    choices: list[list] = []
+    missed = 0
+    for q in tqdm(evalset.questions, desc=f"{name} questions", unit="q"):
+        read = assistant.retriever.search(q.question, k=n)
+        if q.answerable and not any(a in p.chunk.source[slice(*reader.widened(p))] for a in q.answers for p in read):
+            missed += 1
+            continue
+        question = analyse_question(q.question)
+        guesses = reader.read(q.question, read, question)
+        (good if q.answerable else bad).append(_row(reader, question, read, guesses, q.answers))
+        if q.answerable and guesses:
+            spans = [assistant.documents[read[g.passage].chunk.doc_id].text[g.start : g.end] for g in guesses]
+            choices.append([(g.margin, read[g.passage].score, best_over(char_f1, span, q.answers)) for g, span in zip(guesses, spans)])
+    as_array = lambda rows: np.array(rows, dtype=float).reshape(-1, 3)  # noqa: E731
+    return {"good": as_array(good), "bad": as_array(bad), "choices": choices, "missed": missed, "set": evalset.name, "questions": len(evalset.questions)}
+
+
+def _passage_trial(weight: float, choices: dict[str, list]) -> dict:
     """Mean F1 of the span margin + weight × retrieval score picks: per set, and their mean."""
-    cmrc, lay = 100 * _chosen_f1(choices, weight), 100 * _chosen_f1(lay_choices, weight)
-    mean = (cmrc + lay) / 2 if lay_choices else cmrc
-    return {"passage_weight": weight, "F1": round(mean, 2), "F1_set": round(cmrc, 2), "F1_lay": round(lay, 2)}
+    per_set = {name: 100 * _chosen_f1(c, weight) for name, c in choices.items() if c}
+    mean = float(np.mean(list(per_set.values()))) if per_set else 0.0
+    return {"passage_weight": weight, "F1": round(mean, 2), **{f"F1_{name}": round(v, 2) for name, v in per_set.items()}}
 
 
 def _row(reader, question: QuestionAnalysis, read, guesses, references: tuple[str, ...]) -> tuple[float, float, bool]:
@@ -171,10 +195,11 @@ def _row(reader, question: QuestionAnalysis, read, guesses, references: tuple[st
     return guesses[0].margin, support, any(contains(answer.text, r) for r in references)
 
 
-def _trial(weight: float, good: np.ndarray, bad: np.ndarray, lay_good: np.ndarray, lay_bad: np.ndarray, false_refusals: float) -> dict:
+def _trial(weight: float, sets: dict[str, tuple[np.ndarray, np.ndarray]], false_refusals: float) -> dict:
     """The threshold for refusal score margin + weight × support: the highest that refuses at most
     `false_refusals` of the answerable questions of each set that the reader answers right (rows:
-    margin, support, right); what it refuses of each set."""
+    margin, support, right); what it refuses of each set. `sets`: name → (answerable rows,
+    unanswerable rows); the first set's figures carry no prefix, the others' `name_`."""
 
     def scores(rows: np.ndarray) -> np.ndarray:
         return rows[:, 0] + weight * rows[:, 1]
@@ -182,21 +207,18 @@ def _trial(weight: float, good: np.ndarray, bad: np.ndarray, lay_good: np.ndarra
     def right(rows: np.ndarray) -> np.ndarray:
         return scores(rows[rows[:, 2] > 0])
 
-    sets = [(good, bad)] + ([(lay_good, lay_bad)] if len(lay_good) else [])
-    threshold = min(_threshold(right(g), false_refusals) for g, _ in sets)
-    refused = [float((scores(b) < threshold).mean()) if len(b) else 0.0 for _, b in sets]
-    trial = {
-        "support_weight": weight,
-        "min_margin": round(threshold, 3),
-        "false_refusals": round(float((right(good) < threshold).mean()), 4),
-        "answerable_refused": round(float((scores(good) < threshold).mean()), 4),
-        "near_misses_refused": round(refused[0], 4),
-    }
-    if len(sets) > 1:
+    used = {name: (g, b) for name, (g, b) in sets.items() if len(g)}
+    threshold = min(_threshold(right(g), false_refusals) for g, _ in used.values())
+    trial: dict = {"support_weight": weight, "min_margin": round(threshold, 3)}
+    refused = []
+    for name, (g, b) in used.items():
+        prefix = f"{name}_" if name else ""
+        share = float((scores(b) < threshold).mean()) if len(b) else 0.0
+        refused.append(share)
         trial |= {
-            "lay_false_refusals": round(float((right(lay_good) < threshold).mean()), 4),
-            "lay_answerable_refused": round(float((scores(lay_good) < threshold).mean()), 4),
-            "lay_unanswerable_refused": round(refused[1], 4),
+            f"{prefix}false_refusals": round(float((right(g) < threshold).mean()), 4),
+            f"{prefix}answerable_refused": round(float((scores(g) < threshold).mean()), 4),
+            f"{prefix}{'unanswerable' if name else 'near_misses'}_refused": round(share, 4),
         }
     trial["refused_mean"] = round(float(np.mean(refused)), 4)
     return trial
@@ -227,6 +249,11 @@ def add_arguments(parser) -> None:
         "--lay",
         default="bench/data/national_reports_questions.jsonl",
         help="hand-written lay questions (answerable and not) over another collection, held to the same false-refusal share ('' for none)",
+    )
+    parser.add_argument(
+        "--cail",
+        default="../shared/data/cail2019/cail2019_test.json",
+        help="CAIL 2019 test: its cases 150-299 (human-written near misses; the first 150 are reported) ('' for none)",
     )
     parser.add_argument("--lay-corpus", default="bench/out/national_reports", help="the folder they are asked of (python bench/national_corpus.py)")
     parser.add_argument(

@@ -2,8 +2,9 @@
 
 It reads the top retrieved passages, each widened by some of its document's text on both sides
 (an answer is not cut at a chunk edge), in overlapping token windows. In every window the best
-span (start logit + end logit over passage tokens) is set against the window's "no answer" score
-([CLS]); the span with the widest margin wins, and a margin below the calibrated threshold means
+span (start logit + end logit over passage tokens) is set against a "no answer" score ([CLS]): the
+window's own, or, for a reader trained with shared normalisation (manifest `"norm": "shared"`),
+the highest of all windows read; the span with the widest margin wins, and a margin below the calibrated threshold means
 the documents do not answer. The answer quotes the sentence holding the span (a list-announcing
 sentence with its items, as the rule reader does), the span in bold, with its citation.
 
@@ -75,6 +76,8 @@ class ModelReader:
         self.loaded = loaded
         self.settings = settings
         self.rules = rules  # the rule reader, for its lexical coverage (the refusal score's second term)
+        # trained with shared normalisation (rag/train/shared_norm.py): scores comparable across windows
+        self.shared_norm = loaded.manifest.get("norm") == "shared"
         calibration = loaded.manifest.get("calibration", {})
         self.passage_weight = float(calibration.get("passage_weight", 0.0) if settings.passage_weight is None else settings.passage_weight)
         weight = calibration.get("support_weight", 0.0) if settings.support_weight is None else settings.support_weight
@@ -141,8 +144,12 @@ class ModelReader:
         with self.loaded.lock, torch.inference_mode():
             start_logits, end_logits = self.loaded.network(ids, valid)
         analysis = analysis or analyse_question(question)
+        spans = best_spans(start_logits, end_logits, batch, self.settings.max_answer_tokens)
+        if self.shared_norm:  # one normalisation for all windows: a span against the best "no answer" of all
+            everywhere = max(null for *_, null in spans)
+            spans = [(i, j, score, everywhere) for i, j, score, _ in spans]
         best: dict[int, SpanGuess] = {}
-        for window, (i, j, score, null) in zip(windows, best_spans(start_logits, end_logits, batch, self.settings.max_answer_tokens)):
+        for window, (i, j, score, null) in zip(windows, spans):
             a, b = window.char_span(i, j)
             offset, text, members = regions[window.passage]
             a, b = balance_brackets(text, *without_edges(text, a, b))
