@@ -433,12 +433,21 @@ def test_a_span_never_holds_half_a_bracket_pair(text, span, mended):
         ("大坝於何時完工？", "水利署", False),
         ("第三批免申即享目录什么时候公布?", "两批省级“免申即享”惠企政策目录清单", False),  # a bare numeral is no time (issue 33)
         ("第三批免申即享目录什么时候公布?", "两个月内", True),
+        ("第三批免申即享目录什么时候公布?", "定期公布", False),  # 期 alone is no time (issue 33)
+        ("该政策什么时候开始实施？", "“十四五”时期", True),
         ("该馆于什么时候落成？", "十九世纪末", True),
         ("免申即享包括哪些政策？", "水利建设基金", True),  # not a when-question: any span
         ("第三批政策目录由谁公布？", "省工信厅", True),
+        ("已发布几批免申即享目录？", "两批", True),  # a how-many question takes a number (issue 33)
+        ("补贴标准是每人每月多少？", "800元", True),
+        ("补贴标准是每人每月多少？", "按季度发放", False),
+        ("项目资金有多少？", "三千万元", True),
+        ("尚宣威是尚稷的第几个儿子？", "次子", True),
+        ("托勒密王朝的海上势力几乎笼罩哪里？", "爱琴海各岛屿", True),  # 几乎 asks no number
+        ("谁是画法几何的主要提出者？", "加斯帕·蒙日", True),
     ],
 )
-def test_a_when_question_is_answered_only_by_a_span_holding_a_time_word(question, span, fits):
+def test_a_when_or_how_many_question_is_answered_only_by_a_span_of_its_type(question, span, fits):
     from rag.read.model.decode import fits_expected
     from rag.read.question import analyse_question
 

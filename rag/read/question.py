@@ -235,7 +235,9 @@ def analyse_question(question: str) -> QuestionAnalysis:
     else:
         cue = next((c for c in REASON_CUES if c in text), "")  # a why/how question stays general
         if not cue:
-            kind, cue = next(((Kind.FACTOID, c) for c in FACTOID_CUES if c in text), (Kind.GENERAL, ""))
+            # 几乎 (almost), 几何 (geometry), 几率 (odds) ask no number
+            words = re.sub("几(?=[乎何率])", "·", text)
+            kind, cue = next(((Kind.FACTOID, c) for c in FACTOID_CUES if c in words), (Kind.GENERAL, ""))
     content = content_text(question)
     for alias, canonical in FIELD_SYNONYMS.items():
         if alias in text:
