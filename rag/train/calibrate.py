@@ -132,7 +132,7 @@ def run(args) -> int:
         "command": " ".join(["python -m rag calibrate-reader", *sys.argv[2:]]),
     }
     print(json.dumps(figures, ensure_ascii=False, indent=1))
-    path = WEIGHTS_DIR / MANIFEST_FILE
+    path = (settings.reader_weights or WEIGHTS_DIR) / MANIFEST_FILE  # the reader calibrated (RAG_READER_WEIGHTS)
     manifest = json.loads(path.read_text("utf-8"))
     manifest["calibration"] = figures
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")

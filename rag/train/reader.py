@@ -65,6 +65,8 @@ def _optimise(net, groups, trainable, lr, epochs, n, args, loss_of, ckpt: Path, 
     opt = torch.optim.AdamW(groups, lr=lr if lr is not None else groups[0]["lr"])
     per_epoch = math.ceil(n / args.batch)
     total = per_epoch * epochs
+    if getattr(args, "max_steps", None):  # stop early, the learning rate decaying to 0 at that step
+        total = min(total, args.max_steps)
 
     def lr_at(step: int) -> float:
         if step < args.warmup:
@@ -80,6 +82,7 @@ def _optimise(net, groups, trainable, lr, epochs, n, args, loss_of, ckpt: Path, 
         sched.load_state_dict(state["sched"])
         step, losses = state["step"], state["losses"]
         print(f"{desc}: resuming at step {step} of {total}")
+    earlier = float(state.get("minutes", 0.0)) if ckpt.exists() else 0.0  # minutes spent before a resume
     net.train()
     started = time.time()
     with tqdm(total=total, initial=step, desc=desc, unit="step") as bar:
@@ -98,8 +101,9 @@ def _optimise(net, groups, trainable, lr, epochs, n, args, loss_of, ckpt: Path, 
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-100:]):.3f}")
             if step % args.checkpoint_every == 0 or step == total:
-                _atomic_torch_save(dict(save_state(), opt=opt.state_dict(), sched=sched.state_dict(), step=step, losses=losses), ckpt)
-    return losses, (time.time() - started) / 60
+                minutes = earlier + (time.time() - started) / 60
+                _atomic_torch_save(dict(save_state(), opt=opt.state_dict(), sched=sched.state_dict(), step=step, losses=losses, minutes=minutes), ckpt)
+    return losses, earlier + (time.time() - started) / 60
 
 
 def examples(data_dir: Path, limit: int | None, seed: int):

@@ -188,7 +188,9 @@ def run(args) -> int:
         {"params": [p for p in upper if p.dim() == 2], "weight_decay": 0.01, "lr": args.shared_lr},
         {"params": [p for p in upper if p.dim() != 2], "weight_decay": 0.0, "lr": args.shared_lr},
     ]
-    step_args = Namespace(**{**vars(args), "batch": args.groups_per_step, "warmup": args.shared_warmup})
+    step_args = Namespace(**{**vars(args), "batch": args.groups_per_step, "warmup": args.shared_warmup, "max_steps": args.shared_max_steps})
+    steps = -(-len(groups) // args.groups_per_step) * args.shared_epochs
+    steps = min(steps, args.shared_max_steps) if args.shared_max_steps else steps
     losses, minutes = _optimise(
         net,
         groups_params,
@@ -214,6 +216,8 @@ def run(args) -> int:
         "training_data": {f: {"sha256": h} for f, h in data_hash.items()},
         "questions": {k: len(v) for k, v in by_source.items()},
         "groups": len(groups),
+        "steps": steps,
+        "groups_seen": min(steps * args.groups_per_step, len(groups) * args.shared_epochs),
         "windows": n_windows,
         "unanswerable_groups": unanswerable,
         "train_minutes": round(minutes, 1),
@@ -245,6 +249,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--shared-lr", type=float, default=5e-5)
     parser.add_argument("--shared-epochs", type=int, default=1)
     parser.add_argument("--shared-warmup", type=int, default=100)
+    parser.add_argument(
+        "--shared-max-steps",
+        type=int,
+        default=None,
+        help="stop after this many steps (the learning rate decays to 0 there; resumable, not part of the run's key)",
+    )
     parser.add_argument("--limit-cail", type=int, default=None, help="CAIL questions (default all; every near miss kept, answerable ones sampled)")
     parser.add_argument("--limit-news", type=int, default=None, help="news questions (default all)")
     parser.add_argument("--limit-replay", type=int, default=3000, help="CMRC train + DRCD test questions replayed")
