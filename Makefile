@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install browser run lint test bench
+.PHONY: install browser office run lint test bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
-run: install
+# .doc, .wps and .rtf are converted by LibreOffice (rag/ingest/formats/soffice.py): Debian's
+# headless Writer, about 82 MB to download (docs/benchmarks.md).
+office:
+	@command -v soffice >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui >/dev/null; }
+
+run: install office
 	$(PY) app.py
 
 # style and types: ruff (lint + format, settings in pyproject.toml) and mypy
@@ -30,7 +37,7 @@ lint: install
 	$(PY) -m ruff format --check rag app.py bench tests
 	$(PY) -m mypy
 
-test: install browser lint
+test: install browser office lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 bench: install

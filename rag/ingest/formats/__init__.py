@@ -1,8 +1,10 @@
 """Text out of the file formats people bring, one module per format family behind one `extract()`.
 
 Each family's module names its suffixes (`SUFFIXES`) and reads its files (`read`, a `base.Reader`):
-`text` (plain text, Markdown), `html` (saved web pages, main text only), `pdf`, `docx` (with the
-zip-bomb check). `extract` picks the reader by suffix. A new format is one new module plus one line
+`text` (plain text, Markdown), `html` (saved web pages, main text only), `pdf` (scanned pages by
+OCR), `docx` (with the zip-bomb check), `image` (scans and photographed pages, by OCR), `ofd`
+(fixed-layout pages put back in reading order by `page_layout`), `sheets` (.xlsx .xls .csv), `slides`
+(.pptx). `extract` picks the reader by suffix. A new format is one new module plus one line
 in `READERS`; `SUPPORTED_SUFFIXES` and the "unsupported type" message follow from the table.
 
 Every reader returns the text that becomes `Document.text` (all offsets refer to it) and, for PDFs,
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from rag.config import Limits
 from rag.errors import DocumentError
-from rag.ingest.formats import docx, html, pdf, text
+from rag.ingest.formats import docx, html, image, ofd, pdf, sheets, slides, text, word
 from rag.ingest.formats.base import Decode, Extracted, Reader
 
 __all__ = ["SUPPORTED_SUFFIXES", "Extracted", "extract", "unsupported_type", "unsupported_upload"]
@@ -25,6 +27,11 @@ READERS: dict[str, Reader] = {
     **dict.fromkeys(html.SUFFIXES, html.read),
     **dict.fromkeys(pdf.SUFFIXES, pdf.read),
     **dict.fromkeys(docx.SUFFIXES, docx.read),
+    **dict.fromkeys(word.SUFFIXES, word.read),  # .doc .wps .rtf through LibreOffice
+    **dict.fromkeys(image.SUFFIXES, image.read),
+    **dict.fromkeys(ofd.SUFFIXES, ofd.read),  # OFD (GB/T 33190), page by page
+    **dict.fromkeys(sheets.SUFFIXES, sheets.read),  # .xlsx .xls .csv: a record per row
+    **dict.fromkeys(slides.SUFFIXES, slides.read),  # .pptx: a heading per slide
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(READERS)
 

@@ -19,13 +19,30 @@ Decode = Callable[[bytes], str]  # bytes → str for plain-text formats (encodin
 
 
 @dataclass(frozen=True)
+class LineBox:
+    """Where one recognised (OCR) line lies: its page (1-based), its box from the page's top-left
+    corner — in PDF points (1/72 inch) on a PDF page, in pixels on an image — and its span
+    `text[start:end]` in `Extracted.text`."""
+
+    page: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Extracted:
-    """The text that becomes `Document.text` (all offsets refer to it) and, for PDFs, where each
-    page starts, so citations can name the page."""
+    """The text that becomes `Document.text` (all offsets refer to it) and, for PDFs, images, OFD
+    pages and slides, where each page starts, so citations can name the page; for recognised (OCR'd) pages, where
+    each line lies on its page."""
 
     text: str
-    page_starts: tuple[int, ...] = ()  # offset where page 1, 2, … begins (PDF only)
+    page_starts: tuple[int, ...] = ()  # offset where page 1, 2, … begins (PDFs, images, OFD pages, slides)
     is_markdown: bool = False
+    line_boxes: tuple[LineBox, ...] = ()  # OCR'd lines only, in text order
 
 
 class Reader(Protocol):
