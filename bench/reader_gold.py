@@ -6,6 +6,7 @@ the whole pipeline; this scores the reader's best span in the gold passage again
 
     python bench/reader_gold.py ../shared/data/cmrc2018/cmrc2018_dev.json --limit 600
     python bench/reader_gold.py ../shared/data/drcd/DRCD_dev.json --limit 600 [--weights DIR]
+    python bench/reader_gold.py ../shared/data/cail2019/cail2019_test.json --cases 0:150 --limit 0   # CAIL's report split, span questions
 
 Prints EM, F1, the share of questions whose best margin is below 0 (the reader thinks the passage
 does not answer) and the mean seconds per question.
@@ -28,6 +29,7 @@ def main() -> int:
     parser.add_argument("dataset", help="SQuAD v1-style JSON (CMRC 2018, DRCD)")
     parser.add_argument("--limit", type=int, default=600, help="the first N questions (as rag eval --limit)")
     parser.add_argument("--skip", type=int, default=0)
+    parser.add_argument("--cases", metavar="A:B", help="the paragraphs A..B-1 only (CAIL 2019's report split: 0:150)")
     parser.add_argument("--weights", default=None, help="reader weights folder (default: the shipped one)")
     parser.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float32"))
     args = parser.parse_args()
@@ -36,15 +38,20 @@ def main() -> int:
     from rag.embedding.build import ensure_built
     from rag.evaluation.metrics import best_over, char_f1, exact_match
     from rag.read.model.reader import ReaderSettings, open_model_reader
-    from rag.types import Chunk, Passage
+    from rag.types import Chunk, Document, Passage
 
     items = []
-    for article in json.loads(Path(args.dataset).read_text("utf-8"))["data"]:
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                answers = tuple(a["text"] for a in qa.get("answers", ()) if a["text"].strip())
-                if answers:
-                    items.append((paragraph["context"], qa["question"], answers))
+    paragraphs = [p for article in json.loads(Path(args.dataset).read_text("utf-8"))["data"] for p in article["paragraphs"]]
+    if args.cases:
+        lo, _, hi = args.cases.partition(":")
+        paragraphs = paragraphs[int(lo or 0) : int(hi)]
+    for paragraph in paragraphs:
+        for qa in paragraph["qas"]:
+            if str(qa.get("is_impossible", "false")).lower() == "true":
+                continue  # SQuAD 2.0 / CAIL: unanswerable (CAIL's strings "true"/"false")
+            answers = tuple(a["text"] for a in qa.get("answers", ()) if a["text"].strip() and a.get("answer_start", 0) >= 0)
+            if answers:  # CAIL's YES/NO questions (answer_start -1) have no span
+                items.append((paragraph["context"], qa["question"], answers))
     items = items[args.skip : args.skip + args.limit if args.limit else None]
 
     settings = Settings.from_env()
@@ -56,6 +63,7 @@ def main() -> int:
     t0 = time.perf_counter()
     for context, question, answers in items:
         passage = Passage(Chunk("gold#0", "gold", 0, len(context), context), 1.0)
+        reader.documents = {"gold": Document("gold", "", context, "")}  # the names check reads the document
         guesses = reader.read(question, [passage])
         prediction = context[guesses[0].start : guesses[0].end] if guesses else ""
         negative += bool(guesses and guesses[0].margin < 0)

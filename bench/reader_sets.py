@@ -6,7 +6,8 @@
 
 Every run asks the same questions through `rag eval` (the model and the rule reader read the same
 retrieved passages); the JSON of each set goes to bench/out/reader_sets/<label>/. Report sets only:
-CAIL 2019 test cases 0-149 (never trained or calibrated on), the news dev set (first 500), CMRC dev
+CAIL 2019 test cases 0-149 (never trained or calibrated on), the news dev set's passages that its
+train file does not hold (bench/news_unseen.py writes them), CMRC dev
 and DRCD dev (first 300), the seed dev set and the provincial reports set (all).
 """
 
@@ -24,7 +25,7 @@ OUT = ROOT / "bench/out/reader_sets"
 DATA = "../shared/data"
 SETS = {
     "cail": [f"{DATA}/cail2019/cail2019_test.json", "--cases", "0:150"],
-    "news": [f"{DATA}/news_mrc/news_mrc_dev.json", "--limit", "500"],
+    "news": ["bench/out/news_dev_unseen.json"],  # python bench/news_unseen.py: dev passages train does not hold
     "cmrc": [f"{DATA}/cmrc2018/cmrc2018_dev.json", "--limit", "300"],
     "drcd": [f"{DATA}/drcd/DRCD_dev.json", "--limit", "300"],
     "seed": ["tests/data/seed_dev.jsonl", "--corpus", "seeds"],
@@ -38,6 +39,8 @@ def run(label: str, weights: str | None, sets: list[str]) -> int:
         env["RAG_READER_WEIGHTS"] = str(Path(weights).resolve())
     folder = OUT / label
     folder.mkdir(parents=True, exist_ok=True)
+    if "news" in sets and not (ROOT / SETS["news"][0]).is_file():
+        subprocess.run([sys.executable, "bench/news_unseen.py"], cwd=ROOT, check=True)
     for name in sets:
         target = folder / f"{name}.json"
         command = [sys.executable, "-m", "rag", "eval", *SETS[name], "--no-baselines", "--sweep", "--json", str(target)]

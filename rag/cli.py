@@ -232,7 +232,7 @@ def parser() -> argparse.ArgumentParser:
     shared_norm_arguments(p)
     p.set_defaults(func=cmd_train_reader)
 
-    p = sub.add_parser("calibrate-reader", help="set the trained reader's default refusal threshold on a calibration set (CMRC trial)")
+    p = sub.add_parser("calibrate-reader", help="calibrate the trained reader's refusal and passage weight (CMRC trial, lay questions, CAIL test 150-299)")
     from rag.train.calibrate import add_arguments as calibrate_arguments
 
     calibrate_arguments(p)

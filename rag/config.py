@@ -270,11 +270,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(
         "RAG_READER_MIN_MARGIN",
         "model reader: refusal score (margin + weight × the rules' coverage) below which a question is refused; a per-collection choice"
-        " (`rag eval --sweep` prints the trade-off): the default suits lay questions about policy documents, `6` an encyclopedic collection"
-        " (82.7 % of CMRC trial questions refused at 0.7 % false refusals)",
+        " (`rag eval --sweep` prints the trade-off): the default is calibrated on lay questions about policy documents, court judgments and"
+        " an encyclopedia together (docs/reader.md)",
         kind="number",
         setting="reader_min_margin",
-        shown=f"`1.882` {_CALIBRATED}",
+        shown=f"`4.641` {_CALIBRATED}",
     ),
     EnvVar(
         "RAG_READER_WEIGHTS",
@@ -289,7 +289,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
         " docs/reader.md)",
         kind="number",
         setting="reader_support_weight",
-        shown=f"`16` {_CALIBRATED}",
+        shown=f"`24` {_CALIBRATED}",
     ),
     EnvVar(
         "RAG_READER_PASSAGE_WEIGHT",

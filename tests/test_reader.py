@@ -440,7 +440,8 @@ def test_a_span_never_holds_half_a_bracket_pair(text, span, mended):
         ("第三批政策目录由谁公布？", "省工信厅", True),
         ("已发布几批免申即享目录？", "两批", True),  # a how-many question takes a number (issue 33)
         ("补贴标准是每人每月多少？", "800元", True),
-        ("补贴标准是每人每月多少？", "按季度发放", False),
+        ("补贴标准是每人每月多少？", "按部门审核发放", False),
+        ("没有问题的申报件多久能受理？", "当天申报当天受理", True),  # 多久: a word of time answers it
         ("项目资金有多少？", "三千万元", True),
         ("尚宣威是尚稷的第几个儿子？", "次子", True),
         ("托勒密王朝的海上势力几乎笼罩哪里？", "爱琴海各岛屿", True),  # 几乎 asks no number
@@ -544,3 +545,17 @@ def test_the_question_is_analysed_once_per_model_answer(loaded, monkeypatch):
     rules = AnswerExtractor({doc.doc_id: doc}, idf=lambda term: 1.0)
     answer = ModelReader({doc.doc_id: doc}, loaded, ReaderSettings(support_weight=2.0, min_margin=-100.0), rules=rules).answer(question, [passage])
     assert expected in answer.span and asked == [question]
+
+
+def test_a_span_in_the_title_line_answers_only_a_question_asking_for_a_name():
+    from rag.read.compose import in_title_line
+    from rag.types import Document
+
+    text = "臺北市「免申即享」實施要點\n\n第二條 本要點之適用範圍，以中小企業融資利息補貼為限。\n"
+    doc = Document("notice.txt", "臺北市「免申即享」實施要點", text, "")
+    assert in_title_line(doc, 0, 6) and in_title_line(doc, 3, 13) and not in_title_line(doc, 3, 16)
+    assert not in_title_line(doc, text.index("中小企業"), text.index("為限"))  # body text
+    markdown = Document("a.md", "狼山", "# 狼山\n\n狼山位于江苏省南通市南郊。", "")
+    assert in_title_line(markdown, 2, 4) and not in_title_line(markdown, 6, 8)
+    untitled = Document("b.txt", "另一个标题", "第一行不是标题。\n第二行。", "")
+    assert not in_title_line(untitled, 0, 4)

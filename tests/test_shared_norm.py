@@ -181,3 +181,28 @@ def test_shared_norm_training_runs_on_a_tiny_slice_and_records_what_it_never_rea
     from rag.read.model.loading import load_reader
 
     assert load_reader(ensure_built(default_cache_dir()), out).manifest["norm"] == "shared"
+
+
+def test_the_shipped_reader_was_never_trained_or_calibrated_on_a_reported_set():
+    """The manifest records, per reported set, its passages' hash and how many of them the training
+    questions were asked of (0; the news set's own train/dev overlap is reported on the rest), and
+    which sets calibration read: CMRC trial from question 600, the lay questions, CAIL test 150-299."""
+    from rag.read.model.weights import read_manifest
+    from rag.train.shared_norm import SHARED_BY_THE_SOURCE
+
+    manifest = read_manifest()
+    assert manifest["norm"] == "shared"
+    stage = manifest["shared_norm"]
+    held = stage["held_out"]
+    assert {"cail_test_first_150_cases", "cail_test_calibration_cases_150_299", "cmrc_dev", "cmrc_trial", "drcd_dev", "news_dev"} <= set(held)
+    for name, check in held.items():
+        assert len(check["passages_sha256"]) == 64 and len(check["file_sha256"]) == 64
+        if name not in SHARED_BY_THE_SOURCE:
+            assert check["shared_with_training"] == 0, name
+    assert held["cail_test_first_150_cases"]["cases"] == [0, 150] and held["cail_test_first_150_cases"]["passages"] == 150
+    trained = set(stage["training_data"])
+    assert not any(f.endswith(("cmrc2018_dev.json", "cmrc2018_trial.json", "DRCD_dev.json", "news_mrc_dev.json")) for f in trained)
+    assert all(len(v["sha256"]) == 64 for v in stage["training_data"].values())
+    calibration = manifest["calibration"]
+    assert calibration["set"] == "cmrc2018_trial.json" and calibration["skipped"] == 600
+    assert calibration["cail_set"] == "cail2019_test-cases150-300" and calibration["lay_set"] == "national_reports_questions"

@@ -35,6 +35,20 @@ def _folded(text: str) -> str:
     return fold_chars(text)
 
 
+def in_title_line(document: Document, start: int, end: int) -> bool:
+    """Whether text[start:end] lies in the document's first line and that line is its title
+    (`臺北市「免申即享」實施要點`, `# 标题`): a title repeats what a question is about, so a reader is
+    drawn to it, but it answers only a question asking for a name (Expects.TITLE)."""
+    text = document.text
+    lo = len(text) - len(text.lstrip())
+    hi = text.find("\n", lo)
+    hi = len(text) if hi < 0 else hi
+    if not (lo <= start and end <= hi) or not document.title:
+        return False
+    line = text[lo:hi].strip().lstrip("#").strip()
+    return bool(line) and (line in document.title or document.title in line)
+
+
 def names_agree(question: QuestionAnalysis, document: Document) -> bool:
     """Whether `document` (its title or text, in either script) names every place and year the
     question names (`QuestionAnalysis.names`): 臺北市…? is not answered from a document about Fujian

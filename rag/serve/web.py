@@ -62,7 +62,12 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
             with gr.Tab("知识库") as kb_tab:
                 table = gr.Dataframe(headers=["文档", "标题", "段落数"], value=documents_table(kb.documents()), interactive=False, elem_id="documents")
                 refresh_button = gr.Button("刷新列表", size="sm", elem_id="refresh-button")
-                files = gr.File(label="上传文档（文本、网页、PDF 与扫描件、Word/WPS、OFD、表格、幻灯片、图片）", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")
+                files = gr.File(
+                    label="上传文档（文本、网页、PDF 与扫描件、Word/WPS、OFD、表格、幻灯片、图片）",
+                    file_count="multiple",
+                    file_types=list(SUPPORTED_SUFFIXES),
+                    elem_id="upload",
+                )
                 upload_button = gr.Button("上传并索引", variant="primary", elem_id="upload-button")
                 status = gr.Textbox(label="状态", interactive=False, elem_id="kb-status")
                 with gr.Row():

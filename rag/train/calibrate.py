@@ -11,10 +11,13 @@ question does not. So a second set goes with it (`--lay`, by default the hand-wr
 the national government work reports, bench/data/national_reports_questions.jsonl: lay and
 document-style questions, and near misses written by hand; never reported): its answerable questions
 count when retrieval hands the reader their answer, and its unanswerable ones are near misses.
+A third set (`--cail`, CAIL 2019 test cases 150-299: judgments, human-written questions, and
+near misses written by annotators about a judgment that does not say; the first 150 cases are
+reported, the rest trained on) is read the same way.
 For each weight tried, the threshold is the highest score that still answers all but
 `--false-refusals` of the answerable questions *of each set* that the reader answers right (the
 answer it would give holds a reference: refusing a wrong answer is no false refusal), and the weight
-refusing the most near misses (the mean of the two sets' shares) wins (0 means the margin alone). Both go into the manifest
+refusing the most near misses (the mean of the sets' shares) wins (0 means the margin alone). Both go into the manifest
 with the figures of every weight tried.
 
 The same reading with the gold passage among the candidates also chooses the passage weight: the

@@ -12,7 +12,7 @@ Sources (`../shared/data`, README there), split by case or by file, never by que
 - CAIL 2019: train on dev + test cases 300…; calibrate on test cases 150–299; report on the
   first 150 test cases (the README's split). YES/NO questions have no span: skipped.
   `is_impossible` ("true"/"false" strings) is the label, whatever answer text it carries.
-- the news set: train on its train file (dev is reported).
+- the news set: train on its train file (dev is reported, on the passages train does not share with it).
 - CMRC 2018 train + DRCD test (the earlier stages' data): a sample, so that the stage does not
   forget what they taught.
 """

