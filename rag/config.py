@@ -311,7 +311,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     ),
     EnvVar(
         "RAG_MAX_UNPACKED_MB",
-        "most a `.docx` may unpack to (zip bombs are refused before unpacking)",
+        "most a zipped document (`.docx .xlsx .pptx .ofd`) may unpack to (zip bombs are refused before unpacking)",
         kind="positive",
         setting="limits.unpacked_bytes",
         default="128",
