@@ -1,4 +1,4 @@
-"""Command line: `python -m rag index|ask|search|add|remove|docs`.
+"""Command line: `python -m rag index|ask|search|add|remove|docs|show`.
 
 Errors are one line on stderr and a non-zero exit status.
 """
@@ -158,6 +158,29 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_show(args) -> int:
+    from rag.source_view import SourceLibrary
+
+    with SourceLibrary.open(_settings(args)) as library:
+        shown = library.excerpt(args.doc, args.start, args.end, args.context)
+        print(f"{shown.title}  ({shown.doc_id})")
+        for key, value in shown.metadata:
+            print(f"{key}：{value}")
+        if shown.page is not None:
+            print(f"第 {shown.page} 页 / page {shown.page}")
+        if shown.heading_path:
+            print(f"章节 / section: {shown.heading}")
+        print(f"[{shown.start}–{shown.end}]")
+        more = shown.text_start + len(shown.text) < len(library.document(args.doc).text)
+        print(("…" if shown.text_start > 0 else "") + shown.marked() + ("…" if more else ""))
+        if args.png:
+            image = library.page_image(args.doc, args.start, args.end)
+            Path(args.png).write_bytes(image.png)
+            found = f"{len(image.boxes)} characters highlighted" if image.boxes else "the quote was not found in the page's text layer: nothing highlighted"
+            print(f"wrote page {image.page} to {args.png} ({image.width}×{image.height}, {found})")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from rag.evaluation.cli import run_eval
 
@@ -201,6 +224,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("show", parents=[common], help="show a cited span in its document (see the source); --png: the PDF page with the quote highlighted")
+    p.add_argument("doc", help="document id (see `docs`)")
+    p.add_argument("--start", type=int, required=True, help="the quote's first character (offset in the document's text)")
+    p.add_argument("--end", type=int, required=True, help="one past the quote's last character")
+    p.add_argument("--context", type=int, default=300, help="characters shown on each side (default 300)")
+    p.add_argument("--png", metavar="FILE", help="PDFs: write the page image with the quote highlighted")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("eval", parents=[common], help="evaluate on a dataset (SQuAD/CMRC JSON, LeCoQA JSON, or JSONL)")
     p.add_argument("dataset")

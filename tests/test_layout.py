@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rag.ingest", "rag.embedding"),
     ("rag.store",),
     ("rag.retrieve", "rag.indexing"),
+    ("rag.source_view",),  # see the source: excerpts and highlighted PDF pages of what the index holds
     ("rag.read",),  # base (the Reader protocol), question analysis, compose: what both readers share
     ("rag.read.rules", "rag.read.model"),
     ("rag.read$",),  # open_reader: the factory that picks one

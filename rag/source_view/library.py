@@ -1,0 +1,135 @@
+"""The knowledge base as the source view reads it: its documents and chunks (one published state of
+the store, opened without the embedding model) and, where the index recorded where a document came
+from, its original file.
+
+Originals are read only from the places the index itself knows: `<index>/uploads/` for uploads
+(doc id `uploads/<name>`) and the folders and files of the last builds (`sources.json`, doc ids
+relative to them). A doc id is looked up among the documents first, and refused if it is not a
+plain relative path; the file found must still have the sha256 the document was indexed with, so a
+moved or edited file is "unavailable", never a wrong page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from rag.config import Settings
+from rag.errors import DocumentError
+from rag.indexing.build import UPLOAD_PREFIX
+from rag.indexing.locks import UPLOAD_FOLDER
+from rag.ingest.load import content_hash, read_source
+from rag.source_view.errors import OriginalUnavailableError, SpanError, UnknownDocumentError
+from rag.source_view.excerpt import Excerpt, check_span, excerpt, page_span
+from rag.source_view.pdf_page import DEFAULT_DPI, PageImage, pdf_page_png, require_pdf
+from rag.store import Snapshot, Store, open_store
+from rag.store.base import SOURCES
+from rag.types import Document
+
+
+def check_doc_id(doc_id: str) -> None:
+    """A doc id is a relative path with "/" separators and no `..`, `.` or empty parts."""
+    parts = doc_id.split("/")
+    bad = not doc_id or "\\" in doc_id or "\x00" in doc_id or doc_id.startswith("/") or PurePosixPath(doc_id).is_absolute()
+    if bad or any(part in ("", ".", "..") for part in parts) or (len(doc_id) > 1 and doc_id[1] == ":"):
+        raise UnknownDocumentError(f"文档编号无效 / not a document id: {doc_id!r}")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+@dataclass
+class SourceLibrary:
+    settings: Settings
+    store: Store
+    snapshot: Snapshot
+
+    @classmethod
+    def open(cls, settings: Settings) -> "SourceLibrary":
+        """The published state of the configured store (IndexNotFoundError and the like); close() it."""
+        store = open_store(settings)
+        try:
+            return cls(settings, store, store.open())
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "SourceLibrary":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def document(self, doc_id: str) -> Document:
+        check_doc_id(doc_id)
+        found = self.snapshot.documents.get(doc_id)
+        if found is None:
+            raise UnknownDocumentError(f"知识库中没有这个文档 / no document '{doc_id}' in the knowledge base")
+        return found
+
+    def excerpt(self, doc_id: str, start: int, end: int, context_chars: int = 300) -> Excerpt:
+        document = self.document(doc_id)
+        check_span(document, start, end)
+        chunks = [c for c in self.snapshot.chunks if c.doc_id == doc_id]
+        return excerpt(document, start, end, context_chars, chunks)
+
+    def original_path(self, doc_id: str) -> Path:
+        """Where the document's original is, among the places the index recorded (never elsewhere)."""
+        self.document(doc_id)
+        index_dir = self.settings.index_dir
+        candidates: list[tuple[Path, Path]] = []  # (file, the folder it must stay inside)
+        if doc_id.startswith(UPLOAD_PREFIX):
+            uploads = index_dir / UPLOAD_FOLDER
+            candidates.append((uploads / doc_id[len(UPLOAD_PREFIX) :], uploads))
+        try:
+            recorded = json.loads((index_dir / SOURCES).read_text(encoding="utf-8"))["paths"]
+        except (OSError, ValueError, KeyError, TypeError):
+            recorded = []
+        for raw in recorded if isinstance(recorded, list) else []:
+            if not isinstance(raw, str):
+                continue
+            source = Path(raw)
+            if source.is_dir():
+                candidates.append((source / doc_id, source))
+            elif source.name == doc_id:
+                candidates.append((source, source.parent))
+        for path, folder in candidates:
+            if path.is_file() and _inside(path, folder):
+                return path
+        raise OriginalUnavailableError(f"原文件不在知识库记录的位置 / the original of '{doc_id}' is not where the index recorded its sources")
+
+    def original(self, doc_id: str) -> bytes:
+        """The original file's bytes, as indexed (a file changed since is refused)."""
+        document = self.document(doc_id)
+        try:
+            data = read_source(self.original_path(doc_id), self.settings.max_file_bytes)
+        except DocumentError as exc:
+            raise OriginalUnavailableError(f"原文件无法读取 / the original of '{doc_id}' cannot be read ({exc})") from None
+        if content_hash(data) != document.content_hash:
+            raise OriginalUnavailableError(f"原文件在建索引后已改动，请重建索引 / the original of '{doc_id}' changed since it was indexed; index it again")
+        return data
+
+    def page_image(self, doc_id: str, start: int, end: int, dpi: int = DEFAULT_DPI) -> PageImage:
+        """The PDF page holding `start`, with the quote [start, end) highlighted (a quote running
+        onto the next page is highlighted up to its page's end)."""
+        document = self.document(doc_id)
+        check_span(document, start, end)
+        page = document.page_of(start)
+        if page is None:
+            raise OriginalUnavailableError(f"文档没有分页，无法显示页面图像 / '{doc_id}' has no pages: no page image")
+        data = self.original(doc_id)
+        require_pdf(data, doc_id)
+        page_start, page_end = page_span(document, page)
+        if start >= page_end:
+            raise SpanError(f"引用位置超出文档范围 / offset {start} is on no page of '{doc_id}'")
+        page_text = document.text[page_start:page_end]
+        return pdf_page_png(data, page, (start - page_start, min(end, page_end) - page_start), page_text, dpi=dpi)

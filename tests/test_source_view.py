@@ -1,0 +1,177 @@
+"""See the source (issue 35, first slice): the excerpt around a cited span, a PDF page rendered with
+exactly the quoted characters highlighted, refusals of unknown ids, path traversal and bad offsets,
+and `rag show` on the command line. A small knowledge base built with the fake embedder."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.indexing.build import build_index
+from rag.source_view import OriginalUnavailableError, SourceLibrary, SpanError, UnknownDocumentError, excerpt
+
+ROOT = Path(__file__).resolve().parent.parent
+SENTENCE = "第二页写明：企业可在三十日内申请稳岗返还。"
+NOTE = (
+    "关于稳岗返还的说明\n\n一、申请条件\n\n参保企业上年度未裁员或裁员率低于规定标准的，可以申请稳岗返还。\n\n二、办理时限\n\n人社部门在十个工作日内完成审核。\n"
+)
+
+
+def make_pdf(pages: list[list[str]]) -> bytes:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    for lines in pages:
+        c.setFont("STSong-Light", 12)
+        for i, line in enumerate(lines):
+            c.drawString(60, 760 - 18 * i, line)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+@pytest.fixture
+def kb(tmp_path, fake_embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.txt").write_text(NOTE, encoding="utf-8")
+    pages = [["稳岗返还政策问答", "第一页只有目录：申请条件、办理时限。"], ["二、办理时限", "企业可在三十日内申请稳岗返还。", SENTENCE, "逾期不予受理。"]]
+    (docs / "policy.pdf").write_bytes(make_pdf(pages))
+    settings = replace(Settings.from_env(), index_dir=tmp_path / "index", store="files")
+    report = build_index([docs], settings, fake_embedder)
+    assert report.ok, report.summary()
+    with SourceLibrary.open(settings) as library:
+        yield library
+
+
+def test_excerpt_holds_the_quote_at_its_offsets(kb):
+    document = kb.document("note.txt")
+    start = document.text.index("人社部门")
+    end = document.text.index("。", start) + 1
+    shown = kb.excerpt("note.txt", start, end, context_chars=10)
+    assert shown.quote == document.text[start:end] == "人社部门在十个工作日内完成审核。"
+    assert shown.text == document.text[start - 10 : min(len(document.text), end + 10)]
+    assert shown.text[shown.quote_start : shown.quote_end] == shown.quote and shown.text_start == start - 10
+    assert "【人社部门在十个工作日内完成审核。】" in shown.marked()
+    assert shown.page is None and shown.title == "关于稳岗返还的说明"
+    assert shown.heading_path and shown.heading_path[-1] == "二、办理时限"
+
+
+def test_excerpt_of_a_pdf_names_its_page(kb):
+    document = kb.document("policy.pdf")
+    start = document.text.index(SENTENCE)
+    shown = kb.excerpt("policy.pdf", start, start + len(SENTENCE))
+    assert shown.page == 2 and shown.quote == SENTENCE
+
+
+def test_pdf_page_highlights_exactly_the_quoted_characters(kb):
+    import pypdfium2
+
+    document = kb.document("policy.pdf")
+    start = document.text.index(SENTENCE)
+    image = kb.page_image("policy.pdf", start, start + len(SENTENCE))
+    assert image.page == 2 and image.png.startswith(b"\x89PNG")
+    # PDFium's own character boxes of the sentence on page 2 (the sentence's one occurrence there;
+    # the line above holds its tail "企业可在三十日内申请稳岗返还。" too, which must not be picked)
+    pdf = pypdfium2.PdfDocument(kb.original("policy.pdf"))
+    textpage = pdf[1].get_textpage()
+    text = textpage.get_text_range()
+    assert text.count(SENTENCE) == 1
+    first = text.index(SENTENCE)
+    expected = tuple(tuple(textpage.get_charbox(i, loose=True)) for i in range(first, first + len(SENTENCE)))
+    assert image.char_indices == tuple(range(first, first + len(SENTENCE)))
+    assert image.boxes == expected
+    # the boxes lie on the third line (y = 760 - 36 = 724 points), inside the page
+    assert all(b < 724 + 1 < t and 60 - 1 <= left for left, b, _, t in image.boxes)
+    # and the PNG is yellow-tinted there: the pixel at the middle of the first character's box
+    from PIL import Image
+
+    png = Image.open(io.BytesIO(image.png)).convert("RGB")
+    assert (png.width, png.height) == (image.width, image.height)
+    left, bottom, right, top = image.boxes[0]
+    _, crop_bottom, _, crop_top = pdf[1].get_cropbox()
+    x, y = (left + right) / 2 * image.scale, (crop_top - (bottom + top) / 2) * image.scale
+    r, g, b = png.getpixel((int(x) - 3, int(y)))  # beside the glyph's stroke: highlighted paper
+    assert r > 200 and g > 180 and b < 200
+    r, g, b = png.getpixel((int(image.width * 0.9), int(y)))  # same line, far right: white paper
+    assert (r, g, b) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_repeated_quote_highlights_the_occurrence_cited(kb, which):
+    """ "企业可在三十日内申请稳岗返还。" stands twice on page 2: its own line, then inside SENTENCE."""
+    import pypdfium2
+
+    quote = "企业可在三十日内申请稳岗返还。"
+    document = kb.document("policy.pdf")
+    start = document.text.index(quote) if which == 0 else document.text.index(SENTENCE) + SENTENCE.index(quote)
+    image = kb.page_image("policy.pdf", start, start + len(quote))
+    text = pypdfium2.PdfDocument(kb.original("policy.pdf"))[1].get_textpage().get_text_range()
+    first = text.index(quote) if which == 0 else text.index(SENTENCE) + SENTENCE.index(quote)
+    assert image.char_indices == tuple(range(first, first + len(quote)))
+
+
+@pytest.mark.parametrize("doc_id", ["../index/manifest.json", "/etc/passwd", "uploads/../../x.pdf", "a\\..\\b", "nope.txt", "", "./note.txt"])
+def test_unknown_and_traversing_ids_are_refused(kb, doc_id):
+    with pytest.raises(UnknownDocumentError, match="文档|document"):
+        kb.excerpt(doc_id, 0, 1)
+    with pytest.raises(UnknownDocumentError):
+        kb.original(doc_id)
+
+
+@pytest.mark.parametrize("span", [(-1, 3), (5, 5), (7, 3), (0, 10**6)])
+def test_offsets_outside_the_document_are_refused(kb, span):
+    with pytest.raises(SpanError, match="引用位置超出文档范围 / offsets"):
+        kb.excerpt("note.txt", *span)
+    with pytest.raises(SpanError):
+        kb.page_image("policy.pdf", *span)
+
+
+def test_a_changed_or_missing_original_is_unavailable(kb, tmp_path):
+    with pytest.raises(OriginalUnavailableError, match="no pages"):
+        kb.page_image("note.txt", 0, 5)
+    (tmp_path / "docs" / "policy.pdf").write_bytes(b"%PDF-1.4 something else")
+    with pytest.raises(OriginalUnavailableError, match="changed since it was indexed"):
+        kb.page_image("policy.pdf", 0, 5)
+    (tmp_path / "docs" / "policy.pdf").unlink()
+    with pytest.raises(OriginalUnavailableError, match="not where the index recorded"):
+        kb.original("policy.pdf")
+
+
+def test_excerpt_function_alone():
+    from rag.types import Document
+
+    doc = Document("a.txt", "A", "一二三四五六七", "h")
+    assert excerpt(doc, 0, 7, context_chars=3).marked() == "【一二三四五六七】"
+    with pytest.raises(SpanError):
+        excerpt(doc, 6, 8)
+
+
+def run_cli(*args):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "rag", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_rag_show_prints_the_quote_and_writes_the_page(kb, tmp_path):
+    document = kb.document("policy.pdf")
+    start = document.text.index(SENTENCE)
+    png = tmp_path / "page.png"
+    index = str(kb.settings.index_dir)
+    done = run_cli("show", "policy.pdf", "--start", str(start), "--end", str(start + len(SENTENCE)), "--png", str(png), "--index", index)
+    assert done.returncode == 0, done.stderr
+    assert f"【{SENTENCE}】" in done.stdout and "page 2" in done.stdout
+    assert png.read_bytes().startswith(b"\x89PNG") and f"{len(SENTENCE)} characters highlighted" in done.stdout
+    refused = run_cli("show", "../../etc/passwd", "--start", "0", "--end", "3", "--index", index)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.strip().count("\n") == 0 and "not a document id" in refused.stderr
