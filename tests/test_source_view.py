@@ -175,3 +175,40 @@ def test_rag_show_prints_the_quote_and_writes_the_page(kb, tmp_path):
     refused = run_cli("show", "../../etc/passwd", "--start", "0", "--end", "3", "--index", index)
     assert refused.returncode == 1 and refused.stdout == ""
     assert refused.stderr.strip().count("\n") == 0 and "not a document id" in refused.stderr
+
+
+def test_web_source_view_shows_the_quote_escaped_with_the_page_image(kb, tmp_path):
+    """The web chat's source view (rag/serve/source.py): the quote in <mark>, the page image for a
+    PDF, and one polite line for what cannot be shown."""
+    from rag.serve.source import EMPTY, parse_request, source_view_html
+
+    def view(request: str) -> str:
+        return source_view_html(lambda: SourceLibrary.open(kb.settings), request)
+
+    note = kb.document("note.txt").text
+    start = note.index("人社部门")
+    shown = view(f"note.txt|{start}|{start + 8}|3")
+    assert '<mark class="quote">人社部门在十个工</mark>' in shown and "关于稳岗返还的说明" in shown and "<img" not in shown
+    pdf = kb.document("policy.pdf").text
+    start = pdf.index(SENTENCE)
+    shown = view(f"policy.pdf|{start}|{start + len(SENTENCE)}")
+    assert f'<mark class="quote">{SENTENCE}</mark>' in shown and "第 2 页" in shown and 'src="data:image/png;base64,' in shown
+    assert view("") == EMPTY and view("note.txt|x|3") == EMPTY and parse_request("a|b.txt|1|2|7") == ("a|b.txt", 1, 2)
+    for request in ("../../etc/passwd|0|5", "missing.txt|0|5", f"note.txt|0|{len(note) + 5}"):
+        refused = view(request)
+        assert refused.count("<div") == 1 and "problem" in refused and "Traceback" not in refused and " / " not in refused, refused
+    (tmp_path / "docs" / "policy.pdf").write_bytes(b"%PDF-1.4 changed")  # the original changed since indexing
+    shown = view(f"policy.pdf|{start}|{start + len(SENTENCE)}")
+    assert f'<mark class="quote">{SENTENCE}</mark>' in shown and "<img" not in shown and "无法显示页面图像" in shown
+
+
+def test_web_source_view_escapes_markup(tmp_path, fake_embedder):
+    from rag.serve.source import source_view_html
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bad.txt").write_text("关于标记的通知\n\n正文<script>alert(1)</script>结束。\n", encoding="utf-8")
+    settings = replace(Settings.from_env(), index_dir=tmp_path / "index", store="files")
+    assert build_index([docs], settings, fake_embedder).ok
+    shown = source_view_html(lambda: SourceLibrary.open(settings), "bad.txt|0|7")
+    assert "<script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown

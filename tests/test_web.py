@@ -264,3 +264,46 @@ def test_knowledge_base_tab_is_live_and_removal_asks_first(app_url, browser, tmp
     assert watcher.locator("#confirm-row").is_hidden()
     watcher.close()
     assert "live-notice" not in str(Client(app_url, verbose=False).predict("知识库列表刷新的通知说了什么?", [], api_name="/ask"))
+
+
+def open_citation(page, number: int) -> None:
+    """Click 查看原文 on citation [number] and wait for the source view to show its quote."""
+    card = page.locator("#citations .citation").filter(has_text=f"[{number}]").first
+    card.locator("button.open-source").click()
+    page.locator("#source-view mark.quote").first.wait_for(timeout=60_000)
+
+
+def test_citation_opens_the_source_view(app_url, browser, tmp_path):
+    """Issue 35: a citation opens its document beside the answer, the quote highlighted; a PDF also
+    shows its page rendered with the highlight."""
+    from test_source_view import make_pdf
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(app_url)
+    assert "点击引用卡片" in page.locator("#source-view").inner_text()
+    ask(page, SEED_QUESTION, "稳岗返还")
+    open_citation(page, 1)
+    view = page.locator("#source-view")
+    quote = view.locator("mark.quote").inner_text()
+    assert all(policy in quote for policy in FOUR_POLICIES), quote
+    shown = view.inner_text()
+    assert "福建省工业和信息化厅关于省政协十三届二次会议第20243098号提案的答复" in shown
+    assert "闽工信提案〔2024〕30号" in shown and SEED_FILE.name in shown
+    assert len(shown) > 1500  # the text around the quote, not only the quote
+    assert view.locator("img").count() == 0  # a text document has no page image
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "source-view.png"), full_page=True)
+
+    sentence = "第二页写明：测绘成果应当在三十日内汇交。"
+    pdf = tmp_path / "survey.pdf"
+    pdf.write_bytes(make_pdf([["测绘成果汇交说明", "第一页只有目录。"], ["二、汇交时限", sentence, "逾期不予受理。"]]))
+    upload(page, pdf)
+    page.get_by_role("tab", name="问答").click()
+    ask(page, "测绘成果应当在多少日内汇交?", "三十日")
+    card = page.locator("#citations .citation").filter(has_text="survey.pdf").first
+    card.locator("button.open-source").click()
+    view.locator("img.page-image").wait_for(timeout=60_000)
+    assert "三十日内汇交" in view.locator("mark.quote").inner_text() and "第 2 页" in view.inner_text()
+    assert view.locator("img.page-image").evaluate("img => img.complete && img.naturalWidth > 100")
+    page.screenshot(path=str(ARTIFACTS / "source-view-pdf.png"), full_page=True)
+    page.close()

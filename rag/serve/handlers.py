@@ -18,6 +18,8 @@ from rag.assistant import Assistant
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.indexing.uploads import KnowledgeBase, staged_name
 from rag.serve.render import answer_json, chat_text, citations_html, documents_table, error_json, escape_chat
+from rag.serve.source import source_view_html
+from rag.source_view import SourceLibrary
 
 log = logging.getLogger("rag.app")
 SORRY = "抱歉，处理这个问题时出错了，请换个问法再试。"
@@ -62,6 +64,10 @@ class Handlers:
             reply, panel = SORRY, citations_html(None, {})
         history += [{"role": "user", "content": escape_chat(message or "")}, {"role": "assistant", "content": reply}]
         return "", history, panel
+
+    def show_source(self, request: str) -> str:
+        """The source view for a citation's `doc id|start|end` (read from the published index)."""
+        return source_view_html(lambda: SourceLibrary.open(self.assistant.settings), request)
 
     def ask_api(self, question: str, history: list[str] | None = None) -> dict:
         """Answer one question; `history` lists the earlier questions of the conversation."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from html import escape
 
 from rag.ingest.govdoc import SHOWN_FIELDS
+from rag.serve.source import open_button
 from rag.types import Answer, AnswerSentence, Chunk, Document
 
 
@@ -83,6 +84,7 @@ def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str
         where = f" · 第 {page} 页" if page else ""
         parts.append(f'<div class="source">{escape(doc.doc_id)}{where} · 字符 {chunk.start}–{chunk.end}</div>')
         parts.append(f'<blockquote class="passage">{_passage_html(doc, chunk.start, chunk.end, q_start, q_end, sentence)}</blockquote>')
+        parts.append(open_button(doc.doc_id, q_start, q_end) if q_start is not None and q_end is not None else open_button(doc.doc_id, chunk.start, chunk.end))
         parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)

@@ -1,10 +1,11 @@
 """The web chat: `python app.py` or `python -m rag serve` [--host 127.0.0.1] [--port 7860] [--index DIR] [--share].
 
 Wires the library into a Gradio page: a chat answering from the index with numbered citations, the
-cited passages beside it (answer sentence highlighted), and a knowledge-base tab to upload, list
-and remove documents. Builds the index from seeds/ on first start. The answer function is also an
-API endpoint, `/ask`, for gradio_client. Environment: RAG_HOST, RAG_PORT, RAG_INDEX_DIR,
-RAG_USERNAME + RAG_PASSWORD (enables login), and the library's RAG_* settings.
+cited passages beside it (answer sentence highlighted), a source view that each citation's 查看原文
+opens (rag/serve/source.py), and a knowledge-base tab to upload, list and remove documents. Builds
+the index from seeds/ on first start. The answer function is also an API endpoint, `/ask`, for
+gradio_client. Environment: RAG_HOST, RAG_PORT, RAG_INDEX_DIR, RAG_USERNAME + RAG_PASSWORD (enables
+login), and the library's RAG_* settings.
 
 This module holds the page layout and the start-up; what the buttons do is in `handlers`, the
 flags and login checks both entry points share in `options`.
@@ -28,7 +29,7 @@ from rag.errors import RagError
 from rag.indexing.build import index_seeds_if_missing
 from rag.indexing.uploads import KnowledgeBase
 from rag.ingest.formats import SUPPORTED_SUFFIXES
-from rag.serve import options
+from rag.serve import options, source
 from rag.serve.handlers import Handlers
 from rag.serve.login import Login
 from rag.serve.render import CSS, citations_html, documents_table
@@ -58,7 +59,11 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
                         gr.Examples(EXAMPLES, inputs=question, label="示例问题")
                     with gr.Column(scale=2):
                         gr.Markdown("### 引用来源")
-                        panel = gr.HTML(citations_html(None, {}), elem_id="citations")
+                        panel = gr.HTML(citations_html(None, {}), elem_id="citations", js_on_load=source.OPEN_SCRIPT)
+                        gr.Markdown("### 原文")
+                        source_request = gr.Textbox(visible="hidden", elem_id="source-request")
+                        source_open = gr.Button("原文", visible="hidden", elem_id="source-open")
+                        source_view = gr.HTML(source.EMPTY, elem_id="source-view")
             with gr.Tab("知识库") as kb_tab:
                 table = gr.Dataframe(headers=["文档", "标题", "段落数"], value=documents_table(kb.documents()), interactive=False, elem_id="documents")
                 refresh_button = gr.Button("刷新列表", size="sm", elem_id="refresh-button")
@@ -81,7 +86,10 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
 
         send.click(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
         question.submit(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
-        clear.click(lambda: ([], citations_html(None, {})), None, [chatbot, panel], api_visibility="private")
+        clear.click(lambda: ([], citations_html(None, {}), source.EMPTY), None, [chatbot, panel, source_view], api_visibility="private")
+        source_open.click(h.show_source, [source_request], [source_view], js=source.REQUEST_SCRIPT, api_visibility="private").then(
+            None, None, None, js=source.SCROLL_SCRIPT
+        )
         upload_button.click(h.upload, [files], [status, table, choice], api_visibility="private")
         remove_button.click(h.ask_to_remove, [choice], [status, confirm_row, confirm_text, pending], api_visibility="private")
         confirm_button.click(h.remove, [pending], [status, table, choice, confirm_row, pending], api_visibility="private")
@@ -130,7 +138,7 @@ def serve(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> int:
         show_error=False,
         max_file_size=settings.max_file_bytes,
         theme=gr.themes.Soft(),
-        css=CSS,
+        css=CSS + source.CSS,
         footer_links=["api"],
     )
     return 0
