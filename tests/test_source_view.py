@@ -194,6 +194,12 @@ def test_web_source_view_shows_the_quote_escaped_with_the_page_image(kb, tmp_pat
     shown = view(f"policy.pdf|{start}|{start + len(SENTENCE)}")
     assert f'<mark class="quote">{SENTENCE}</mark>' in shown and "第 2 页" in shown and 'src="data:image/png;base64,' in shown
     assert view("") == EMPTY and view("note.txt|x|3") == EMPTY and parse_request("a|b.txt|1|2|7") == ("a|b.txt", 1, 2)
+    assert parse_request("a|b.txt|1|2|span=1:2|7") == ("a|b.txt", 1, 2) == parse_request("a|b.txt|1|2||7")
+    start = note.index("人社部门")
+    bold = view(f"note.txt|{start}|{start + 8}|span={start + 2}:{start + 4}|4")  # the answer's span inside the quote
+    assert '<mark class="quote">人社<strong class="span">部门</strong>在十个工</mark>' in bold
+    assert '<mark class="quote">人社部门在十个工</mark>' in view(f"note.txt|{start}|{start + 8}|span=0:{start + 4}|4")  # not inside: no bold
+    start = pdf.index(SENTENCE)
     for request in ("../../etc/passwd|0|5", "missing.txt|0|5", f"note.txt|0|{len(note) + 5}"):
         refused = view(request)
         assert refused.count("<div") == 1 and "problem" in refused and "Traceback" not in refused and " / " not in refused, refused
@@ -212,3 +218,80 @@ def test_web_source_view_escapes_markup(tmp_path, fake_embedder):
     assert build_index([docs], settings, fake_embedder).ok
     shown = source_view_html(lambda: SourceLibrary.open(settings), "bad.txt|0|7")
     assert "<script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
+
+
+def test_source_api_returns_the_place_as_json(kb):
+    """The web API's /source, called as the handler (the browser test calls it through gradio_client)."""
+    import base64
+
+    from rag.serve.source import source_json
+
+    def ask(doc_id: str, start: int, end: int, page: int | None = None) -> dict:
+        return source_json(lambda: SourceLibrary.open(kb.settings), doc_id, start, end, page)
+
+    pdf = kb.document("policy.pdf").text
+    start = pdf.index(SENTENCE)
+    found = ask("policy.pdf", start, start + len(SENTENCE))
+    assert found["error"] is None and found["page"] == 2 and found["pages"] == 2 and found["image_page"] == 2
+    assert found["text"][found["quote_start"] : found["quote_end"]] == SENTENCE == found["quote"]
+    assert base64.b64decode(found["png_base64"]) == kb.page_image("policy.pdf", start, start + len(SENTENCE)).png
+    first = ask("policy.pdf", start, start + len(SENTENCE), page=1)  # a neighbouring page, unhighlighted
+    assert first["image_page"] == 1 and first["page"] == 2 and first["png_base64"] != found["png_base64"]
+    assert "no page 3" in ask("policy.pdf", start, start + len(SENTENCE), page=3)["image_error"]
+    note = ask("note.txt", 0, 4)
+    assert note["page"] is None and note["png_base64"] is None and note["title"] == "关于稳岗返还的说明"
+    for refused in (ask("../../etc/passwd", 0, 5), ask("note.txt", 0, 10_000)):
+        assert refused["error"] and "text" not in refused and "png_base64" not in refused
+
+
+def test_neighbouring_pages_in_the_web_view(kb):
+    """A PDF's view links the page before and after, bounded to the document; `page=N` shows page N."""
+    from rag.serve.source import source_view_html
+
+    pdf = kb.document("policy.pdf").text
+    start = pdf.index(SENTENCE)
+
+    def view(extra: str) -> str:
+        return source_view_html(lambda: SourceLibrary.open(kb.settings), f"policy.pdf|{start}|{start + len(SENTENCE)}|{extra}|1")
+
+    shown = view("")  # page 2 of 2: a link back to page 1, none forward
+    assert 'alt="第 2 页"' in shown and 'data-page="1"' in shown and 'data-page="3"' not in shown
+    first = view("page=1")
+    assert 'alt="第 1 页"' in first and 'data-page="2"' in first and 'data-page="0"' not in first
+    assert f'<mark class="quote">{SENTENCE}</mark>' in first  # the text still shows the quote
+    assert "没有第 9 页" in view("page=9") and "<img" not in view("page=9")
+
+
+def test_page_cache_evicts_the_least_recently_used():
+    from rag.source_view.cache import PageCache
+    from rag.source_view.pdf_page import PageImage
+
+    def png(n: int) -> PageImage:
+        return PageImage(b"x" * n, 1, 1.0, 1, 1, (), ())
+
+    cache = PageCache(max_bytes=250)
+    cache.put("a", png(100))
+    cache.put("b", png(100))
+    assert cache.get("a") is not None  # "a" is now the more recent
+    cache.put("c", png(100))  # 300 > 250: "b" goes
+    assert "b" not in cache and "a" in cache and "c" in cache and cache.size == 200 and len(cache) == 2
+    cache.put("big", png(300))  # larger than the whole cache: not kept, nothing else evicted
+    assert "big" not in cache and len(cache) == 2
+    rendered = []
+    cache.get_or_render("d", lambda: rendered.append(1) or png(50))
+    cache.get_or_render("d", lambda: rendered.append(1) or png(50))
+    assert rendered == [1] and cache.size <= 250
+
+
+def test_pages_are_rendered_once(kb):
+    """The library's page renders go through its cache, keyed by content, page, span and dpi."""
+    from rag.source_view.cache import PageCache
+
+    kb.cache = PageCache()
+    pdf = kb.document("policy.pdf").text
+    start = pdf.index(SENTENCE)
+    one = kb.page_image("policy.pdf", start, start + len(SENTENCE))
+    assert kb.page_image("policy.pdf", start, start + len(SENTENCE)) is one and len(kb.cache) == 1
+    assert kb.plain_page_image("policy.pdf", 2).png != one.png and len(kb.cache) == 2
+    with pytest.raises(SpanError):
+        kb.plain_page_image("policy.pdf", 3)

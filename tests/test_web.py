@@ -286,6 +286,8 @@ def test_citation_opens_the_source_view(app_url, browser, tmp_path):
     view = page.locator("#source-view")
     quote = view.locator("mark.quote").inner_text()
     assert all(policy in quote for policy in FOUR_POLICIES), quote
+    bold = view.locator("mark.quote strong.span").inner_text()  # the answer's bold span, inside the quote
+    assert all(policy in bold for policy in FOUR_POLICIES) and "水利建设基金" in bold, bold
     shown = view.inner_text()
     assert "福建省工业和信息化厅关于省政协十三届二次会议第20243098号提案的答复" in shown
     assert "闽工信提案〔2024〕30号" in shown and SEED_FILE.name in shown
@@ -306,4 +308,25 @@ def test_citation_opens_the_source_view(app_url, browser, tmp_path):
     assert "三十日内汇交" in view.locator("mark.quote").inner_text() and "第 2 页" in view.inner_text()
     assert view.locator("img.page-image").evaluate("img => img.complete && img.naturalWidth > 100")
     page.screenshot(path=str(ARTIFACTS / "source-view-pdf.png"), full_page=True)
+    assert view.locator("button.page-nav").filter(has_text="下一页").count() == 0  # page 2 of 2
+    view.locator("button.page-nav").filter(has_text="上一页").click()  # the neighbouring page, no highlight
+    view.locator('img.page-image[alt="第 1 页"]').wait_for(timeout=60_000)
+    assert view.locator("button.page-nav").filter(has_text="上一页").count() == 0 and "三十日内汇交" in view.locator("mark.quote").inner_text()
     page.close()
+
+    # the same through the API: /source returns the place as JSON, the PDF page as a base64 PNG
+    import base64
+
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    cited = client.predict("测绘成果应当在多少日内汇交?", [], api_name="/ask")["citations"][0]
+    assert cited["doc"] == "uploads/survey.pdf"
+    found = client.predict(cited["doc"], cited["start"], cited["end"], api_name="/source")
+    assert found["error"] is None and found["page"] == 2 and found["pages"] == 2 and found["image_page"] == 2
+    assert found["text"][found["quote_start"] : found["quote_end"]] == cited["quote"] == found["quote"]
+    assert base64.b64decode(found["png_base64"]).startswith(b"\x89PNG")
+    seed = client.predict(SEED_FILE.name, 0, 10, api_name="/source")
+    assert seed["error"] is None and seed["page"] is None and seed["png_base64"] is None and "闽工信提案〔2024〕30号" in str(seed["metadata"])
+    refused = client.predict("../../etc/passwd", 0, 5, api_name="/source")
+    assert refused["error"] and "not a document id" in refused["error"] and "text" not in refused

@@ -18,7 +18,7 @@ from rag.assistant import Assistant
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.indexing.uploads import KnowledgeBase, staged_name
 from rag.serve.render import answer_json, chat_text, citations_html, documents_table, error_json, escape_chat
-from rag.serve.source import source_view_html
+from rag.serve.source import source_json, source_view_html
 from rag.source_view import SourceLibrary
 
 log = logging.getLogger("rag.app")
@@ -68,6 +68,11 @@ class Handlers:
     def show_source(self, request: str) -> str:
         """The source view for a citation's `doc id|start|end` (read from the published index)."""
         return source_view_html(lambda: SourceLibrary.open(self.assistant.settings), request)
+
+    def source_api(self, doc_id: str, start: int, end: int) -> dict:
+        """A citation's place in its document: title, metadata, page, heading path, the text around
+        the quote with the quote's offsets, and for PDFs the highlighted page as base64 PNG."""
+        return source_json(lambda: SourceLibrary.open(self.assistant.settings), doc_id, start, end)
 
     def ask_api(self, question: str, history: list[str] | None = None) -> dict:
         """Answer one question; `history` lists the earlier questions of the conversation."""

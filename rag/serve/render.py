@@ -53,6 +53,14 @@ def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, 
     return escape(text[start:quote_start]) + f'<mark class="answer">{quote}</mark>' + escape(text[quote_end:end])
 
 
+def _bold_span(doc: Document, quote_start: int, quote_end: int, sentence: AnswerSentence | None) -> tuple[int, int] | None:
+    """The answer's bold span in document offsets, when the quote is the sentence (as the card shows it)."""
+    if sentence is None or sentence.text != doc.text[quote_start:quote_end]:
+        return None
+    where = sentence.narrower_span()
+    return None if where is None else (quote_start + where[0], quote_start + where[1])
+
+
 def _meta_html(doc: Document) -> str:
     items = [(k, v) for k, v in doc.metadata if k in SHOWN_FIELDS]
     if not items:
@@ -84,7 +92,10 @@ def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str
         where = f" · 第 {page} 页" if page else ""
         parts.append(f'<div class="source">{escape(doc.doc_id)}{where} · 字符 {chunk.start}–{chunk.end}</div>')
         parts.append(f'<blockquote class="passage">{_passage_html(doc, chunk.start, chunk.end, q_start, q_end, sentence)}</blockquote>')
-        parts.append(open_button(doc.doc_id, q_start, q_end) if q_start is not None and q_end is not None else open_button(doc.doc_id, chunk.start, chunk.end))
+        if q_start is not None and q_end is not None:
+            parts.append(open_button(doc.doc_id, q_start, q_end, _bold_span(doc, q_start, q_end, sentence)))
+        else:
+            parts.append(open_button(doc.doc_id, chunk.start, chunk.end))
         parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)

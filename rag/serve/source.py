@@ -1,10 +1,12 @@
 """The web chat's source view: what a click on a citation's 查看原文 shows beside the answer.
 
-The citation card carries `doc id|start|end` (escaped, in data attributes); a small script puts it
-into a hidden textbox, whose event calls `source_view_html`. The view is the document's text around
-the quote (HTML-escaped, the quote in `<mark>`), its title, section and metadata, and for PDFs the
-page rendered with the quoted characters highlighted, inline as a data: URI. A refusal (unknown
-document, offsets outside it, original moved or changed) is one polite line, never a traceback.
+The citation card carries `doc id|start|end` and the answer's bold span (escaped, in data
+attributes); a small script puts it into a hidden textbox, whose event calls `source_view_html`.
+The view is the document's text around the quote (HTML-escaped, the quote in `<mark>`, the
+answer's span in it in `<strong>`), its title, section and metadata, and for PDFs the page rendered
+with the quoted characters highlighted, inline as a data: URI, with links to the neighbouring
+pages. `source_json` is the same for the API's `/source`. A refusal (unknown document, offsets
+outside it, original moved or changed) is one polite line, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from html import escape
 
 from rag.errors import RagError
@@ -23,9 +26,10 @@ CONTEXT_CHARS = 1500  # characters of the document shown on each side of the quo
 EMPTY = '<div class="source-view empty">点击引用卡片上的“查看原文”，这里显示该引用在原文中的位置。</div>'
 SORRY = '<div class="source-view problem">抱歉，暂时无法显示原文，请稍后再试。</div>'
 
-# Put on the citations panel (gr.HTML js_on_load): one listener on the panel, so it keeps working
-# when an answer replaces the cards. The request waits in `window` for the hidden button's event,
-# whose `js` (REQUEST_SCRIPT) hands it to the server; a counter makes each click a new request.
+# Put on the citations panel and on the source view (its page links), as gr.HTML js_on_load: one
+# listener on each, so it keeps working when an answer replaces the cards. The request waits in
+# `window` for the hidden button's event, whose `js` (REQUEST_SCRIPT) hands it to the server; a
+# counter makes each click a new request.
 OPEN_SCRIPT = """
 let clicks = 0;
 element.addEventListener('click', (event) => {
@@ -33,7 +37,7 @@ element.addEventListener('click', (event) => {
   const open = document.querySelector('#source-open');
   if (!button || !open) return;
   clicks += 1;
-  window.ragSourceRequest = [button.dataset.doc, button.dataset.start, button.dataset.end, clicks].join('|');
+  window.ragSourceRequest = [button.dataset.doc, button.dataset.start, button.dataset.end, button.dataset.extra || '', clicks].join('|');
   open.click();
 });
 """
@@ -49,24 +53,92 @@ SCROLL_SCRIPT = """
 """
 
 
-def open_button(doc_id: str, start: int, end: int) -> str:
-    """The control on a citation card that opens its source view."""
-    return f'<button type="button" class="open-source" data-doc="{escape(doc_id, quote=True)}" data-start="{start}" data-end="{end}">查看原文</button>'
+def _extra(span: tuple[int, int] | None = None, page: int | None = None) -> str:
+    """The request's optional part: `span=A:B;page=N` (either or both, or "")."""
+    items = ([f"span={span[0]}:{span[1]}"] if span is not None else []) + ([f"page={page}"] if page is not None else [])
+    return ";".join(items)
 
 
-def parse_request(request: str) -> tuple[str, int, int] | None:
-    """`doc id|start|end[|counter]` → (doc id, start, end); None when it is not one. The doc id may
-    itself hold "|": the numbers are taken from the right."""
+def open_button(doc_id: str, start: int, end: int, span: tuple[int, int] | None = None) -> str:
+    """The control on a citation card that opens its source view; `span`: the answer's bold span
+    inside the quote (document offsets), shown in bold in the view too."""
+    extra = _extra(span)
+    return (
+        f'<button type="button" class="open-source" data-doc="{escape(doc_id, quote=True)}" data-start="{start}" data-end="{end}"'
+        f' data-extra="{escape(extra, quote=True)}">查看原文</button>'
+    )
+
+
+@dataclass(frozen=True)
+class Request:
+    doc_id: str
+    start: int
+    end: int
+    span: tuple[int, int] | None = None  # the answer's bold span, document offsets
+    page: int | None = None  # a PDF page other than the quote's (the neighbouring-page links)
+
+
+def parse_full_request(request: str) -> Request | None:
+    """`doc id|start|end[|extra][|counter]` → a Request; None when it is not one. The doc id may
+    itself hold "|": the numbers are taken from the right; `extra` (`span=A:B;page=N`, or "") is told
+    from a number by being empty or holding "="; a malformed extra is ignored, not refused."""
     parts = (request or "").split("|")
     if len(parts) >= 4:
         parts = parts[:-1]  # the click counter
+    extra = ""
+    if len(parts) >= 4 and (parts[-1] == "" or "=" in parts[-1]):
+        extra, parts = parts[-1], parts[:-1]
     if len(parts) < 3:
         return None
     try:
         start, end = int(parts[-2]), int(parts[-1])
     except ValueError:
         return None
-    return "|".join(parts[:-2]), start, end
+    span: tuple[int, int] | None = None
+    page: int | None = None
+    for item in extra.split(";"):
+        key, _, value = item.partition("=")
+        try:
+            if key == "span":
+                a, _, b = value.partition(":")
+                span = (int(a), int(b))
+            elif key == "page":
+                page = int(value)
+        except ValueError:
+            continue
+    return Request("|".join(parts[:-2]), start, end, span, page)
+
+
+def parse_request(request: str) -> tuple[str, int, int] | None:
+    """`doc id|start|end[|extra][|counter]` → (doc id, start, end); None when it is not one."""
+    found = parse_full_request(request)
+    return None if found is None else (found.doc_id, found.start, found.end)
+
+
+def quote_html(quote: str, quote_start: int, span: tuple[int, int] | None) -> str:
+    """The quote escaped in `<mark class="quote">`, the answer's span (document offsets; the quote
+    begins at `quote_start`) in `<strong class="span">` when it lies inside the quote."""
+    if span is not None:
+        a, b = span[0] - quote_start, span[1] - quote_start
+        if 0 <= a < b <= len(quote):
+            inner = escape(quote[:a]) + f'<strong class="span">{escape(quote[a:b])}</strong>' + escape(quote[b:])
+            return f'<mark class="quote">{inner}</mark>'
+    return f'<mark class="quote">{escape(quote)}</mark>'
+
+
+def page_links(wanted: Request, page: int, quote_page: int, pages: int) -> str:
+    """上一页 / 下一页 (and back to the quote's page) for a PDF, bounded to its pages 1..pages."""
+    links, seen = [], {page}
+    for label, number in (("上一页", page - 1), ("下一页", page + 1), (f"回到引文所在页（第 {quote_page} 页）", quote_page)):
+        if 1 <= number <= pages and number not in seen:
+            seen.add(number)
+            extra = _extra(wanted.span, None if number == quote_page else number)
+            links.append(
+                f'<button type="button" class="open-source page-nav" data-doc="{escape(wanted.doc_id, quote=True)}" data-start="{wanted.start}"'
+                f' data-end="{wanted.end}" data-extra="{escape(extra, quote=True)}" data-page="{number}">{escape(label)}</button>'
+            )
+    where = f"第 {page} / {pages} 页" if 1 <= page <= pages else f"共 {pages} 页"
+    return f'<div class="page-nav">{where} {"".join(links)}</div>'
 
 
 def problem_html(message: str) -> str:
@@ -76,22 +148,28 @@ def problem_html(message: str) -> str:
 
 def source_view_html(open_library: Callable[[], SourceLibrary], request: str) -> str:
     """The source view for a `doc id|start|end` request, or one line saying why there is none."""
-    wanted = parse_request(request)
+    wanted = parse_full_request(request)
     if wanted is None:
         return EMPTY
-    doc_id, start, end = wanted
+    doc_id, start, end = wanted.doc_id, wanted.start, wanted.end
     try:
         with open_library() as library:
             shown = library.excerpt(doc_id, start, end, CONTEXT_CHARS)
             total = len(library.document(doc_id).text)
             image = ""
             if shown.page is not None:
+                pages = len(library.document(doc_id).page_starts)
+                shown_page = shown.page if wanted.page is None else wanted.page
                 try:
-                    page = library.page_image(doc_id, start, end)
+                    if shown_page == shown.page:
+                        page = library.page_image(doc_id, start, end)
+                    else:  # a neighbouring page: no highlight
+                        page = library.plain_page_image(doc_id, shown_page)
                     data = base64.b64encode(page.png).decode("ascii")
                     image = f'<img class="page-image" alt="第 {page.page} 页" src="data:image/png;base64,{data}" width="{page.width}" height="{page.height}">'
                 except RagError as exc:  # not a PDF, moved, changed, damaged: the text still shows
                     image = problem_html(f"无法显示页面图像：{exc}")
+                image = page_links(wanted, shown_page, shown.page, pages) + image
     except RagError as exc:  # unknown document, offsets outside it, no index
         return problem_html(str(exc))
     except Exception:  # never a stack trace in the page; the log keeps it
@@ -108,10 +186,49 @@ def source_view_html(open_library: Callable[[], SourceLibrary], request: str) ->
     text, a, b = shown.text, shown.quote_start, shown.quote_end
     before = ("…" if shown.text_start > 0 else "") + text[:a]
     after = text[b:] + ("…" if shown.text_start + len(text) < total else "")
-    parts.append(f'<div class="source-text">{escape(before)}<mark class="quote">{escape(text[a:b])}</mark>{escape(after)}</div>')
+    marked = quote_html(text[a:b], shown.start, wanted.span)
+    parts.append(f'<div class="source-text">{escape(before)}{marked}{escape(after)}</div>')
     parts.append(image)
     parts.append("</div>")
     return "".join(parts)
+
+
+def source_json(open_library: Callable[[], SourceLibrary], doc_id: str, start: int, end: int, page: int | None = None) -> dict:
+    """The API's `/source`: for (document, start, end) the title, metadata, page, heading path, the
+    text around the quote with the quote's offsets inside it, and for PDFs the page as a PNG
+    (base64) with the quote highlighted (`page`: another page of the PDF, unhighlighted). A refusal
+    is `{"error": message}` with the other fields empty; `image_error` says why a PDF has no image."""
+    reply: dict = {"doc": doc_id, "start": start, "end": end, "error": None}
+    try:
+        with open_library() as library:
+            shown = library.excerpt(doc_id, int(start), int(end), CONTEXT_CHARS)
+            reply.update(
+                title=shown.title,
+                metadata=dict(shown.metadata),
+                page=shown.page,
+                pages=len(library.document(doc_id).page_starts) or None,
+                heading_path=list(shown.heading_path),
+                text=shown.text,
+                text_start=shown.text_start,
+                quote_start=shown.quote_start,
+                quote_end=shown.quote_end,
+                quote=shown.quote,
+                png_base64=None,
+                image_page=None,
+                image_error=None,
+            )
+            if shown.page is not None:
+                try:
+                    image = library.page_image(doc_id, shown.start, shown.end) if page in (None, shown.page) else library.plain_page_image(doc_id, int(page))
+                    reply.update(png_base64=base64.b64encode(image.png).decode("ascii"), image_page=image.page, width=image.width, height=image.height)
+                except RagError as exc:
+                    reply["image_error"] = str(exc)
+    except RagError as exc:
+        return {"doc": doc_id, "start": start, "end": end, "error": str(exc)}
+    except Exception:
+        log.exception("source API failed for %r %r %r", doc_id, start, end)
+        return {"doc": doc_id, "start": start, "end": end, "error": "服务器出错，已记录在日志中 / server error, logged"}
+    return reply
 
 
 CSS = """
@@ -120,7 +237,10 @@ CSS = """
 #source-view .heading, #source-view .meta, #source-view .source { color: #666; font-size: 0.9em; }
 #source-view .source-text { white-space: pre-wrap; max-height: 420px; overflow-y: auto; margin-top: 6px; line-height: 1.7; }
 #source-view mark.quote { background: #ffe58f; }
+#source-view mark.quote strong.span { font-weight: 700; }
 #source-view .page-image { max-width: 100%; height: auto; border: 1px solid #ddd; margin-top: 8px; }
 #source-view .problem { color: #a8071a; }
+#source-view .page-nav { margin-top: 8px; color: #666; font-size: 0.9em; }
+#source-view button.page-nav { margin-left: 6px; padding: 2px 10px; border: 1px solid #bbb; border-radius: 6px; cursor: pointer; }
 .citations button.open-source { margin-top: 6px; font-size: 0.9em; padding: 2px 10px; border: 1px solid #bbb; border-radius: 6px; cursor: pointer; }
 """

@@ -4,8 +4,9 @@ Wires the library into a Gradio page: a chat answering from the index with numbe
 cited passages beside it (answer sentence highlighted), a source view that each citation's 查看原文
 opens (rag/serve/source.py), and a knowledge-base tab to upload, list and remove documents. Builds
 the index from seeds/ on first start. The answer function is also an API endpoint, `/ask`, for
-gradio_client. Environment: RAG_HOST, RAG_PORT, RAG_INDEX_DIR, RAG_USERNAME + RAG_PASSWORD (enables
-login), and the library's RAG_* settings.
+gradio_client, and so is the source view, `/source` (document, start, end → JSON). Environment:
+RAG_HOST, RAG_PORT, RAG_INDEX_DIR, RAG_USERNAME + RAG_PASSWORD (enables login), and the library's
+RAG_* settings.
 
 This module holds the page layout and the start-up; what the buttons do is in `handlers`, the
 flags and login checks both entry points share in `options`.
@@ -63,7 +64,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
                         gr.Markdown("### 原文")
                         source_request = gr.Textbox(visible="hidden", elem_id="source-request")
                         source_open = gr.Button("原文", visible="hidden", elem_id="source-open")
-                        source_view = gr.HTML(source.EMPTY, elem_id="source-view")
+                        source_view = gr.HTML(source.EMPTY, elem_id="source-view", js_on_load=source.OPEN_SCRIPT)  # its page links
             with gr.Tab("知识库") as kb_tab:
                 table = gr.Dataframe(headers=["文档", "标题", "段落数"], value=documents_table(kb.documents()), interactive=False, elem_id="documents")
                 refresh_button = gr.Button("刷新列表", size="sm", elem_id="refresh-button")
@@ -99,6 +100,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
         kb_tab.select(h.doc_choices, None, [table, choice], api_visibility="private")
         refresh_button.click(h.doc_choices, None, [table, choice], api_visibility="private")
         gr.api(h.ask_api, api_name="ask")
+        gr.api(h.source_api, api_name="source")
     return demo
 
 

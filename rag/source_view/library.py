@@ -12,7 +12,7 @@ moved or edited file is "unavailable", never a wrong page.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from rag.config import Settings
@@ -20,6 +20,7 @@ from rag.errors import DocumentError
 from rag.indexing.build import UPLOAD_PREFIX
 from rag.indexing.locks import UPLOAD_FOLDER
 from rag.ingest.load import content_hash, read_source
+from rag.source_view.cache import PAGE_CACHE, PageCache
 from rag.source_view.errors import OriginalUnavailableError, SpanError, UnknownDocumentError
 from rag.source_view.excerpt import Excerpt, check_span, excerpt, page_span
 from rag.source_view.pdf_page import DEFAULT_DPI, PageImage, pdf_page_png, require_pdf
@@ -49,6 +50,7 @@ class SourceLibrary:
     settings: Settings
     store: Store
     snapshot: Snapshot
+    cache: PageCache = field(default=PAGE_CACHE)  # rendered pages, shared by every library of the process
 
     @classmethod
     def open(cls, settings: Settings) -> "SourceLibrary":
@@ -132,4 +134,22 @@ class SourceLibrary:
         if start >= page_end:
             raise SpanError(f"引用位置超出文档范围 / offset {start} is on no page of '{doc_id}'")
         page_text = document.text[page_start:page_end]
-        return pdf_page_png(data, page, (start - page_start, min(end, page_end) - page_start), page_text, dpi=dpi)
+        span = (start - page_start, min(end, page_end) - page_start)
+        return self.cache.get_or_render((document.content_hash, page, span, dpi), lambda: pdf_page_png(data, page, span, page_text, dpi=dpi))
+
+    def pages(self, doc_id: str) -> int:
+        """How many pages the document has (0: a document without pages)."""
+        return len(self.document(doc_id).page_starts)
+
+    def plain_page_image(self, doc_id: str, page: int, dpi: int = DEFAULT_DPI) -> PageImage:
+        """A page of the PDF without highlight (the source view's neighbouring pages); bounded to the
+        document's pages (SpanError otherwise)."""
+        document = self.document(doc_id)
+        count = len(document.page_starts)
+        if count == 0:
+            raise OriginalUnavailableError(f"文档没有分页，无法显示页面图像 / '{doc_id}' has no pages: no page image")
+        if not 1 <= page <= count:
+            raise SpanError(f"文档没有第 {page} 页 / '{doc_id}' has no page {page} (it has {count})")
+        data = self.original(doc_id)
+        require_pdf(data, doc_id)
+        return self.cache.get_or_render((document.content_hash, page, None, dpi), lambda: pdf_page_png(data, page, dpi=dpi))
