@@ -295,3 +295,98 @@ def test_pages_are_rendered_once(kb):
     assert kb.plain_page_image("policy.pdf", 2).png != one.png and len(kb.cache) == 2
     with pytest.raises(SpanError):
         kb.plain_page_image("policy.pdf", 3)
+
+
+def test_original_download_serves_the_indexed_bytes_under_the_documents_name(kb, tmp_path):
+    """The source view's download: the original's bytes through SourceLibrary.original (the index's
+    own places, sha256 checked), named by the document's base name; nothing for a bad id."""
+    from types import SimpleNamespace
+
+    from rag.serve.handlers import Handlers
+    from rag.serve.source import download_name, original_file
+
+    def offered(request: str) -> Path | None:
+        return original_file(lambda: SourceLibrary.open(kb.settings), request, folder=tmp_path / "out")
+
+    original = (tmp_path / "docs" / "policy.pdf").read_bytes()
+    path = offered("policy.pdf|0|5|span=1:2|3")
+    assert path is not None and path.name == "policy.pdf" and path.read_bytes() == original
+    assert path.parent.parent == tmp_path / "out"
+    for request in ("../../etc/passwd|0|5", "/etc/passwd|0|5", "docs/../../policy.pdf|0|5", "missing.txt|0|5", "", "policy.pdf|x|5"):
+        assert offered(request) is None, request
+    assert download_name("a/b/通知<1>.pdf") == "通知_1_.pdf" and download_name("..") == "original" and download_name(".env") == "env"
+    assert download_name("x/\x00evil\r\n.txt") == "_evil__.txt"
+    handler = Handlers(SimpleNamespace(settings=kb.settings), None)  # type: ignore[arg-type]
+    update = handler.original_download("policy.pdf|0|5|1")
+    assert update["visible"] is True and Path(update["value"]).read_bytes() == original and Path(update["value"]).name == "policy.pdf"
+    assert handler.original_download("../../etc/passwd|0|5|1")["visible"] is False
+    (tmp_path / "docs" / "policy.pdf").write_bytes(b"%PDF-1.4 changed")  # changed since indexing: not offered
+    assert offered("policy.pdf|0|5") is None and handler.original_download("policy.pdf|0|5|2")["visible"] is False
+
+
+def test_page_image_carries_its_highlight_boxes_in_pixels(kb, tmp_path):
+    """`data-boxes` on the page image: the quoted characters' PDFium boxes, scaled to the image."""
+    import json
+    import re
+    from html import unescape
+
+    import pypdfium2
+
+    from rag.serve.source import source_view_html
+
+    pdf = kb.document("policy.pdf").text
+    start = pdf.index(SENTENCE)
+    shown = source_view_html(lambda: SourceLibrary.open(kb.settings), f"policy.pdf|{start}|{start + len(SENTENCE)}|1")
+    found = re.search(r'<img class="page-image"[^>]* width="(\d+)"[^>]* data-boxes="([^"]*)"', shown)
+    assert found is not None
+    boxes = json.loads(unescape(found.group(2)))
+    document = pypdfium2.PdfDocument((tmp_path / "docs" / "policy.pdf").read_bytes())
+    page = document[1]
+    width_pt, height_pt = page.get_size()
+    scale = int(found.group(1)) / width_pt
+    textpage = page.get_textpage()
+    at, count = textpage.search(SENTENCE).get_next()
+    expected = []
+    for i in range(at, at + count):
+        left, bottom, right, top = textpage.get_charbox(i, loose=True)
+        expected.append([left * scale, (height_pt - top) * scale, right * scale, (height_pt - bottom) * scale])
+    document.close()
+    assert len(boxes) == len(expected) == len(SENTENCE)
+    assert all(abs(a - b) <= 1 for got, want in zip(boxes, expected, strict=True) for a, b in zip(got, want, strict=True)), (boxes, expected)
+
+
+def make_scan_pdf() -> bytes:
+    """A one-page PDF holding only a picture of text (no text layer), as a scanner makes."""
+    from PIL import Image, ImageDraw
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    picture = Image.new("RGB", (600, 200), "white")
+    ImageDraw.Draw(picture).rectangle((40, 80, 560, 110), fill="black")  # a "line of text"
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    c.drawImage(ImageReader(picture), 60, 600, width=450, height=150)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def test_a_scanned_page_shows_its_image_and_says_it_cannot_highlight(kb):
+    """A page without a text layer: the image is shown, nothing highlighted, and one line says the
+    highlight is not available for scans (instead of an error)."""
+    from rag.serve.source import NOT_FOUND_NOTE, SCAN_NOTE, source_view_html
+    from rag.source_view import pdf_page_png
+
+    scan = pdf_page_png(make_scan_pdf(), 1, (0, 6), "第二页写明：企业可在三十日内申请。")
+    assert scan.boxes == () and scan.pixel_boxes == () and not scan.has_text and scan.png.startswith(b"\x89PNG")
+    pdf = kb.document("policy.pdf").text
+    start = pdf.index(SENTENCE)
+    library = SourceLibrary.open(kb.settings)
+    library.page_image = lambda *args, **kwargs: scan  # type: ignore[method-assign]  # page 2 as if it were scanned
+    shown = source_view_html(lambda: library, f"policy.pdf|{start}|{start + len(SENTENCE)}|1")
+    assert SCAN_NOTE in shown and 'class="page-image"' in shown and 'data-boxes="[]"' in shown and "problem" not in shown
+    assert f'<mark class="quote">{SENTENCE}</mark>' in shown
+    highlighted = source_view_html(lambda: SourceLibrary.open(kb.settings), f"policy.pdf|{start}|{start + len(SENTENCE)}|2")
+    assert SCAN_NOTE not in highlighted and NOT_FOUND_NOTE not in highlighted and 'data-boxes="[]"' not in highlighted
+    text_page = pdf_page_png((kb.settings.index_dir.parent / "docs" / "policy.pdf").read_bytes(), 2, (0, 4), "不在这一页的话")
+    assert text_page.has_text and text_page.boxes == ()  # a text page where the quote is not found: the other line

@@ -273,6 +273,30 @@ def open_citation(page, number: int) -> None:
     page.locator("#source-view mark.quote").first.wait_for(timeout=60_000)
 
 
+def check_highlight_boxes(image, pdf_bytes: bytes, sentence: str) -> None:
+    """The page image's `data-boxes` (pixels) are PDFium's character boxes of `sentence` on page 2,
+    scaled to the image as shown, within 1 px."""
+    import json
+
+    import pypdfium2
+
+    natural_width, raw = image.evaluate("img => [img.naturalWidth, img.dataset.boxes]")
+    boxes = json.loads(raw)
+    document = pypdfium2.PdfDocument(pdf_bytes)
+    pdf_page = document[1]
+    width_pt, height_pt = pdf_page.get_size()
+    scale = natural_width / width_pt
+    textpage = pdf_page.get_textpage()
+    at, count = textpage.search(sentence).get_next()
+    expected = []
+    for i in range(at, at + count):
+        left, bottom, right, top = textpage.get_charbox(i, loose=True)
+        expected.append([left * scale, (height_pt - top) * scale, right * scale, (height_pt - bottom) * scale])
+    document.close()
+    assert len(boxes) == len(expected) == len(sentence), (boxes, expected)
+    assert all(abs(a - b) <= 1 for got, want in zip(boxes, expected, strict=True) for a, b in zip(got, want, strict=True)), (boxes, expected)
+
+
 def test_citation_opens_the_source_view(app_url, browser, tmp_path):
     """Issue 35: a citation opens its document beside the answer, the quote highlighted; a PDF also
     shows its page rendered with the highlight."""
@@ -308,6 +332,12 @@ def test_citation_opens_the_source_view(app_url, browser, tmp_path):
     assert "三十日内汇交" in view.locator("mark.quote").inner_text() and "第 2 页" in view.inner_text()
     assert view.locator("img.page-image").evaluate("img => img.complete && img.naturalWidth > 100")
     page.screenshot(path=str(ARTIFACTS / "source-view-pdf.png"), full_page=True)
+    check_highlight_boxes(view.locator("img.page-image"), pdf.read_bytes(), sentence)
+    download = page.locator("#source-download")
+    download.wait_for(state="visible", timeout=60_000)
+    with page.expect_download(timeout=60_000) as fetched:
+        download.click()
+    assert fetched.value.suggested_filename == "survey.pdf" and Path(fetched.value.path()).read_bytes() == pdf.read_bytes()
     assert view.locator("button.page-nav").filter(has_text="下一页").count() == 0  # page 2 of 2
     view.locator("button.page-nav").filter(has_text="上一页").click()  # the neighbouring page, no highlight
     view.locator('img.page-image[alt="第 1 页"]').wait_for(timeout=60_000)

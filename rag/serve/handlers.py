@@ -18,7 +18,7 @@ from rag.assistant import Assistant
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.indexing.uploads import KnowledgeBase, staged_name
 from rag.serve.render import answer_json, chat_text, citations_html, documents_table, error_json, escape_chat
-from rag.serve.source import source_json, source_view_html
+from rag.serve.source import original_file, source_json, source_view_html
 from rag.source_view import SourceLibrary
 
 log = logging.getLogger("rag.app")
@@ -68,6 +68,15 @@ class Handlers:
     def show_source(self, request: str) -> str:
         """The source view for a citation's `doc id|start|end` (read from the published index)."""
         return source_view_html(lambda: SourceLibrary.open(self.assistant.settings), request)
+
+    def original_download(self, request: str) -> Update:
+        """The source view's 下载原文件 button for a citation's `doc id|start|end`: the original's
+        bytes (only through `SourceLibrary.original`: the index's own places, sha256 checked) under
+        the document's own base name; hidden when there is no original to offer."""
+        path = original_file(lambda: SourceLibrary.open(self.assistant.settings), request)
+        if path is None:
+            return gr.update(value=None, visible=False)
+        return gr.update(value=str(path), visible=True, label=f"下载原文件（{path.name}）")
 
     def source_api(self, doc_id: str, start: int, end: int) -> dict:
         """A citation's place in its document: title, metadata, page, heading path, the text around

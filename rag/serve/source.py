@@ -12,14 +12,18 @@ outside it, original moved or changed) is one polite line, never a traceback.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path, PurePosixPath
 
 from rag.errors import RagError
 from rag.ingest.govdoc import SHOWN_FIELDS
-from rag.source_view import SourceLibrary
+from rag.source_view import PageImage, SourceLibrary
 
 log = logging.getLogger("rag.app")
 CONTEXT_CHARS = 1500  # characters of the document shown on each side of the quote
@@ -141,6 +145,65 @@ def page_links(wanted: Request, page: int, quote_page: int, pages: int) -> str:
     return f'<div class="page-nav">{where} {"".join(links)}</div>'
 
 
+SCAN_NOTE = '<div class="highlight-note">这一页是扫描件，没有文字层，无法在图上标出引文位置（引文见上方文字）。</div>'
+NOT_FOUND_NOTE = '<div class="highlight-note">未能在页面上找到引文的字符，图上没有标出（引文见上方文字）。</div>'
+
+
+def highlight_note(page: PageImage) -> str:
+    """One line when the quote's page shows no highlight: a scan (no text layer), or the quote's
+    characters not found in it; "" when the highlight is drawn."""
+    if page.boxes:
+        return ""
+    return SCAN_NOTE if not page.has_text else NOT_FOUND_NOTE
+
+
+def page_image_html(page: PageImage) -> str:
+    """The page as an inline PNG; `data-boxes`: the highlighted characters' boxes in the image's
+    pixels ([left, top, right, bottom], origin top left), `data-scale`: pixels per PDF point."""
+    data = base64.b64encode(page.png).decode("ascii")
+    boxes = json.dumps([[round(v, 2) for v in box] for box in page.pixel_boxes], separators=(",", ":"))
+    return (
+        f'<img class="page-image" alt="第 {page.page} 页" src="data:image/png;base64,{data}" width="{page.width}" height="{page.height}"'
+        f' data-scale="{page.scale:.6f}" data-boxes="{escape(boxes, quote=True)}">'
+    )
+
+
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+
+
+def download_name(doc_id: str) -> str:
+    """The name the original is offered under: the document's own base name, without path parts,
+    control characters or characters a file system refuses, and not hidden; "original" if nothing
+    is left."""
+    name = _UNSAFE_NAME.sub("_", PurePosixPath(doc_id.replace("\\", "/")).name).strip().lstrip(".").strip()
+    return name[:120] or "original"
+
+
+def original_file(open_library: Callable[[], SourceLibrary], request: str, folder: Path | None = None) -> Path | None:
+    """The original of the requested document written to a fresh file under `folder` (the system's
+    temp directory by default, where Gradio serves downloads from), named by `download_name`; None
+    when there is no original to offer (unknown or traversing id, original moved or changed). The
+    bytes come only from `SourceLibrary.original`: the index's own recorded places, sha256 checked."""
+    wanted = parse_full_request(request)
+    if wanted is None:
+        return None
+    try:
+        with open_library() as library:
+            data = library.original(wanted.doc_id)
+            digest = library.document(wanted.doc_id).content_hash
+    except RagError:
+        return None
+    except Exception:
+        log.exception("original download failed for %r", request)
+        return None
+    where = (folder or Path(tempfile.gettempdir()) / "rag-originals") / re.sub(r"[^0-9A-Za-z]", "", digest)[:32]
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / download_name(wanted.doc_id)
+    if not path.is_file() or path.read_bytes() != data:
+        path.write_bytes(data)
+    return path
+
+
 def problem_html(message: str) -> str:
     """One polite line: the Chinese half of a library refusal."""
     return f'<div class="source-view problem">{escape(message.split(" / ")[0])}</div>'
@@ -163,10 +226,10 @@ def source_view_html(open_library: Callable[[], SourceLibrary], request: str) ->
                 try:
                     if shown_page == shown.page:
                         page = library.page_image(doc_id, start, end)
+                        image = highlight_note(page)
                     else:  # a neighbouring page: no highlight
                         page = library.plain_page_image(doc_id, shown_page)
-                    data = base64.b64encode(page.png).decode("ascii")
-                    image = f'<img class="page-image" alt="第 {page.page} 页" src="data:image/png;base64,{data}" width="{page.width}" height="{page.height}">'
+                    image += page_image_html(page)
                 except RagError as exc:  # not a PDF, moved, changed, damaged: the text still shows
                     image = problem_html(f"无法显示页面图像：{exc}")
                 image = page_links(wanted, shown_page, shown.page, pages) + image
@@ -240,6 +303,8 @@ CSS = """
 #source-view mark.quote strong.span { font-weight: 700; }
 #source-view .page-image { max-width: 100%; height: auto; border: 1px solid #ddd; margin-top: 8px; }
 #source-view .problem { color: #a8071a; }
+#source-download { max-width: 12em; }
+#source-view .highlight-note { color: #8c6d1f; font-size: 0.9em; margin-top: 6px; }
 #source-view .page-nav { margin-top: 8px; color: #666; font-size: 0.9em; }
 #source-view button.page-nav { margin-left: 6px; padding: 2px 10px; border: 1px solid #bbb; border-radius: 6px; cursor: pointer; }
 .citations button.open-source { margin-top: 6px; font-size: 0.9em; padding: 2px 10px; border: 1px solid #bbb; border-radius: 6px; cursor: pointer; }

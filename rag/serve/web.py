@@ -65,6 +65,7 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
                         source_request = gr.Textbox(visible="hidden", elem_id="source-request")
                         source_open = gr.Button("原文", visible="hidden", elem_id="source-open")
                         source_view = gr.HTML(source.EMPTY, elem_id="source-view", js_on_load=source.OPEN_SCRIPT)  # its page links
+                        source_download = gr.DownloadButton("下载原文件", visible=False, size="sm", elem_id="source-download")
             with gr.Tab("知识库") as kb_tab:
                 table = gr.Dataframe(headers=["文档", "标题", "段落数"], value=documents_table(kb.documents()), interactive=False, elem_id="documents")
                 refresh_button = gr.Button("刷新列表", size="sm", elem_id="refresh-button")
@@ -87,10 +88,16 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
 
         send.click(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
         question.submit(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
-        clear.click(lambda: ([], citations_html(None, {}), source.EMPTY), None, [chatbot, panel, source_view], api_visibility="private")
+        clear.click(
+            lambda: ([], citations_html(None, {}), source.EMPTY, gr.update(value=None, visible=False)),
+            None,
+            [chatbot, panel, source_view, source_download],
+            api_visibility="private",
+        )
         source_open.click(h.show_source, [source_request], [source_view], js=source.REQUEST_SCRIPT, api_visibility="private").then(
             None, None, None, js=source.SCROLL_SCRIPT
         )
+        source_open.click(h.original_download, [source_request], [source_download], js=source.REQUEST_SCRIPT, api_visibility="private")
         upload_button.click(h.upload, [files], [status, table, choice], api_visibility="private")
         remove_button.click(h.ask_to_remove, [choice], [status, confirm_row, confirm_text, pending], api_visibility="private")
         confirm_button.click(h.remove, [pending], [status, table, choice, confirm_row, pending], api_visibility="private")

@@ -36,6 +36,8 @@ class PageImage:
     height: int
     boxes: tuple[Box, ...]  # one per highlighted character (PDFium's loose character boxes)
     char_indices: tuple[int, ...]  # those characters' indices in PDFium's text page
+    pixel_boxes: tuple[Box, ...] = ()  # the same boxes in the image's pixels: left, top, right, bottom (origin top left)
+    has_text: bool = True  # False: the page has no text layer (a scan), so nothing can be highlighted
 
 
 def _open(pdf_bytes: bytes) -> Any:
@@ -116,9 +118,12 @@ def pdf_page_png(
         scale = min(min(dpi, MAX_DPI) / 72, math.sqrt(max_pixels / max(1.0, width_pt * height_pt)))
         indices: list[int] = []
         boxes: list[Box] = []
+        has_text = True
         if boxes_for is not None:
             textpage = page.get_textpage()
-            indices = match_quote(page_chars(textpage), page_text, *boxes_for)
+            chars = page_chars(textpage)
+            has_text = any(not ch.isspace() and ch not in "\x00\ufffe\uffff" for ch in chars)
+            indices = match_quote(chars, page_text, *boxes_for)
             boxes = [tuple(textpage.get_charbox(i, loose=True)) for i in indices]
         image = page.render(scale=scale).to_pil().convert("RGBA")
     finally:
@@ -129,7 +134,10 @@ def pdf_page_png(
         draw.rectangle(((left - crop_left) * scale, (crop_top - top) * scale, (right - crop_left) * scale, (crop_top - bottom) * scale), fill=HIGHLIGHT)
     out = io.BytesIO()
     Image.alpha_composite(image, overlay).convert("RGB").save(out, format="PNG", optimize=True)
-    return PageImage(out.getvalue(), page_number, scale, image.width, image.height, tuple(boxes), tuple(indices))
+    pixels = tuple(
+        ((left - crop_left) * scale, (crop_top - top) * scale, (right - crop_left) * scale, (crop_top - bottom) * scale) for left, bottom, right, top in boxes
+    )
+    return PageImage(out.getvalue(), page_number, scale, image.width, image.height, tuple(boxes), tuple(indices), pixels, has_text)
 
 
 def require_pdf(data: bytes, doc_id: str) -> None:
