@@ -41,16 +41,21 @@ def make_pdf(pages: list[list[str]]) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture
-def kb(tmp_path, fake_embedder):
+def build_kb(tmp_path: Path, embedder, settings: Settings) -> Settings:
+    """note.txt and the two-page policy.pdf under tmp_path/docs, indexed into `settings`' store."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "note.txt").write_text(NOTE, encoding="utf-8")
     pages = [["稳岗返还政策问答", "第一页只有目录：申请条件、办理时限。"], ["二、办理时限", "企业可在三十日内申请稳岗返还。", SENTENCE, "逾期不予受理。"]]
     (docs / "policy.pdf").write_bytes(make_pdf(pages))
-    settings = replace(Settings.from_env(), index_dir=tmp_path / "index", store="files")
-    report = build_index([docs], settings, fake_embedder)
+    report = build_index([docs], settings, embedder)
     assert report.ok, report.summary()
+    return settings
+
+
+@pytest.fixture
+def kb(tmp_path, fake_embedder):
+    settings = build_kb(tmp_path, fake_embedder, replace(Settings.from_env(), index_dir=tmp_path / "index", store="files"))
     with SourceLibrary.open(settings) as library:
         yield library
 
@@ -147,6 +152,28 @@ def test_a_changed_or_missing_original_is_unavailable(kb, tmp_path):
     (tmp_path / "docs" / "policy.pdf").unlink()
     with pytest.raises(OriginalUnavailableError, match="not where the index recorded"):
         kb.original("policy.pdf")
+
+
+def test_the_source_view_works_on_milvus_too(tmp_path, fake_embedder):
+    """RAG_STORE=milvus (milvus-lite): the same excerpt, highlighted page and refusals as the files store."""
+    pytest.importorskip("pymilvus")
+    from rag.source_view.cache import PageCache
+    from rag.store.milvus import release_clients
+
+    base = replace(Settings.from_env(), index_dir=tmp_path / "index")
+    settings = build_kb(tmp_path, fake_embedder, replace(base, store="milvus", milvus_uri=str(tmp_path / "milvus.db")))
+    try:
+        assert (tmp_path / "milvus.db").exists() and not list((tmp_path / "index").glob("gen-*"))  # the data is in Milvus
+        with SourceLibrary.open(settings) as library:
+            assert library.settings.store == "milvus"
+            library.cache = PageCache()  # rendered here, not taken from the files-store tests' shared cache
+            test_excerpt_holds_the_quote_at_its_offsets(library)
+            test_excerpt_of_a_pdf_names_its_page(library)
+            test_pdf_page_highlights_exactly_the_quoted_characters(library)
+            for doc_id in ("../index/manifest.json", "/etc/passwd", "uploads/../../x.pdf", "a\\..\\b", "nope.txt", "", "./note.txt"):
+                test_unknown_and_traversing_ids_are_refused(library, doc_id)
+    finally:
+        release_clients()
 
 
 def test_excerpt_function_alone():
