@@ -36,6 +36,7 @@ def main() -> int:
 
     from rag.config import Settings
     from rag.embedding.build import ensure_built
+    from rag.evaluation.datasets import is_impossible
     from rag.evaluation.metrics import best_over, char_f1, exact_match
     from rag.read.model.reader import ReaderSettings, open_model_reader
     from rag.types import Chunk, Document, Passage
@@ -47,7 +48,7 @@ def main() -> int:
         paragraphs = paragraphs[int(lo or 0) : int(hi)]
     for paragraph in paragraphs:
         for qa in paragraph["qas"]:
-            if str(qa.get("is_impossible", "false")).lower() == "true":
+            if is_impossible(qa):
                 continue  # SQuAD 2.0 / CAIL: unanswerable (CAIL's strings "true"/"false")
             answers = tuple(a["text"] for a in qa.get("answers", ()) if a["text"].strip() and a.get("answer_start", 0) >= 0)
             if answers:  # CAIL's YES/NO questions (answer_start -1) have no span

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from support.pdf_boxes import assert_boxes_match, expected_pixel_boxes
 
 from rag.config import Settings
 from rag.indexing.build import build_index
@@ -357,8 +358,6 @@ def test_page_image_carries_its_highlight_boxes_in_pixels(kb, tmp_path):
     import re
     from html import unescape
 
-    import pypdfium2
-
     from rag.serve.source import source_view_html
 
     pdf = kb.document("policy.pdf").text
@@ -367,19 +366,8 @@ def test_page_image_carries_its_highlight_boxes_in_pixels(kb, tmp_path):
     found = re.search(r'<img class="page-image"[^>]* width="(\d+)"[^>]* data-boxes="([^"]*)"', shown)
     assert found is not None
     boxes = json.loads(unescape(found.group(2)))
-    document = pypdfium2.PdfDocument((tmp_path / "docs" / "policy.pdf").read_bytes())
-    page = document[1]
-    width_pt, height_pt = page.get_size()
-    scale = int(found.group(1)) / width_pt
-    textpage = page.get_textpage()
-    at, count = textpage.search(SENTENCE).get_next()
-    expected = []
-    for i in range(at, at + count):
-        left, bottom, right, top = textpage.get_charbox(i, loose=True)
-        expected.append([left * scale, (height_pt - top) * scale, right * scale, (height_pt - bottom) * scale])
-    document.close()
-    assert len(boxes) == len(expected) == len(SENTENCE)
-    assert all(abs(a - b) <= 1 for got, want in zip(boxes, expected, strict=True) for a, b in zip(got, want, strict=True)), (boxes, expected)
+    expected = expected_pixel_boxes((tmp_path / "docs" / "policy.pdf").read_bytes(), 1, SENTENCE, int(found.group(1)))
+    assert_boxes_match(boxes, expected, SENTENCE)
 
 
 def make_scan_pdf() -> bytes:

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support.pdf_boxes import assert_boxes_match, expected_pixel_boxes
 
 from conftest import FOUR_POLICIES, ROOT, SEED_FILE, SEED_QUESTION
 
@@ -278,23 +279,9 @@ def check_highlight_boxes(image, pdf_bytes: bytes, sentence: str) -> None:
     scaled to the image as shown, within 1 px."""
     import json
 
-    import pypdfium2
-
     natural_width, raw = image.evaluate("img => [img.naturalWidth, img.dataset.boxes]")
     boxes = json.loads(raw)
-    document = pypdfium2.PdfDocument(pdf_bytes)
-    pdf_page = document[1]
-    width_pt, height_pt = pdf_page.get_size()
-    scale = natural_width / width_pt
-    textpage = pdf_page.get_textpage()
-    at, count = textpage.search(sentence).get_next()
-    expected = []
-    for i in range(at, at + count):
-        left, bottom, right, top = textpage.get_charbox(i, loose=True)
-        expected.append([left * scale, (height_pt - top) * scale, right * scale, (height_pt - bottom) * scale])
-    document.close()
-    assert len(boxes) == len(expected) == len(sentence), (boxes, expected)
-    assert all(abs(a - b) <= 1 for got, want in zip(boxes, expected, strict=True) for a, b in zip(got, want, strict=True)), (boxes, expected)
+    assert_boxes_match(boxes, expected_pixel_boxes(pdf_bytes, 1, sentence, natural_width), sentence)
 
 
 def test_citation_opens_the_source_view(app_url, browser, tmp_path):

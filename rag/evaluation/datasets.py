@@ -57,7 +57,8 @@ def law_key(title: str) -> str:
     return title.replace("中华人民共和国", "").strip()
 
 
-def _impossible(qa: dict) -> bool:
+def is_impossible(qa: dict) -> bool:
+    """SQuAD 2.0's label: a bool, or CAIL 2019's strings "true" / "false"."""
     value = qa.get("is_impossible", False)
     return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
 
@@ -83,7 +84,7 @@ def load_squad(path: Path, workdir: Path, limit: int | None, cases: tuple[int, i
                 target.write_text(f"# {title}\n\n{para['context']}" if title else para["context"], encoding="utf-8")
             for k, qa in enumerate(para["qas"]):
                 qid = str(qa.get("id", f"{a}-{p}-{k}"))
-                if _impossible(qa):  # SQuAD 2.0: its own passage nearly, but does not, answer it
+                if is_impossible(qa):  # SQuAD 2.0: its own passage nearly, but does not, answer it
                     questions.append(EvalQuestion(qid, qa["question"], answerable=False))
                     continue
                 answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"] if x.get("answer_start", 0) >= 0))

@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.read.model.windows import Window, WindowMaker
+from rag.read.model.windows import Encoded, Window, WindowMaker
 
 NEGATIVE_RATE = 0.4  # negatives per question
 
@@ -66,10 +66,6 @@ def simplified(example: Example, convert) -> Example | None:
     return Example(example.qid, example.article, context, convert(example.question), answer, hits[0])
 
 
-def _bigrams(text: str) -> set[str]:
-    return {text[i : i + 2] for i in range(len(text) - 1)}
-
-
 def build_windows(examples: list[Example], maker: WindowMaker, seed: int, progress=None) -> list[TrainingWindow]:
     rng = random.Random(seed)
     contexts = sorted({e.context for e in examples})
@@ -82,7 +78,7 @@ def build_windows(examples: list[Example], maker: WindowMaker, seed: int, progre
             by_article[e.article].append(e.context)
     bigram_index: dict[str, list[int]] = {}
     for i, c in enumerate(contexts):
-        for g in _bigrams(c):
+        for g in bigrams(c):
             bigram_index.setdefault(g, []).append(i)
 
     out: list[TrainingWindow] = []
@@ -92,21 +88,36 @@ def build_windows(examples: list[Example], maker: WindowMaker, seed: int, progre
         doc = encoded_contexts[e.context]
         qids = maker.question_ids(q)
         room = maker.doc_room(qids)
-        a_end = e.answer_start + len(e.answer)
-        first = next((i for i, (s, t) in enumerate(doc.offsets) if t > e.answer_start), None)
-        last = next((i for i in range(len(doc.offsets) - 1, -1, -1) if doc.offsets[i][0] < a_end), None)
-        if first is None or last is None or last < first or last - first + 1 > room:
+        positive = positive_window(doc, e.answer_start, len(e.answer), qids, room, maker, rng)
+        if positive is None:
             continue
-        lo, hi = max(0, last + 1 - room), min(first, max(0, len(doc.ids) - room))
-        start = rng.randint(lo, hi) if hi >= lo else 0
-        w = maker.window(qids, doc, start, min(start + room, len(doc.ids)))
-        out.append(TrainingWindow(w, w.doc_offset + first - start, w.doc_offset + last - start))
+        out.append(positive)
         if rng.random() >= NEGATIVE_RATE:
             continue
         negative = _negative(e, doc, qids, room, maker, rng, by_article, contexts, encoded_contexts, bigram_index)
         if negative is not None:
             out.append(TrainingWindow(negative, 0, 0))
     return out
+
+
+def positive_window(
+    doc: Encoded, answer_start: int, answer_len: int, qids: tuple[int, ...], room: int, maker: WindowMaker, rng: random.Random
+) -> TrainingWindow | None:
+    """The window holding the answer, placed at random where the passage is longer than a window;
+    None when the answer does not fit one (or its offsets are lost)."""
+    a_end = answer_start + answer_len
+    first = next((i for i, (s, t) in enumerate(doc.offsets) if t > answer_start), None)
+    last = next((i for i in range(len(doc.offsets) - 1, -1, -1) if doc.offsets[i][0] < a_end), None)
+    if first is None or last is None or last < first or last - first + 1 > room:
+        return None
+    lo, hi = max(0, last + 1 - room), min(first, max(0, len(doc.ids) - room))
+    start = rng.randint(lo, hi) if hi >= lo else 0
+    w = maker.window(qids, doc, start, min(start + room, len(doc.ids)))
+    return TrainingWindow(w, w.doc_offset + first - start, w.doc_offset + last - start)
+
+
+def bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
 def _negative(e, doc, qids, room, maker, rng, by_article, contexts, encoded_contexts, bigram_index) -> Window | None:
@@ -129,7 +140,7 @@ def _negative(e, doc, qids, room, maker, rng, by_article, contexts, encoded_cont
         other = rng.choice(others)
     else:
         votes: dict[int, int] = {}
-        for g in _bigrams(e.question):
+        for g in bigrams(e.question):
             postings = bigram_index.get(g, ())
             if len(postings) > 200:  # too common to tell passages apart
                 continue

@@ -24,8 +24,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.read.model.windows import Encoded, Window, WindowMaker
-from rag.train.data import Example, TrainingWindow, read_squad
+from rag.evaluation.datasets import is_impossible
+from rag.read.model.windows import Window, WindowMaker
+from rag.train.data import Example, TrainingWindow, bigrams, positive_window, read_squad
 
 CAIL_REPORT_CASES = 150  # the first 150 cases of CAIL test: reported, never trained or calibrated on
 CAIL_CALIBRATION_CASES = (150, 300)  # the next 150: calibration only
@@ -68,7 +69,7 @@ def cail_questions(cases: list[dict], source: str) -> list[Question]:
     for case in cases:
         context = case["context"]
         for qa in case["qas"]:
-            if str(qa.get("is_impossible", "false")).lower() == "true":
+            if is_impossible(qa):
                 out.append(Question(qa["id"], source, context, qa["question"], None, -1))
                 continue
             answer = qa["answers"][0] if qa.get("answers") else None
@@ -98,10 +99,6 @@ def cail_split(data_dir: Path) -> dict[str, list[dict]]:
     return {"train": train, "calibration": test[lo:hi], "report": report}
 
 
-def _bigrams(text: str) -> set[str]:
-    return {text[i : i + 2] for i in range(len(text) - 1)}
-
-
 class _Lexical:
     """Our lexical retriever over the training contexts: which documents a question finds, and how
     much of its IDF-weighted bigrams a stretch of text holds."""
@@ -124,9 +121,9 @@ class _Lexical:
         return [int(i) for i in sorted(best, key=lambda i: -scores[i]) if scores[i] > 0]
 
     def overlap(self, question: str, text: str) -> float:
-        grams = _bigrams(text)
+        grams = bigrams(text)
         total = 0.0
-        for g in _bigrams(question):
+        for g in bigrams(question):
             if g in grams:
                 if g not in self._idf:
                     self._idf[g] = self.bm25.idf(g)
@@ -148,7 +145,7 @@ def build_groups(questions: list[Question], maker: WindowMaker, seed: int, size:
         qids = maker.question_ids(enc)
         room = maker.doc_room(qids)
         doc = encoded[q.context]
-        positive = _positive(q, doc, qids, room, maker, rng) if q.answer is not None else None
+        positive = positive_window(doc, q.answer_start, len(q.answer), qids, room, maker, rng) if q.answer is not None else None
         if q.answer is not None and positive is None:
             continue  # the answer does not fit a window (or its offsets are lost): skipped
         candidates: list[tuple[float, float, Window]] = []
@@ -177,20 +174,6 @@ def build_groups(questions: list[Question], maker: WindowMaker, seed: int, size:
         if windows:
             out.append(Group(q.qid, tuple(windows)))
     return out
-
-
-def _positive(q: Question, doc: Encoded, qids: tuple[int, ...], room: int, maker: WindowMaker, rng: random.Random) -> TrainingWindow | None:
-    """The window holding the answer, placed at random where the passage is longer than a window."""
-    assert q.answer is not None
-    a_end = q.answer_start + len(q.answer)
-    first = next((i for i, (s, t) in enumerate(doc.offsets) if t > q.answer_start), None)
-    last = next((i for i in range(len(doc.offsets) - 1, -1, -1) if doc.offsets[i][0] < a_end), None)
-    if first is None or last is None or last < first or last - first + 1 > room:
-        return None
-    lo, hi = max(0, last + 1 - room), min(first, max(0, len(doc.ids) - room))
-    start = rng.randint(lo, hi) if hi >= lo else 0
-    w = maker.window(qids, doc, start, min(start + room, len(doc.ids)))
-    return TrainingWindow(w, w.doc_offset + first - start, w.doc_offset + last - start)
 
 
 def training_questions(data_dir: Path, seed: int, limits: dict[str, int | None]) -> dict[str, list[Question]]:
