@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import RagError
+from rag.faq import FaqBook, FaqStore
 from rag.read import Reader, open_reader
 from rag.read.question import is_follow_up
 from rag.read.rules.extractor import AnswerExtractor, AnswerSettings, calibrated_min_confidence
@@ -76,6 +77,8 @@ class Assistant:
         self._failed: str | None = None
         self._pointer_failed = False  # the CURRENT file could not be read (logged once)
         self.reader_status = ""  # why the trained reader is not in use, if it is not ("" when it is, or rules were asked for)
+        # the knowledge base's curated question–answer pairs, consulted before extraction (docs/faq.md)
+        self.faq = FaqBook(FaqStore.of(settings), self.embedder)
         self._load()
 
     @classmethod
@@ -178,6 +181,10 @@ class Assistant:
         if previous and is_follow_up(text):
             context = clean_question(previous, self.settings.max_query_chars)[0]
         query = f"{context} {text}" if context else text
+        # a question close enough to an FAQ entry's gets the entry's answer (a follow-up is read in context, never by the FAQ)
+        faq = None if context else self.faq.answer(text)
+        if faq is not None:
+            return replace(faq, notice=notice) if notice else faq
         passages, dense_z = snapshot.retriever.search_with_stats(query, k=self.settings.retrieval.top_k)
         answer = snapshot.reader.answer(text, passages, context_question=context, dense_z=dense_z)
         if notice:

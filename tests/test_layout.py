@@ -24,13 +24,16 @@ LAYERS: list[tuple[str, ...]] = [
     ("rag.ingest", "rag.embedding"),
     ("rag.store",),
     ("rag.retrieve", "rag.indexing"),
+    ("rag.bases",),  # several knowledge bases: which exist, their folders and settings (issue 36)
     ("rag.source_view",),  # see the source: excerpts and highlighted PDF pages of what the index holds
     ("rag.read",),  # base (the Reader protocol), question analysis, compose: what both readers share
     ("rag.read.rules", "rag.read.model"),
     ("rag.read$",),  # open_reader: the factory that picks one
+    ("rag.faq",),  # curated question–answer pairs, consulted before reading (issue 36)
     ("rag.assistant",),
     ("rag.evaluation",),
     ("rag.train",),  # training and calibration sit above answering and evaluation
+    ("rag.usage",),  # the question log, and calibration of a knowledge base from its judged questions
     ("rag.serve",),
     ("rag.cli",),
     ("rag$", "rag.__main__"),

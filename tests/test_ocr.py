@@ -195,13 +195,19 @@ def test_a_page_that_fails_is_reported_and_the_rest_kept(caplog):
     with caplog.at_level(logging.INFO, logger="rag.ocr"):
         got = pages_text(pages, 3, Limits(), engine=engine)
     assert len(got.page_starts) == 3 and got.text.count("扫描件第一行") == 2
-    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
-        "OCR page 1/3",
-        "OCR page 2/3 failed",
-        "OCR page 3/3",
-        "1 of 3 pages not recognised, the rest indexed",
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["OCR page 1/3", "OCR page 2/3 failed", "OCR page 3/3"]
+    assert got.warnings == ("1 of 3 pages not recognised, the rest indexed: 第 2 页无法识别 / page 2 failed (RuntimeError: engine crashed)",)
+
+
+def test_the_warning_of_a_page_that_failed_names_the_file(caplog, monkeypatch):
+    engine = FakeEngine(fail_on=(1,))
+    monkeypatch.setattr(ocr_pages, "open_engine", lambda: engine)
+    with caplog.at_level(logging.WARNING, logger="rag.ingest"):
+        doc = document_from_bytes(image_pdf([blank_scan(), blank_scan()]), "扫描/two-pages.pdf", suffix=".pdf")
+    assert "扫描件第一行" in doc.text and len(doc.page_starts) == 2  # page 2 kept
+    assert [r.getMessage() for r in caplog.records if r.name == "rag.ingest"] == [
+        "扫描/two-pages.pdf: 1 of 2 pages not recognised, the rest indexed: 第 1 页无法识别 / page 1 failed (RuntimeError: engine crashed)"
     ]
-    assert "page 2 failed (RuntimeError: engine crashed)" in caplog.records[-1].getMessage()
 
 
 def test_without_an_ocr_engine_a_scan_is_refused_in_one_line(monkeypatch):

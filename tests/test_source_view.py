@@ -344,7 +344,8 @@ def test_original_download_serves_the_indexed_bytes_under_the_documents_name(kb,
         assert offered(request) is None, request
     assert download_name("a/b/通知<1>.pdf") == "通知_1_.pdf" and download_name("..") == "original" and download_name(".env") == "env"
     assert download_name("x/\x00evil\r\n.txt") == "_evil__.txt"
-    handler = Handlers(SimpleNamespace(settings=kb.settings), None)  # type: ignore[arg-type]
+    assistant = SimpleNamespace(settings=kb.settings, store=kb.store, data=kb.snapshot, refresh=lambda: False)  # what the source view asks of it
+    handler = Handlers(assistant, None)  # type: ignore[arg-type]
     update = handler.original_download("policy.pdf|0|5|1")
     assert update["visible"] is True and Path(update["value"]).read_bytes() == original and Path(update["value"]).name == "policy.pdf"
     assert handler.original_download("../../etc/passwd|0|5|1")["visible"] is False

@@ -143,13 +143,17 @@ def _link_files(files: list[Path], root: Path, target: Path) -> None:
             dest.symlink_to(f.resolve())
 
 
+def jsonl_question(qid: str, r: dict) -> EvalQuestion:
+    """One row of a JSONL set (other keys, such as an exported log's `label`, are ignored)."""
+    return EvalQuestion(qid, r["question"], tuple(r.get("answers", [])), tuple(r.get("docs", [])), (), bool(r.get("answerable", True)))
+
+
 def load_jsonl(path: Path, corpus: Path, limit: int | None) -> EvalSet:
     questions = []
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
         if not line.strip():
             continue
-        r = json.loads(line)
-        questions.append(EvalQuestion(str(i), r["question"], tuple(r.get("answers", [])), tuple(r.get("docs", [])), (), bool(r.get("answerable", True))))
+        questions.append(jsonl_question(str(i), json.loads(line)))
     return EvalSet(path.stem, corpus, tuple(questions[:limit] if limit else questions), "jsonl")
 
 

@@ -66,20 +66,26 @@ def balanced_threshold(records: list[RefusalRecord]) -> dict[str, float] | None:
     if not answerable or not unanswerable or not scores:
         return None
 
-    def counts(t: float) -> tuple[int, int]:
-        return sum(r.refused_at(t) for r in unanswerable), sum(r.refused_at(t) for r in answerable)
+    def refused_below(group: list[RefusalRecord], thresholds: np.ndarray) -> np.ndarray:
+        """How many of `group` each threshold refuses (`refused_at`, for all thresholds at once:
+        calibration from a log bootstraps this hundreds of times)."""
+        always = sum(r.always_refused for r in group)
+        confidences = np.sort([r.confidence for r in group if not r.always_refused])
+        return always + np.searchsorted(confidences, thresholds, side="left")
 
-    edges = [scores[0] - 0.01, *scores, scores[-1] + 0.01]
-    best: tuple[int, float, float] | None = None  # (balance in whole counts, width, threshold)
-    for lo, hi in zip(edges, edges[1:]):
-        refused, false = counts((lo + hi) / 2)
-        # refused/|unanswerable| - false/|answerable|, compared exactly: floats would break ties by rounding
-        balance = refused * len(answerable) - false * len(unanswerable)
-        if best is None or (balance, hi - lo) > best[:2]:
-            best = (balance, hi - lo, (lo + hi) / 2)
-    assert best is not None
-    refused, false = counts(best[2])
-    return {"threshold": best[2], "refusal_recall": refused / len(unanswerable), "false_refusal": false / len(answerable)}
+    edges = np.array([scores[0] - 0.01, *scores, scores[-1] + 0.01])
+    lows, highs = edges[:-1], edges[1:]
+    mids = (lows + highs) / 2
+    refused, false = refused_below(unanswerable, mids), refused_below(answerable, mids)
+    # refused/|unanswerable| - false/|answerable|, compared exactly: floats would break ties by rounding
+    balance = refused * len(answerable) - false * len(unanswerable)
+    # the best balance, then the widest interval, then the first (lowest) such interval
+    best = int(np.lexsort((np.arange(len(mids)), -(highs - lows), -balance))[0])
+    return {
+        "threshold": float(mids[best]),
+        "refusal_recall": int(refused[best]) / len(unanswerable),
+        "false_refusal": int(false[best]) / len(answerable),
+    }
 
 
 def _hit_and_f1(answer, references: tuple[str, ...]) -> tuple[bool, float]:
@@ -98,9 +104,10 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 class Evaluation:
-    def __init__(self, evalset: EvalSet, assistant, with_baselines: bool = True, with_readers: bool = True) -> None:
+    def __init__(self, evalset: EvalSet, assistant, with_baselines: bool = True, with_readers: bool = True, only_readers: tuple[str, ...] = ()) -> None:
         self.set = evalset
         self.with_readers = with_readers
+        self.only_readers = only_readers  # () : the reader in use and the other one; else these alone
         self.assistant = assistant
         data = assistant.data
         self.chunks = data.chunks
@@ -126,11 +133,11 @@ class Evaluation:
             assistant = self.assistant
             readers: dict[str, Any] = {assistant.reader.name: assistant.reader}
             readers.setdefault(assistant.rule_reader.name, assistant.rule_reader)
-            if "model" not in readers:
+            if "model" not in readers and (not self.only_readers or "model" in self.only_readers):
                 model, _ = open_reader(replace(assistant.settings, reader="model"), assistant.documents, assistant.rule_reader)
                 if model.name == "model":
                     readers["model"] = model
-            self._readers = readers
+            self._readers = {name: r for name, r in readers.items() if not self.only_readers or name in self.only_readers}
         return self._readers
 
     def run(self) -> dict:
@@ -238,7 +245,7 @@ class Evaluation:
         predicted = answer_text_for_scoring(answer.span, answer.text)
         hit, f1 = _hit_and_f1(answer, q.answers)
         if record_misses and not hit:
-            self.misses.append((q.question, q.answers[0], answer.text[:120]))
+            self.misses.append((q.question, (q.answers or ("",))[0], answer.text[:120]))  # a JSONL row may name no answer
         elif record_misses and f1 < 0.5:
             self.weak_spans.append((q.question, q.answers[0], predicted))
         scores.hit += int(hit)
@@ -251,22 +258,30 @@ class Evaluation:
     def sweep(self, weights: list[float], rrf_ks: tuple[int, ...] = (10, 60)) -> dict[str, dict[str, float]]:
         """Recall/MRR of min-max score fusion and of weighted RRF (several constants) for other
         dense weights, from the stored candidate lists."""
-        retriever = self.assistant.retriever
-        r = self.rankings
         configs = [("minmax", w, 0) for w in weights] + [("rrf", w, k) for k in rrf_ks for w in weights]
         out = {}
         for mode, w, rrf_k in configs:
             scores = RetrievalScores()
-            for n, q in enumerate(self.set.questions):
-                if not q.answerable:
-                    continue
-                if mode == "rrf":
-                    fused = weighted_rrf([(r.dense[n], w), (r.char[n], 1 - w)], rrf_k, retriever.settings.candidates + 1)
-                else:
-                    fused = minmax_fusion(r.union[n], [(r.union_dense[n], r.dense_scores[n], w), (r.union_char[n], r.char_scores[n], 1 - w)])
-                order = sorted(fused, key=lambda i: -fused[i])[:DEPTH]
-                scores.add(self._ranks(q, order))
+            for ranks in self.fused_ranks(w, mode, rrf_k):
+                scores.add(ranks)
             out[f"{mode} w={w}" + (f" k={rrf_k}" if mode == "rrf" else "")] = scores.summary()
+        return out
+
+    def fused_ranks(self, w: float, mode: str = "minmax", rrf_k: int = 60) -> list[list[int]]:
+        """For each answerable question of the last run, the 1-based ranks of its relevant passages
+        had the dense weight been `w` (from the stored candidate lists: nothing is searched again)."""
+        retriever = self.assistant.retriever
+        r = self.rankings
+        out = []
+        for n, q in enumerate(self.set.questions):
+            if not q.answerable:
+                continue
+            if mode == "rrf":
+                fused = weighted_rrf([(r.dense[n], w), (r.char[n], 1 - w)], rrf_k, retriever.settings.candidates + 1)
+            else:
+                fused = minmax_fusion(r.union[n], [(r.union_dense[n], r.dense_scores[n], w), (r.union_char[n], r.char_scores[n], 1 - w)])
+            order = sorted(fused, key=lambda i: -fused[i])[:DEPTH]
+            out.append(self._ranks(q, order))
         return out
 
     def balanced_threshold(self, reader: str | None = None) -> dict[str, float] | None:

@@ -6,6 +6,7 @@ Text is kept as decoded (only a BOM is dropped) so every offset refers to what i
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,9 @@ from rag.errors import DocumentError
 from rag.ingest.encoding import decode_bytes
 from rag.ingest.formats import SUPPORTED_SUFFIXES, extract, unsupported_type
 from rag.ingest.govdoc import analyse
-from rag.types import Document
+from rag.types import Document, LineBoxes
+
+log = logging.getLogger("rag.ingest")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ def document_from_bytes(data: bytes, doc_id: str, suffix: str = ".txt", limits: 
     if not data.strip():
         raise DocumentError("空文件（没有文字） / empty file (no text)")
     extracted = extract(data, suffix, decode_bytes, limits)
+    for warning in extracted.warnings:  # the reader does not know the file's name; the log needs it
+        log.warning("%s: %s", doc_id, warning)
     text = extracted.text
     if not text.strip():
         raise DocumentError("空文件（没有文字） / empty file (no text)")
@@ -64,6 +69,7 @@ def document_from_bytes(data: bytes, doc_id: str, suffix: str = ".txt", limits: 
         metadata=structure.metadata,
         body_spans=body_spans,
         page_starts=extracted.page_starts,
+        line_boxes=LineBoxes.of(extracted.line_boxes),
     )
 
 

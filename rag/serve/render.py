@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
+from rag.faq import FAQ_KIND, faq_id
 from rag.ingest.govdoc import SHOWN_FIELDS
 from rag.serve.source import open_button
-from rag.types import Answer, AnswerSentence, Chunk, Document
+from rag.types import Answer, AnswerSentence, Chunk, Citation, Document
 
 
 def escape_chat(text: str) -> str:
@@ -41,6 +42,9 @@ def chat_text(answer: Answer) -> str:
         lines.append("")
         lines.append("来源：")
         for c in answer.citations:
+            if c.kind == FAQ_KIND:  # the operator's curated answer (rag/faq), marked as such
+                lines.append(escape_chat(faq_source_line(c)))
+                continue
             lines.append(escape_chat(f"[{c.number}] {c.title}" + (f" · {c.heading}" if c.heading else "")))
     return "<br>".join(lines)
 
@@ -68,6 +72,19 @@ def _meta_html(doc: Document) -> str:
     return '<div class="meta">' + " · ".join(f"{escape(k)}：{escape(v)}" for k, v in items) + "</div>"
 
 
+def faq_source_line(c: Citation) -> str:
+    """`[1] 常见问题 FAQ #3：身份证丢失了如何补办？ · 来源：公安局 · 文号：…`"""
+    return f"[{c.number}] 常见问题 FAQ #{faq_id(c)}：{c.title}" + "".join(f" · {k}：{v}" for k, v in c.metadata)
+
+
+def _faq_card(c: Citation) -> str:
+    meta = "".join(f'<div class="meta">{escape(k)}：{escape(v)}</div>' for k, v in c.metadata)
+    return (
+        f'<div class="citation faq"><div class="title">[{c.number}] 常见问题 FAQ #{faq_id(c)}</div>'
+        f'<div class="heading">{escape(c.title)}</div>{meta}<blockquote class="passage">{escape(c.quote)}</blockquote></div>'
+    )
+
+
 def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str:
     if answer is None:
         return '<div class="citations empty">提问后，这里显示答案引用的原文段落。</div>'
@@ -78,6 +95,8 @@ def citations_html(answer: Answer | None, documents: dict[str, Document]) -> str
     else:
         sentences = {x.citation: x for x in answer.sentences}
         cards = [(c.number, c.passage.chunk, c.start, c.end, sentences.get(c.number)) for c in answer.citations]
+    if not answer.refused:
+        parts.extend(_faq_card(c) for c in answer.citations if c.kind == FAQ_KIND)
     for number, chunk, q_start, q_end, sentence in cards:
         doc = documents.get(chunk.doc_id)
         if doc is None:
@@ -130,6 +149,7 @@ def citation_json(c) -> dict:
         "end": c.end,
         "metadata": dict(c.metadata),
         "page": c.page,
+        "kind": c.kind,  # "document", or "faq": an FAQ entry (doc "faq#<id>", title its question, quote its answer)
     }
 
 

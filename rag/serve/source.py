@@ -3,9 +3,9 @@
 The citation card carries `doc id|start|end` and the answer's bold span (escaped, in data
 attributes); a small script puts it into a hidden textbox, whose event calls `source_view_html`.
 The view is the document's text around the quote (HTML-escaped, the quote in `<mark>`, the
-answer's span in it in `<strong>`), its title, section and metadata, and for PDFs the page rendered
-with the quoted characters highlighted, inline as a data: URI, with links to the neighbouring
-pages. `source_json` is the same for the API's `/source`. A refusal (unknown document, offsets
+answer's span in it in `<strong>`), its title, section and metadata, and for PDFs and image files
+the page rendered with the quote highlighted (a scan: the quoted part of each recognised line),
+inline as a data: URI, with links to the neighbouring pages. `source_json` is the same for the API's `/source`. A refusal (unknown document, offsets
 outside it, original moved or changed) is one polite line, never a traceback.
 """
 
@@ -14,8 +14,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
+import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
@@ -45,7 +48,7 @@ element.addEventListener('click', (event) => {
   open.click();
 });
 """
-REQUEST_SCRIPT = "(request) => [window.ragSourceRequest || '']"
+REQUEST_SCRIPT = "(request, ...rest) => [window.ragSourceRequest || '', ...rest]"  # rest: the event's other inputs (the knowledge base)
 
 # After the view is filled: bring the highlighted quote into the middle of its scroll box.
 SCROLL_SCRIPT = """
@@ -147,19 +150,22 @@ def page_links(wanted: Request, page: int, quote_page: int, pages: int) -> str:
 
 SCAN_NOTE = '<div class="highlight-note">这一页是扫描件，没有文字层，无法在图上标出引文位置（引文见上方文字）。</div>'
 NOT_FOUND_NOTE = '<div class="highlight-note">未能在页面上找到引文的字符，图上没有标出（引文见上方文字）。</div>'
+OCR_NOTE = '<div class="highlight-note">扫描件：按识别出的文字行标出引文，行内位置按字数比例估计。</div>'
 
 
 def highlight_note(page: PageImage) -> str:
-    """One line when the quote's page shows no highlight: a scan (no text layer), or the quote's
-    characters not found in it; "" when the highlight is drawn."""
-    if page.boxes:
-        return ""
-    return SCAN_NOTE if not page.has_text else NOT_FOUND_NOTE
+    """One line about the quote's page: on a scan, that the highlight follows the recognised lines
+    (or that it cannot be drawn, for a scan indexed before its lines' boxes were kept); the quote's
+    characters not found on the page; "" when a text layer's characters are highlighted."""
+    if page.pixel_boxes:
+        return OCR_NOTE if page.ocr else ""
+    return SCAN_NOTE if not page.has_text and not page.ocr else NOT_FOUND_NOTE
 
 
 def page_image_html(page: PageImage) -> str:
-    """The page as an inline PNG; `data-boxes`: the highlighted characters' boxes in the image's
-    pixels ([left, top, right, bottom], origin top left), `data-scale`: pixels per PDF point."""
+    """The page as an inline PNG; `data-boxes`: the highlighted boxes in the image's pixels ([left,
+    top, right, bottom], origin top left: one per character from a text layer, one per line part on
+    a scan), `data-scale`: pixels per PDF point (an image file: per pixel of the file)."""
     data = base64.b64encode(page.png).decode("ascii")
     boxes = json.dumps([[round(v, 2) for v in box] for box in page.pixel_boxes], separators=(",", ":"))
     return (
@@ -168,6 +174,8 @@ def page_image_html(page: PageImage) -> str:
     )
 
 
+ORIGINALS_MAX_AGE_S = 3600  # a download copy of an original is deleted an hour after it was last offered
+ORIGINALS_MAX_KEPT = 16  # and at most this many are kept (the one offered now among them)
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
 
@@ -196,12 +204,32 @@ def original_file(open_library: Callable[[], SourceLibrary], request: str, folde
     except Exception:
         log.exception("original download failed for %r", request)
         return None
-    where = (folder or Path(tempfile.gettempdir()) / "rag-originals") / re.sub(r"[^0-9A-Za-z]", "", digest)[:32]
+    root = folder or Path(tempfile.gettempdir()) / "rag-originals"
+    where = root / re.sub(r"[^0-9A-Za-z]", "", digest)[:32]
     where.mkdir(parents=True, exist_ok=True)
+    os.utime(where)  # offered now: the last to go
     path = where / download_name(wanted.doc_id)
     if not path.is_file() or path.read_bytes() != data:
         path.write_bytes(data)
+    prune_originals(root, keep=where)
     return path
+
+
+def prune_originals(root: Path, keep: Path, max_age_s: float = ORIGINALS_MAX_AGE_S, max_kept: int = ORIGINALS_MAX_KEPT) -> None:
+    """Delete the download copies under `root` offered more than `max_age_s` ago, and all but the
+    `max_kept` most recent (Gradio has copied a file it serves into its own cache by then), never
+    `keep`. A copy another request removes first, or cannot remove, is left alone."""
+    try:
+        folders = sorted((p for p in root.iterdir() if p.is_dir() and p != keep), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    now = time.time()
+    for rank, folder in enumerate(folders, 1):
+        try:
+            if rank >= max_kept or now - folder.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder)
+        except OSError:
+            continue
 
 
 def problem_html(message: str) -> str:
@@ -258,9 +286,10 @@ def source_view_html(open_library: Callable[[], SourceLibrary], request: str) ->
 
 def source_json(open_library: Callable[[], SourceLibrary], doc_id: str, start: int, end: int, page: int | None = None) -> dict:
     """The API's `/source`: for (document, start, end) the title, metadata, page, heading path, the
-    text around the quote with the quote's offsets inside it, and for PDFs the page as a PNG
-    (base64) with the quote highlighted (`page`: another page of the PDF, unhighlighted). A refusal
-    is `{"error": message}` with the other fields empty; `image_error` says why a PDF has no image."""
+    text around the quote with the quote's offsets inside it, and for PDFs and image files the page
+    as a PNG (base64) with the quote highlighted (`page`: another page, unhighlighted); `boxes`: the
+    highlight in the image's pixels, `ocr`: whether they are parts of recognised lines. A refusal
+    is `{"error": message}` with the other fields empty; `image_error` says why a page has no image."""
     reply: dict = {"doc": doc_id, "start": start, "end": end, "error": None}
     try:
         with open_library() as library:
@@ -283,7 +312,14 @@ def source_json(open_library: Callable[[], SourceLibrary], doc_id: str, start: i
             if shown.page is not None:
                 try:
                     image = library.page_image(doc_id, shown.start, shown.end) if page in (None, shown.page) else library.plain_page_image(doc_id, int(page))
-                    reply.update(png_base64=base64.b64encode(image.png).decode("ascii"), image_page=image.page, width=image.width, height=image.height)
+                    reply.update(
+                        png_base64=base64.b64encode(image.png).decode("ascii"),
+                        image_page=image.page,
+                        width=image.width,
+                        height=image.height,
+                        boxes=[[round(v, 2) for v in box] for box in image.pixel_boxes],
+                        ocr=image.ocr,
+                    )
                 except RagError as exc:
                     reply["image_error"] = str(exc)
     except RagError as exc:

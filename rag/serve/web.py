@@ -2,11 +2,13 @@
 
 Wires the library into a Gradio page: a chat answering from the index with numbered citations, the
 cited passages beside it (answer sentence highlighted), a source view that each citation's 查看原文
-opens (rag/serve/source.py), and a knowledge-base tab to upload, list and remove documents. Builds
-the index from seeds/ on first start. The answer function is also an API endpoint, `/ask`, for
-gradio_client, and so is the source view, `/source` (document, start, end → JSON). Environment:
-RAG_HOST, RAG_PORT, RAG_INDEX_DIR, RAG_USERNAME + RAG_PASSWORD (enables login), and the library's
-RAG_* settings.
+opens (rag/serve/source.py), and a knowledge-base tab to upload, list and remove documents; a
+selector at the top picks the knowledge base (rag/serve/bases.py, which also creates, renames and
+removes them). Builds the index from seeds/ on first start. The answer function is also an API
+endpoint, `/ask`, for gradio_client, and so is the source view, `/source` (document, start, end →
+JSON); both take an optional `kb` (the knowledge base's id or name). Environment: RAG_HOST,
+RAG_PORT, RAG_INDEX_DIR, RAG_USERNAME + RAG_PASSWORD (enables login), and the library's RAG_*
+settings.
 
 This module holds the page layout and the start-up; what the buttons do is in `handlers`, the
 flags and login checks both entry points share in `options`.
@@ -25,22 +27,27 @@ from typing import NoReturn
 import gradio as gr
 
 from rag.assistant import Assistant
+from rag.bases.registry import DEFAULT_ID, settings_for
 from rag.config import Settings
 from rag.errors import RagError
 from rag.indexing.build import index_seeds_if_missing
 from rag.indexing.uploads import KnowledgeBase
 from rag.ingest.formats import SUPPORTED_SUFFIXES
-from rag.serve import options, source
+from rag.serve import faq_tab, feedback, options, source
+from rag.serve.bases import Bases, Management
 from rag.serve.handlers import Handlers
 from rag.serve.login import Login
 from rag.serve.render import CSS, citations_html, documents_table
+from rag.usage.log import open_log
 
 EXAMPLES = ["免申即享包括哪些政策?", "实施方案叫什么?", "那数字化转型方面呢?", "全省成立了多少个中小企业公共服务机构?", "下一步如何加强企业权益保护?"]
 
 
-def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
-    """The page: the chat tab, the knowledge-base tab, and the `/ask` API endpoint."""
-    h = Handlers(assistant, kb)
+def build_app(assistant: Assistant, kb: KnowledgeBase, bases: Bases | None = None) -> gr.Blocks:
+    """The page: the knowledge-base selector, the chat tab, the knowledge-base tab, and the `/ask`
+    API endpoint. `assistant` and `kb` are the default knowledge base's; `bases` the others (None:
+    the default one only)."""
+    h = Handlers(assistant, kb, bases)
     with gr.Blocks(title="政务文档问答助手") as demo:
         reader_line = (
             "答案由训练的阅读模型从原文中选出。"
@@ -48,6 +55,8 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
             else "答案由规则从原文中抽取" + ("（训练的阅读模型未能加载，见服务器日志）。" if assistant.reader_status else "。")
         )
         gr.Markdown("## 政务文档问答助手\n答案直接摘自文档原文，每句都标注出处 [n]。" + reader_line)
+        # the selected knowledge base: this browser session's own (an input of the events that need it)
+        kb_select = gr.Dropdown(label="知识库", choices=h.bases.choices(), value=DEFAULT_ID, interactive=True, elem_id="kb-select")
         with gr.Tabs():
             with gr.Tab("问答"):
                 with gr.Row():
@@ -57,6 +66,8 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
                         with gr.Row():
                             send = gr.Button("发送", variant="primary", elem_id="send")
                             clear = gr.Button("清空对话", elem_id="clear")
+                        asked = gr.State({})  # the answers shown, for 👍/👎 (rag/serve/feedback.py)
+                        feedback.wire(chatbot, asked, h.assistant_for)
                         gr.Examples(EXAMPLES, inputs=question, label="示例问题")
                     with gr.Column(scale=2):
                         gr.Markdown("### 引用来源")
@@ -85,27 +96,39 @@ def build_app(assistant: Assistant, kb: KnowledgeBase) -> gr.Blocks:
                     confirm_text = gr.Markdown(elem_id="confirm-text")
                     confirm_button = gr.Button("确认删除", variant="stop", elem_id="confirm-remove")
                     cancel_button = gr.Button("取消", elem_id="cancel-remove")
+                manager = Management(h.bases)
+            faq_tab.build(h.settings_for, h.assistant_for, chatbot, kb_select)  # 常见问题 (rag/faq)
 
-        send.click(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
-        question.submit(h.respond, [question, chatbot], [question, chatbot, panel], api_visibility="private")
+        send.click(h.respond, [question, chatbot, asked, kb_select], [question, chatbot, panel, asked], api_visibility="private")
+        question.submit(h.respond, [question, chatbot, asked, kb_select], [question, chatbot, panel, asked], api_visibility="private")
         clear.click(
             lambda: ([], citations_html(None, {}), source.EMPTY, gr.update(value=None, visible=False)),
             None,
             [chatbot, panel, source_view, source_download],
             api_visibility="private",
         )
-        source_open.click(h.show_source, [source_request], [source_view], js=source.REQUEST_SCRIPT, api_visibility="private").then(
+        source_open.click(h.show_source, [source_request, kb_select], [source_view], js=source.REQUEST_SCRIPT, api_visibility="private").then(
             None, None, None, js=source.SCROLL_SCRIPT
         )
-        source_open.click(h.original_download, [source_request], [source_download], js=source.REQUEST_SCRIPT, api_visibility="private")
-        upload_button.click(h.upload, [files], [status, table, choice], api_visibility="private")
+        source_open.click(h.original_download, [source_request, kb_select], [source_download], js=source.REQUEST_SCRIPT, api_visibility="private")
+        upload_button.click(h.upload, [files, kb_select], [status, table, choice], api_visibility="private")
         remove_button.click(h.ask_to_remove, [choice], [status, confirm_row, confirm_text, pending], api_visibility="private")
-        confirm_button.click(h.remove, [pending], [status, table, choice, confirm_row, pending], api_visibility="private")
+        confirm_button.click(h.remove, [pending, kb_select], [status, table, choice, confirm_row, pending], api_visibility="private")
         cancel_button.click(h.cancel_removal, None, [status, confirm_row, pending], api_visibility="private")
-        # the list is read again whenever it is shown: another session may have changed it
-        demo.load(h.doc_choices, None, [table, choice], api_visibility="private")
-        kb_tab.select(h.doc_choices, None, [table, choice], api_visibility="private")
-        refresh_button.click(h.doc_choices, None, [table, choice], api_visibility="private")
+        # another knowledge base: a new conversation over its documents
+        kb_select.change(
+            h.switch_kb,
+            [kb_select],
+            [chatbot, panel, source_view, source_download, table, choice, confirm_row, pending, status, files, asked],
+            api_visibility="private",
+        )
+        manager.wire(kb_select)
+        # the lists are read again whenever they are shown: another session may have changed them
+        for shown in (demo.load, kb_tab.select):
+            shown(manager.selector, [kb_select], [kb_select], api_visibility="private")
+        demo.load(h.doc_choices, [kb_select], [table, choice], api_visibility="private")
+        kb_tab.select(h.doc_choices, [kb_select], [table, choice], api_visibility="private")
+        refresh_button.click(h.doc_choices, [kb_select], [table, choice], api_visibility="private")
         gr.api(h.ask_api, api_name="ask")
         gr.api(h.source_api, api_name="source")
     return demo
@@ -127,16 +150,18 @@ def serve(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> int:
 
     try:
         settings = Settings.from_env(index_dir=Path(args.index) if args.index else None)
+        open_log(settings.index_dir)  # RAG_LOG, RAG_LOG_MAX_MB, RAG_LOG_USERS: a bad value stops the start, not each answer
         if not settings.index_dir.is_absolute():
             settings = replace(settings, index_dir=(Path.cwd() / settings.index_dir))
         embedder = Embedder.from_settings(settings, index_backends(settings))
         prepare_index(settings, embedder)
-        assistant = Assistant(settings, embedder=embedder)
+        default = settings_for(settings, None)  # with its settings.json
+        assistant = Assistant(default, embedder=embedder)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    kb = KnowledgeBase(settings, embedder)
-    demo = build_app(assistant, kb)
+    kb = KnowledgeBase(default, embedder)
+    demo = build_app(assistant, kb, Bases(settings, embedder, assistant=assistant, uploads=kb))
     demo.queue(default_concurrency_limit=8)
     demo.launch(
         server_name=args.host,

@@ -1,7 +1,8 @@
 """Rendered pages kept for the next request: an LRU of PNGs bounded by their total size.
 
-Keyed by what decides the picture — the original's sha256, the page, the highlighted span (or none)
-and the dpi — so a changed original never gets an old page. One cache serves the whole process
+Keyed by what decides the picture — the original's sha256, the page, the highlighted span (or none),
+the dpi and, for a highlight, whether OCR line boxes drew it — so a changed original never gets an
+old page. One cache serves the whole process
 (`PAGE_CACHE`); the source library is opened per request, the renders outlive it.
 """
 
@@ -15,7 +16,8 @@ from rag.source_view.pdf_page import PageImage
 
 MAX_CACHE_BYTES = 32 * 1024 * 1024
 
-PageKey = tuple[str, int, tuple[int, int] | None, int]  # (content sha256, page, span on the page, dpi)
+# (content sha256, page, span on the page or None, dpi[, highlighted from OCR line boxes])
+PageKey = tuple[str, int, tuple[int, int] | None, int] | tuple[str, int, tuple[int, int], int, bool]
 
 
 class PageCache:

@@ -19,11 +19,13 @@ from rag.config import Settings
 from rag.errors import DocumentError
 from rag.indexing.build import UPLOAD_PREFIX
 from rag.indexing.locks import UPLOAD_FOLDER
+from rag.ingest.formats import image as image_format
 from rag.ingest.load import content_hash, read_source
 from rag.source_view.cache import PAGE_CACHE, PageCache
 from rag.source_view.errors import OriginalUnavailableError, SpanError, UnknownDocumentError
 from rag.source_view.excerpt import Excerpt, check_span, excerpt, page_span
 from rag.source_view.pdf_page import DEFAULT_DPI, PageImage, pdf_page_png, require_pdf
+from rag.source_view.scan_page import image_png, quote_parts
 from rag.store import Snapshot, Store, open_store
 from rag.store.base import SOURCES
 from rag.types import Document
@@ -35,6 +37,11 @@ def check_doc_id(doc_id: str) -> None:
     bad = not doc_id or "\\" in doc_id or "\x00" in doc_id or doc_id.startswith("/") or PurePosixPath(doc_id).is_absolute()
     if bad or any(part in ("", ".", "..") for part in parts) or (len(doc_id) > 1 and doc_id[1] == ":"):
         raise UnknownDocumentError(f"文档编号无效 / not a document id: {doc_id!r}")
+
+
+def is_image(doc_id: str) -> bool:
+    """Whether the document is an image file (a scan or a photographed page): shown as the image."""
+    return PurePosixPath(doc_id).suffix.lower() in image_format.SUFFIXES
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -51,6 +58,7 @@ class SourceLibrary:
     store: Store
     snapshot: Snapshot
     cache: PageCache = field(default=PAGE_CACHE)  # rendered pages, shared by every library of the process
+    owns_store: bool = True  # False: the store is someone else's to close (`borrowing`)
 
     @classmethod
     def open(cls, settings: Settings) -> "SourceLibrary":
@@ -62,8 +70,16 @@ class SourceLibrary:
             store.close()
             raise
 
+    @classmethod
+    def borrowing(cls, settings: Settings, store: Store, snapshot: Snapshot) -> "SourceLibrary":
+        """A library over a state another keeps open — the web chat's assistant's, loaded once per
+        published generation — rather than reading the index again per click; close() leaves the
+        store open."""
+        return cls(settings, store, snapshot, owns_store=False)
+
     def close(self) -> None:
-        self.store.close()
+        if self.owns_store:
+            self.store.close()
 
     def __enter__(self) -> "SourceLibrary":
         return self
@@ -121,29 +137,36 @@ class SourceLibrary:
         return data
 
     def page_image(self, doc_id: str, start: int, end: int, dpi: int = DEFAULT_DPI) -> PageImage:
-        """The PDF page holding `start`, with the quote [start, end) highlighted (a quote running
-        onto the next page is highlighted up to its page's end)."""
+        """The page holding `start` — a PDF page, or a frame of an image file — with the quote
+        [start, end) highlighted (a quote running onto the next page is highlighted up to its
+        page's end): on a page with a text layer the quoted characters, on a recognised (OCR'd)
+        page the quoted part of each of its lines."""
         document = self.document(doc_id)
         check_span(document, start, end)
         page = document.page_of(start)
         if page is None:
             raise OriginalUnavailableError(f"文档没有分页，无法显示页面图像 / '{doc_id}' has no pages: no page image")
         data = self.original(doc_id)
-        require_pdf(data, doc_id)
         page_start, page_end = page_span(document, page)
         if start >= page_end:
             raise SpanError(f"引用位置超出文档范围 / offset {start} is on no page of '{doc_id}'")
         page_text = document.text[page_start:page_end]
         span = (start - page_start, min(end, page_end) - page_start)
-        return self.cache.get_or_render((document.content_hash, page, span, dpi), lambda: pdf_page_png(data, page, span, page_text, dpi=dpi))
+        lines = document.line_boxes.on_page(page)
+        parts = quote_parts(lines, start, min(end, page_end)) if lines else None
+        key = (document.content_hash, page, span, dpi, parts is not None)  # an index rebuilt with boxes: not the old render
+        if is_image(doc_id):
+            return self.cache.get_or_render(key, lambda: image_png(data, page, parts, dpi=dpi))
+        require_pdf(data, doc_id)
+        return self.cache.get_or_render(key, lambda: pdf_page_png(data, page, span, page_text, dpi=dpi, ocr_parts=parts))
 
     def pages(self, doc_id: str) -> int:
         """How many pages the document has (0: a document without pages)."""
         return len(self.document(doc_id).page_starts)
 
     def plain_page_image(self, doc_id: str, page: int, dpi: int = DEFAULT_DPI) -> PageImage:
-        """A page of the PDF without highlight (the source view's neighbouring pages); bounded to the
-        document's pages (SpanError otherwise)."""
+        """A page of the PDF or image file without highlight (the source view's neighbouring pages);
+        bounded to the document's pages (SpanError otherwise)."""
         document = self.document(doc_id)
         count = len(document.page_starts)
         if count == 0:
@@ -151,5 +174,7 @@ class SourceLibrary:
         if not 1 <= page <= count:
             raise SpanError(f"文档没有第 {page} 页 / '{doc_id}' has no page {page} (it has {count})")
         data = self.original(doc_id)
+        if is_image(doc_id):
+            return self.cache.get_or_render((document.content_hash, page, None, dpi), lambda: image_png(data, page, dpi=dpi))
         require_pdf(data, doc_id)
         return self.cache.get_or_render((document.content_hash, page, None, dpi), lambda: pdf_page_png(data, page, dpi=dpi))

@@ -7,17 +7,24 @@ quote is found in PDFium's characters with whitespace removed on both sides (pyp
 mostly in the spaces and line breaks they put between runs), taking the same occurrence as the
 quote's in pypdf's page text (the third "本办法" stays the third). Boxes are those of the matched
 characters, in PDF points; the drawing merges the boxes of one line into one rectangle.
+
+A scanned page has no text layer: what is highlighted there is the quoted part of each recognised
+line's box (`ocr_parts`, from the document's OCR line boxes: scan_page.quote_parts).
 """
 
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import DocumentError
 from rag.source_view.errors import OriginalUnavailableError, SpanError
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 MAX_DPI = 150
 DEFAULT_DPI = 110
@@ -31,13 +38,16 @@ Box = tuple[float, float, float, float]  # left, bottom, right, top in PDF point
 class PageImage:
     png: bytes
     page: int  # 1-based
-    scale: float  # pixels per PDF point
+    scale: float  # pixels per PDF point (an image file: pixels shown per pixel of the file)
     width: int  # pixels
     height: int
     boxes: tuple[Box, ...]  # one per highlighted character (PDFium's loose character boxes)
     char_indices: tuple[int, ...]  # those characters' indices in PDFium's text page
-    pixel_boxes: tuple[Box, ...] = ()  # the same boxes in the image's pixels: left, top, right, bottom (origin top left)
-    has_text: bool = True  # False: the page has no text layer (a scan), so nothing can be highlighted
+    # what is highlighted, in the image's pixels: left, top, right, bottom (origin top left); the
+    # characters' boxes above, or for a scan (`ocr`) the quoted part of each recognised line
+    pixel_boxes: tuple[Box, ...] = ()
+    has_text: bool = True  # False: the page has no text layer (a scan or an image file)
+    ocr: bool = False  # the page's recognised lines are known: the highlight is of their boxes
 
 
 def _open(pdf_bytes: bytes) -> Any:
@@ -98,16 +108,36 @@ def line_rectangles(boxes: list[Box]) -> list[Box]:
     return merged
 
 
+def highlighted_png(image: PILImage.Image, rectangles: Sequence[Box]) -> bytes:
+    """The image as a PNG with the rectangles (pixels: left, top, right, bottom) tinted yellow."""
+    from PIL import Image, ImageDraw
+
+    image = image.convert("RGBA")
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    for rectangle in rectangles:
+        draw.rectangle(rectangle, fill=HIGHLIGHT)
+    out = io.BytesIO()
+    Image.alpha_composite(image, overlay).convert("RGB").save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def pdf_page_png(
-    pdf_bytes: bytes, page_number: int, boxes_for: tuple[int, int] | None = None, page_text: str = "", dpi: int = DEFAULT_DPI, max_pixels: int = MAX_PIXELS
+    pdf_bytes: bytes,
+    page_number: int,
+    boxes_for: tuple[int, int] | None = None,
+    page_text: str = "",
+    dpi: int = DEFAULT_DPI,
+    max_pixels: int = MAX_PIXELS,
+    ocr_parts: Sequence[Box] | None = None,
 ) -> PageImage:
     """Page `page_number` (1-based) as a PNG, with the characters of page_text[boxes_for[0]:boxes_for[1]]
-    highlighted (`page_text`: the document's text of that page, as pypdf extracted it).
+    highlighted (`page_text`: the document's text of that page, as pypdf extracted it); on a
+    recognised (scanned) page, `ocr_parts` instead: the quoted parts of its lines, in points from
+    the rendered page's top left (left, top, right, bottom), as OCR measured them on this render.
 
     The size is bounded: at most `MAX_DPI`, and at most `max_pixels` pixels whatever the page size.
     """
-    from PIL import Image, ImageDraw
-
     pdf = _open(pdf_bytes)
     try:
         if not 1 <= page_number <= len(pdf):
@@ -118,28 +148,30 @@ def pdf_page_png(
         scale = min(min(dpi, MAX_DPI) / 72, math.sqrt(max_pixels / max(1.0, width_pt * height_pt)))
         indices: list[int] = []
         boxes: list[Box] = []
-        has_text = True
-        if boxes_for is not None:
+        has_text = ocr_parts is None
+        if boxes_for is not None and ocr_parts is None:
             textpage = page.get_textpage()
             chars = page_chars(textpage)
             has_text = any(not ch.isspace() and ch not in "\x00\ufffe\uffff" for ch in chars)
             indices = match_quote(chars, page_text, *boxes_for)
             boxes = [tuple(textpage.get_charbox(i, loose=True)) for i in indices]
-        image = page.render(scale=scale).to_pil().convert("RGBA")
+        image = page.render(scale=scale).to_pil()
     finally:
         pdf.close()
-    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
-    for left, bottom, right, top in line_rectangles(boxes):
-        draw.rectangle(((left - crop_left) * scale, (crop_top - top) * scale, (right - crop_left) * scale, (crop_top - bottom) * scale), fill=HIGHLIGHT)
-    out = io.BytesIO()
-    Image.alpha_composite(image, overlay).convert("RGB").save(out, format="PNG", optimize=True)
-    pixels = tuple(
-        ((left - crop_left) * scale, (crop_top - top) * scale, (right - crop_left) * scale, (crop_top - bottom) * scale) for left, bottom, right, top in boxes
-    )
-    return PageImage(out.getvalue(), page_number, scale, image.width, image.height, tuple(boxes), tuple(indices), pixels, has_text)
+    if ocr_parts is not None:
+        pixels = tuple((left * scale, top * scale, right * scale, bottom * scale) for left, top, right, bottom in ocr_parts)
+        png = highlighted_png(image, pixels)
+        return PageImage(png, page_number, scale, image.width, image.height, (), (), pixels, has_text=False, ocr=True)
+
+    def in_pixels(box: Box) -> Box:
+        left, bottom, right, top = box
+        return ((left - crop_left) * scale, (crop_top - top) * scale, (right - crop_left) * scale, (crop_top - bottom) * scale)
+
+    png = highlighted_png(image, [in_pixels(line) for line in line_rectangles(boxes)])
+    pixels = tuple(in_pixels(box) for box in boxes)
+    return PageImage(png, page_number, scale, image.width, image.height, tuple(boxes), tuple(indices), pixels, has_text)
 
 
 def require_pdf(data: bytes, doc_id: str) -> None:
     if not data.startswith(b"%PDF"):
-        raise OriginalUnavailableError(f"原文不是 PDF，无法显示页面图像 / the original of '{doc_id}' is not a PDF: no page image")
+        raise OriginalUnavailableError(f"原文不是 PDF 或图片，无法显示页面图像 / the original of '{doc_id}' is not a PDF or an image: no page image")

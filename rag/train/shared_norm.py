@@ -238,7 +238,10 @@ def run(args) -> int:
         train_minutes_in_all=round(float(previous.get("train_minutes_in_all", 0.0) or 0.0) + minutes, 1),
         device=device,
     )
-    if "calibration" in previous:
+    if "shared_norm" in previous:  # a further pass on a shared-norm reader: the earlier passes stay on record
+        earlier = {**previous["shared_norm"], "calibration": previous.get("calibration")}
+        manifest["shared_norm_earlier"] = [*previous.get("shared_norm_earlier", []), earlier]
+    elif "calibration" in previous:
         manifest["calibration_before_shared_norm"] = previous["calibration"]
     path = save(Path(args.out), net.cpu(), base_state, FROZEN_LAYERS, manifest, adapters or None)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and its manifest; calibrate it next: python -m rag calibrate-reader")

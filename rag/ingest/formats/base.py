@@ -14,23 +14,9 @@ from typing import Protocol
 
 from rag.config import Limits
 from rag.errors import DocumentError
+from rag.types import LineBox  # where an OCR'd line lies (rag/types.py: Document keeps them too)
 
 Decode = Callable[[bytes], str]  # bytes → str for plain-text formats (encoding.decode_bytes)
-
-
-@dataclass(frozen=True)
-class LineBox:
-    """Where one recognised (OCR) line lies: its page (1-based), its box from the page's top-left
-    corner — in PDF points (1/72 inch) on a PDF page, in pixels on an image — and its span
-    `text[start:end]` in `Extracted.text`."""
-
-    page: int
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -43,6 +29,7 @@ class Extracted:
     page_starts: tuple[int, ...] = ()  # offset where page 1, 2, … begins (PDFs, images, OFD pages, slides)
     is_markdown: bool = False
     line_boxes: tuple[LineBox, ...] = ()  # OCR'd lines only, in text order
+    warnings: tuple[str, ...] = ()  # what was left out of a file that was read all the same (pages OCR could not read)
 
 
 class Reader(Protocol):

@@ -145,7 +145,12 @@ def _xlsx_merges(archive, limits: Limits) -> dict[str, list[Merge]]:
     return out
 
 
-def xlsx_lines(data: bytes, limits: Limits) -> list[str]:
+Sheet = tuple[str, list[list[str]], list[Merge]]  # a sheet's name, its rows of cell texts, its merged ranges
+
+
+def xlsx_sheets(data: bytes, limits: Limits) -> list[Sheet]:
+    """An .xlsx workbook's sheets as rows of cell texts (`read` writes them out as
+    records; the FAQ importer reads its question and answer columns from them)."""
     import openpyxl
 
     archive = check_archive(data, limits, ".xlsx")
@@ -156,28 +161,29 @@ def xlsx_lines(data: bytes, limits: Limits) -> list[str]:
         raise
     except Exception as exc:  # openpyxl and lxml raise many types on damaged files
         raise damaged(".xlsx", exc) from exc
-    budget, lines = _Budget(), []
+    budget, sheets = _Budget(), []
     try:
         for sheet in book.worksheets:
             cells = ([_cell_text(c.value, getattr(c, "number_format", "") or "") for c in row] for row in sheet.iter_rows())
-            lines.extend(sheet_lines(sheet.title, list(budget.rows(cells)), merges.get(sheet.title, [])))
+            sheets.append((sheet.title, list(budget.rows(cells)), merges.get(sheet.title, [])))
     except DocumentError:
         raise
     except Exception as exc:
         raise damaged(".xlsx", exc) from exc
     finally:
         book.close()
-    return lines
+    return sheets
 
 
-def xls_lines(data: bytes) -> list[str]:
+def xls_sheets(data: bytes) -> list[Sheet]:
+    """An .xls (or WPS .et) workbook's sheets as rows of cell texts."""
     import xlrd
 
     try:
         book = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=True)
     except Exception as exc:  # xlrd raises XLRDError, struct.error, … on damaged files
         raise damaged(".xls", exc) from exc
-    budget, lines = _Budget(), []
+    budget, sheets = _Budget(), []
     try:
         for index in range(book.nsheets):
             sheet = book.sheet_by_index(index)
@@ -194,36 +200,42 @@ def xls_lines(data: bytes) -> list[str]:
                     yield row
 
             merges = [(top, bottom - 1, left, right - 1) for top, bottom, left, right in sheet.merged_cells]
-            lines.extend(sheet_lines(sheet.name, list(budget.rows(cells())), merges))
+            sheets.append((sheet.name, list(budget.rows(cells())), merges))
             book.unload_sheet(index)
     except DocumentError:
         raise
     except Exception as exc:
         raise damaged(".xls", exc) from exc
-    return lines
+    return sheets
 
 
-def csv_lines(text: str) -> list[str]:
+def csv_rows(text: str) -> list[list[str]]:
+    """A CSV text's rows of cell texts, its dialect sniffed (comma, tab, semicolon, bar, full-width comma)."""
     sample = text[:20_000]
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|，")
     except csv.Error:
         dialect = csv.excel
     rows = csv.reader(io.StringIO(text), dialect)
-    return sheet_lines("", list(_Budget().rows([_cell_text(c) for c in row] for row in rows)), [])
+    return list(_Budget().rows([_cell_text(c) for c in row] for row in rows))
+
+
+def workbook_sheets(data: bytes, suffix: str, decode: Decode, limits: Limits) -> list[Sheet]:
+    """A spreadsheet file's sheets as rows of cell texts, whichever of SUFFIXES it is (a .csv is
+    one sheet without a name); a file that is not what its suffix says is refused."""
+    if suffix == ".csv":
+        return [("", csv_rows(decode(data)), [])]
+    if suffix == ".xlsx":
+        if not data.startswith(b"PK"):
+            raise DocumentError("不是 .xlsx 文件（不是 ZIP 压缩包） / not an .xlsx file (not a ZIP archive)")
+        return xlsx_sheets(data, limits)
+    if not data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise DocumentError(f"不是 {suffix} 文件（不是 OLE2 复合文档） / not an {suffix} file (no OLE2 header)")
+    return xls_sheets(data)
 
 
 def read(data: bytes, suffix: str, decode: Decode, limits: Limits) -> Extracted:
     """A workbook's sheets as Markdown (a heading per sheet, a line per record)."""
-    if suffix == ".csv":
-        lines = csv_lines(decode(data))
-    elif suffix == ".xlsx":
-        if not data.startswith(b"PK"):
-            raise DocumentError("不是 .xlsx 文件（不是 ZIP 压缩包） / not an .xlsx file (not a ZIP archive)")
-        lines = xlsx_lines(data, limits)
-    else:
-        if not data.startswith(b"\xd0\xcf\x11\xe0"):
-            raise DocumentError(f"不是 {suffix} 文件（不是 OLE2 复合文档） / not an {suffix} file (no OLE2 header)")
-        lines = xls_lines(data)
+    lines = [line for name, rows, merges in workbook_sheets(data, suffix, decode, limits) for line in sheet_lines(name, rows, merges)]
     text = "\n\n".join(line for line in lines if line.strip()) + "\n"
     return Extracted(within_limit(text, limits), is_markdown=True)

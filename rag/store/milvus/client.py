@@ -97,14 +97,37 @@ def loaded_client(uri: str, prefix: str, lock: threading.Lock) -> Any:
     return found
 
 
+def _release(uri: str) -> None:
+    """Close the client of `uri` (the caller holds `_clients_lock`)."""
+    held = _clients.pop(uri, None)
+    if held is None:
+        return
+    held.close()
+    if "://" not in uri:  # the embedded milvus-lite server outlives its clients: stop it, unlocking the file
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(uri)
+    _loaded.difference_update({key for key in _loaded if key[0] == uri})
+
+
 def release_clients() -> None:
     """Close every client this process opened (a later call opens them again, as a new process would)."""
     with _clients_lock:
-        for uri, held in _clients.items():
-            held.close()
-            if "://" not in uri:  # the embedded milvus-lite server outlives its clients: stop it, unlocking the file
-                from milvus_lite.server_manager import server_manager_instance
-
-                server_manager_instance.release_server(uri)
-        _clients.clear()
+        for uri in list(_clients):
+            _release(uri)
         _loaded.clear()
+
+
+def drop_collections(uri: str, prefix: str) -> None:
+    """Drop the knowledge base's collections `<prefix>_*` (a removed knowledge base); a milvus-lite
+    file's client is then closed, its file about to be deleted with the base's folder."""
+    if "://" not in uri and not Path(uri).exists():
+        return  # never written to: nothing to drop
+    client = open_client(uri)
+    with _clients_lock:
+        for kind in KINDS:
+            if client.has_collection(f"{prefix}_{kind}"):
+                client.drop_collection(f"{prefix}_{kind}")
+        _loaded.discard((uri, prefix))
+        if "://" not in uri:
+            _release(uri)

@@ -2,8 +2,9 @@
 recognised (a scan), one at a time, with progress logged per page.
 
 Each recognised page is logged (INFO, logger `rag.ocr`). A page that fails is left empty and the
-rest are indexed, with one warning naming how many failed and the first reason; only when no page
-yields any text is the file refused, with that reason. A missing OCR engine is such a reason, in
+rest are indexed, with one warning (`Extracted.warnings`, logged by the loader with the file's
+name) saying how many failed and the first reason; only when no page yields any text is the file
+refused, with that reason. A missing OCR engine is such a reason, in
 one sentence.
 """
 
@@ -18,11 +19,12 @@ import numpy as np
 
 from rag.config import Limits
 from rag.errors import DocumentError
-from rag.ingest.formats.base import Extracted, LineBox, too_much_text
+from rag.ingest.formats.base import Extracted, too_much_text
 from rag.ingest.formats.ocr.engine import OcrEngine, OcrLine, OcrUnavailable
 from rag.ingest.formats.ocr.factory import open_engine
 from rag.ingest.formats.ocr.layout import read_page
 from rag.ingest.formats.ocr.render import PageSource
+from rag.types import LineBox
 
 log = logging.getLogger("rag.ocr")
 
@@ -105,6 +107,7 @@ def pages_text(pages: Iterable[str | PageSource], total: int, limits: Limits, en
         if failures:
             raise DocumentError(failures[0])
         raise DocumentError("没有识别出文字（空白页？） / no text recognised (blank pages?)")
-    if failures:  # the file is indexed without them: say so once
-        log.warning("%d of %d pages not recognised, the rest indexed: %s", len(failures), total, failures[0])
-    return Extracted(text, tuple(starts), line_boxes=tuple(boxes))
+    warnings: tuple[str, ...] = ()
+    if failures:  # the file is indexed without them: say so once (the loader adds the file's name)
+        warnings = (f"{len(failures)} of {total} pages not recognised, the rest indexed: {failures[0]}",)
+    return Extracted(text, tuple(starts), line_boxes=tuple(boxes), warnings=warnings)

@@ -1,0 +1,75 @@
+"""👍 / 👎 in the web chat: a thumb on an answer is recorded in the question log with its question,
+and after 👎 the passage picked among those shown is recorded with it (rag/serve/feedback.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_web import ask, browser, start_app  # noqa: F401  (browser: the fixture)
+
+from conftest import SEED_QUESTION
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("feedback-app")
+    proc, url = start_app(folder, RAG_READER="rules")
+    yield folder, url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _log(folder) -> list[dict]:
+    path = folder / "index" / "log" / "questions.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _wait_for(page, check, what: str) -> None:
+    for _ in range(100):
+        if check():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(what)
+
+
+def test_thumbs_down_is_recorded_with_the_question(app, browser):  # noqa: F811
+    folder, url = app
+    page = browser.new_page()
+    page.goto(url)
+    ask(page, SEED_QUESTION, "稳岗返还")
+    ask(page, "如何办理护照?", "未在文档中找到")  # a refusal: its thumbs too
+    questions = [r for r in _log(folder) if r["type"] == "question"]
+    assert [q["question"] for q in questions] == [SEED_QUESTION, "如何办理护照?"]
+    answered, refused = questions
+    assert not answered["refused"] and refused["refused"] and "user" not in answered
+
+    page.locator("#chat").get_by_label("Dislike").first.click()  # the first answer's 👎
+    page.locator("#feedback-status").get_by_text("回答不对").wait_for(timeout=10_000)
+    _wait_for(page, lambda: any(r["type"] == "feedback" for r in _log(folder)), "no feedback in the log")
+    feedback = [r for r in _log(folder) if r["type"] == "feedback"]
+    assert feedback == [{"type": "feedback", "id": answered["id"], "time": feedback[0]["time"], "verdict": "down"}]
+
+    # the passages it showed are offered first, then retrieval's next ones; the one picked is recorded
+    choices = page.locator("#feedback-passage label")
+    choices.first.wait_for(timeout=10_000)
+    assert choices.count() > len(answered["passages"]) == 5
+    choices.first.click()
+    page.locator("#feedback-status").get_by_text("已记录正确的段落").wait_for(timeout=10_000)
+    picked = [r for r in _log(folder) if r["type"] == "feedback"][-1]
+    first = answered["passages"][0]
+    assert picked["id"] == answered["id"] and picked["verdict"] == "down"
+    assert picked["passage"] == {"doc": first["doc"], "start": first["start"], "end": first["end"]}
+
+    # 👍 on the refusal: recorded against the refused question, and nothing is offered
+    page.locator("#chat").get_by_label("Like", exact=True).last.click()
+    page.locator("#feedback-status").get_by_text("回答有用").wait_for(timeout=10_000)
+    _wait_for(page, lambda: [r for r in _log(folder) if r["type"] == "feedback"][-1]["id"] == refused["id"], "no 👍 on the refusal")
+    assert [r for r in _log(folder) if r["type"] == "feedback"][-1]["verdict"] == "up"
+    assert not page.locator("#feedback-passage").is_visible()
+
+    from rag.usage.log import QuestionLog
+
+    labels = {e.question.question: e.label for e in QuestionLog(folder / "index" / "log").read().entries}
+    assert labels == {SEED_QUESTION: "answerable-passage", "如何办理护照?": "rightly-refused"}
+    page.close()
