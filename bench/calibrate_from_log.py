@@ -7,9 +7,13 @@ The set's documents are split in two (seeded, by document: the questions of one 
 side): the first side's questions are asked and judged into a fresh question log by a simulated user
 who knows the labels (rag/usage/simulate.py), the other side's are held out. The weight
 `calibrate` chooses from the log is compared with the weight a labelled sweep of the held-out
-questions chooses, by held-out R@5. Then the bootstrap interval of the weight and of the rules
-reader's threshold for logs of 25 to all judged questions (the first n), which is what the minimum
-counts of `rag calibrate` rest on. The rules reader answers (fast; the weight does not depend on it).
+questions chooses, by held-out R@5. The refusal threshold fitted from the log is scored on the
+held-out questions (the other half of the unanswerable ones are held out too): the share of
+unanswerable ones it refuses and of answerable ones it refuses falsely, beside the reader's default
+threshold. Then the bootstrap interval of the weight and of the rules reader's threshold for logs
+of 25 to all judged questions (the first n), which is what the minimum counts of `rag calibrate`
+rest on. The rules reader answers (fast; the weight does not depend on it); `--readers rules,model`
+fits and scores the trained reader's threshold too (slower: it reads every question's passages).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def main() -> int:
         help=f"after 👎 the user picks among this many passages (default {OFFERED_PASSAGES}, as the chat; 0: those shown)",
     )
     ap.add_argument("--by", choices=("MRR@10", "R@5"), default="MRR@10", help="what the weight is chosen by (default MRR@10)")
+    ap.add_argument("--readers", default="rules", help="whose refusal thresholds to fit and score (default rules; rules,model: the trained one too)")
     args = ap.parse_args()
     WORKDIR.mkdir(parents=True, exist_ok=True)
     cases = tuple(int(x) for x in args.cases.split(":")) if args.cases else None
@@ -68,19 +73,26 @@ def main() -> int:
     logged = [q for q in evalset.questions if set(q.gold_docs) & logged_docs] + unanswerable[::2]
     random.Random(args.seed).shuffle(logged)  # asked in mixed order: the first n of the log are a sample of it
     held = [q for q in evalset.questions if q.answerable and not set(q.gold_docs) & logged_docs]
-    folder = ROOT / "bench/out/calibrate_from_log" / f"{evalset.name}-seed{args.seed}-offered{args.offered}"
+    held_unanswerable = unanswerable[1::2]
+    # -no-answer: judged by the simulation that chooses 以上段落都不能回答 for an answered unanswerable
+    # question (in the logs of the first one a 👎 alone, which reads as wrong-answer now)
+    folder = ROOT / "bench/out/calibrate_from_log" / f"{evalset.name}-seed{args.seed}-offered{args.offered}-no-answer"
     log = QuestionLog(folder / "log")
     if not log.files():  # asked and judged once, kept: other criteria are tried on the same log
         given = simulate_judgments(log, assistant, evalset, logged, offered=args.offered)
     else:
         given = Counter(e.label for e in log.read().entries)
     judged = log.read().judged
-    print(f"## {evalset.name}: {len(judged)} judged questions in the log ({dict(given)}), {len(held)} held out")
+    labels = Counter(j.label for j in judged)
+    print(f"## {evalset.name}: {len(judged)} judged questions in the log ({dict(given)}; {dict(labels)}), {len(held)} + {len(held_unanswerable)} held out")
 
-    result = calibrate(assistant, judged, readers=("rules",), by=args.by)
-    weight, threshold = result.choices
+    readers = tuple(r.strip() for r in args.readers.split(",") if r.strip())
+    result = calibrate(assistant, judged, readers=readers, by=args.by)
+    weight, *thresholds = result.choices
+    print(f"not used: {dict(result.unused)}")
     print(weight.line())
-    print(threshold.line())
+    for threshold in thresholds:
+        print(threshold.line())
     evaluation = Evaluation(replace(evalset, questions=tuple(held)), assistant, with_baselines=False, with_readers=False)
     evaluation.run()
     recall = {w: sum(bool(r) and min(r) <= 5 for r in ranks) / len(ranks) for w in WEIGHTS for ranks in [evaluation.fused_ranks(w)]}
@@ -89,6 +101,19 @@ def main() -> int:
     print("| R@5 | " + " | ".join(f"{recall[w]:.3f}" for w in WEIGHTS) + " |")
     chosen = weight.value if weight.value is not None else settings.retrieval.dense_weight
     print(f"\nlabelled sweep of the held-out questions: {best:g} (R@5 {recall[best]:.3f}); from the log: {chosen:g} (held-out R@5 {recall[chosen]:.3f})")
+
+    at_chosen = Assistant(replace(settings, retrieval=replace(settings.retrieval, dense_weight=chosen)), embedder=embedder)
+    scored = Evaluation(replace(evalset, questions=tuple(held + held_unanswerable)), at_chosen, with_baselines=False, only_readers=readers)
+    scored.run()
+    print(f"\nheld-out refusal at weight {chosen:g} ({len(held)} answerable, {len(held_unanswerable)} unanswerable questions):")
+    print("| reader | threshold | refused unanswerable | false refusals |\n|---|---|---|---|")
+    for name, threshold in zip(readers, thresholds):
+        in_use = scored.readers()[name].threshold
+        fitted = threshold.value if threshold.value is not None else in_use
+        sweep = scored.refusal_sweep(name, (fitted,))
+        for t, what in ((in_use, "default"), (fitted, "fitted from the log")):
+            m = sweep[f"{t:g}"]
+            print(f"| {name} | {t:g} ({what}) | {m['refusal_recall']:.3f} | {m['false_refusal']:.3f} |")
 
     print("\n| judged questions | weight (interval) | rules threshold (interval) |\n|---|---|---|")
     for n in (25, 50, 100, 200, 400, len(judged)):

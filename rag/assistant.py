@@ -21,7 +21,8 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import RagError
-from rag.faq import FaqBook, FaqStore
+from rag.faq import FaqBook, FaqLookup, FaqStore, faq_answer
+from rag.faq import suggestions as faq_suggestions
 from rag.read import Reader, open_reader
 from rag.read.question import is_follow_up
 from rag.read.rules.extractor import AnswerExtractor, AnswerSettings, calibrated_min_confidence
@@ -181,12 +182,14 @@ class Assistant:
         if previous and is_follow_up(text):
             context = clean_question(previous, self.settings.max_query_chars)[0]
         query = f"{context} {text}" if context else text
-        # a question close enough to an FAQ entry's gets the entry's answer (a follow-up is read in context, never by the FAQ)
-        faq = None if context else self.faq.answer(text)
-        if faq is not None:
+        # a question close enough to an FAQ entry's gets the entry's answer; one near some entries gets
+        # the extracted answer and those entries as 您是否想问 (a follow-up is read in context, never by the FAQ)
+        lookup = FaqLookup() if context else self.faq.lookup(text)
+        if lookup.match is not None:
+            faq = faq_answer(text, lookup.match)
             return replace(faq, notice=notice) if notice else faq
         passages, dense_z = snapshot.retriever.search_with_stats(query, k=self.settings.retrieval.top_k)
         answer = snapshot.reader.answer(text, passages, context_question=context, dense_z=dense_z)
-        if notice:
-            answer = replace(answer, notice=notice)
+        if notice or lookup.suggestions:
+            answer = replace(answer, notice=notice or answer.notice, suggestions=faq_suggestions(lookup))
         return answer

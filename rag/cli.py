@@ -14,7 +14,7 @@ from typing import Any
 from rag.errors import IndexNotFoundError, RagError
 from rag.faq import FAQ_KIND, faq_id
 from rag.ingest.govdoc import SHOWN_FIELDS
-from rag.serve.render import answer_json, passage_json
+from rag.serve.render import answer_json, passage_json, suggestions_line
 
 EXIT_ERROR = 1
 EXIT_PARTIAL = 3  # index built, but some files failed
@@ -56,8 +56,7 @@ def print_answer(answer, assistant) -> None:
         for i, p in enumerate(answer.passages[:3], start=1):
             doc = assistant.documents[p.chunk.doc_id]
             print(f"  ({i}) {doc.title} · {p.chunk.heading or '正文'}：{p.chunk.text[:80]}…")
-        return
-    for c in answer.citations:
+    for c in () if answer.refused else answer.citations:
         if c.kind == FAQ_KIND:  # the operator's curated answer, cited as its FAQ entry (rag/faq)
             meta = " · ".join(f"{k}：{v}" for k, v in c.metadata)
             print(f"[{c.number}] 常见问题 FAQ #{faq_id(c)}：{c.title}" + (f"（{meta}）" if meta else ""))
@@ -67,16 +66,23 @@ def print_answer(answer, assistant) -> None:
         page = f" · 第 {c.page} 页" if c.page else ""
         print(f"    {c.doc_id} · {c.heading or '正文'}{page} · 字符 {c.start}–{c.end}")
         print(f"    “{c.quote}”")
+    if answer.suggestions:  # FAQ entries near the question (rag/faq)
+        print(suggestions_line(answer))
 
 
 def cmd_index(args) -> int:
     from tqdm import tqdm
 
+    from rag.bases.registry import is_named_base
     from rag.embedding import Embedder
     from rag.indexing.build import build_index
     from rag.store import index_backends
 
     settings = _settings(args)
+    if not args.paths and is_named_base(settings.index_dir):  # seeds/ are the default knowledge base's only
+        usage = f"python -m rag index PATH ... --kb {args.kb}"
+        print(f"error: name the files to index into knowledge base {args.kb} (seeds/ go into the default one): {usage}", file=sys.stderr)
+        return 2
     sources = [Path(p) for p in (args.paths or ["seeds"])]
     missing = [str(p) for p in sources if not p.exists()]
     if missing:
@@ -223,7 +229,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--kb", metavar="NAME", help="the knowledge base, by id or name (default: the default one; see `kb list`)")
     sub = top.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", parents=[common], help="build or update the index from files and folders (default: seeds/)")
+    p = sub.add_parser("index", parents=[common], help="build or update the index from files and folders (default: seeds/; with --kb NAME: required)")
     p.add_argument("paths", nargs="*")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_index)

@@ -150,6 +150,14 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """An FAQ entry offered as 您是否想问 (close to the question, below the answer threshold: rag/faq)."""
+
+    faq_id: int
+    question: str  # the entry's question
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str  # what the user reads, with [n] marks
@@ -159,6 +167,7 @@ class Answer:
     passages: tuple[Passage, ...] = ()  # what retrieval returned (shown as "nearest" on refusal)
     notice: str = ""  # e.g. that a long question was truncated
     confidence: float = 0.0
+    suggestions: tuple[Suggestion, ...] = ()  # FAQ entries near the question that did not reach the answer threshold
 
     @property
     def span(self) -> str:

@@ -261,3 +261,70 @@ def test_milvus_a_named_base_has_its_own_collections(tmp_path):
     assert "rag_meta" in names and not any(n.startswith("rag_pool_") for n in names)
     answer = json.loads(rag("ask", "图书馆的开放时间是什么?", "--json", index=index, **env).stdout)
     assert "上午九点" in answer["answer"]
+
+
+def test_index_into_a_named_base_needs_paths_the_default_still_takes_seeds(root, tmp_path, monkeypatch, capsys):
+    """`rag index --kb NAME` without paths once indexed seeds/ into that base: now a one-line error
+    with the usage, nothing built; without --kb, seeds/ as before (the model and the build stubbed)."""
+    from rag.cli import main
+    from rag.embedding import Embedder
+
+    built: list[tuple[list[Path], Path]] = []
+
+    class Report:
+        ok = True
+
+        def summary(self) -> str:
+            return "indexed"
+
+    def build_index(sources, settings, embedder, **kwargs):
+        built.append((list(sources), settings.index_dir))
+        return Report()
+
+    monkeypatch.setattr(Embedder, "from_settings", lambda *args, **kwargs: None)
+    monkeypatch.setattr("rag.indexing.build.build_index", build_index)
+    monkeypatch.setenv("RAG_INDEX_DIR", str(root.index_dir))
+    monkeypatch.setenv("RAG_STORE", "files")
+    monkeypatch.chdir(ROOT)  # seeds/ is relative to where the command runs
+    base = registry.create(root, "pool")
+    library, pool = two_folders(tmp_path)
+
+    assert main(["index", "--kb", "pool", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "python -m rag index PATH ... --kb pool" in err
+    assert built == []
+    assert main(["index", str(pool), "--kb", "pool", "-q"]) == 0
+    assert built == [([pool], base.folder)]
+    assert main(["index", "-q"]) == 0  # the default knowledge base: seeds/ when no paths are given
+    assert built[-1] == ([Path("seeds")], root.index_dir)
+
+
+def test_the_server_answers_with_new_fitted_settings_without_a_restart(root, fake_embedder, tmp_path, caplog):
+    """`rag calibrate --from-log` writes a base's settings.json while the server runs: the next
+    question opens that base's Assistant again with them (the same Embedder); an unchanged file
+    keeps the open one, a broken one keeps answering with the settings it had."""
+    from rag import Assistant
+    from rag.indexing.build import build_index
+    from rag.serve.bases import Bases
+
+    library, pool = two_folders(tmp_path)
+    build_index([library], root, fake_embedder)
+    registry.create(root, "pool")
+    build_index([pool], registry.settings_for(root, "pool"), fake_embedder)
+    bases = Bases(root, fake_embedder, assistant=Assistant(registry.settings_for(root, None), embedder=fake_embedder))
+
+    for kb, folder in ((None, root.index_dir), ("pool", root.index_dir / "bases" / "pool")):
+        opened = bases.assistant(kb)
+        assert bases.assistant(kb) is opened and opened.settings.retrieval.dense_weight == 0.5
+        write_fitted(folder, {"retrieval.dense_weight": 0.8, "min_confidence": 0.9})
+        fresh = bases.assistant(kb)
+        assert fresh is not opened and fresh.embedder is fake_embedder
+        assert fresh.settings.retrieval.dense_weight == 0.8 and fresh.rule_reader.threshold == 0.9
+        assert bases.settings(kb).retrieval.dense_weight == 0.8 and bases.assistant(kb) is fresh
+        (folder / "settings.json").write_text("{", encoding="utf-8")  # a hand edit gone wrong
+        with caplog.at_level("ERROR", logger="rag.app"):
+            assert bases.assistant(kb) is fresh and bases.assistant(kb) is fresh
+        assert sum("could not be used" in r.getMessage() for r in caplog.records) == 1  # logged once per change
+        caplog.clear()
+        (folder / "settings.json").unlink()
+        assert bases.assistant(kb).settings.retrieval.dense_weight == 0.5  # the file removed: the defaults again

@@ -1,5 +1,6 @@
 """The 常见问题 tab in the browser: import an FAQ file in the page, ask a paraphrase of one of its
-questions in the chat and get the FAQ's answer cited as the FAQ entry; turn the chat's last
+questions in the chat and get the FAQ's answer cited as the FAQ entry, and a question near another
+entry gets it offered (您是否想问); turn the chat's last
 extracted answer into an entry, edit it, and remove it after confirming."""
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ ANSWER = "居民身份证丢失的，可到户籍所在地或全国任一办证�
 
 def test_imported_faq_answers_a_paraphrase(app_url, browser, tmp_path):  # noqa: F811
     path = tmp_path / "热线常见问题.csv"
-    path.write_bytes(f"问题,答案,来源\n身份证丢失了如何补办？,{ANSWER},公安局户政管理指南\n".encode("gbk"))
+    wage = "被拖欠工资如何投诉？,用人单位拖欠工资的，可拨打12333或到当地劳动保障监察机构投诉。,人社局"
+    path.write_bytes(f"问题,答案,来源\n身份证丢失了如何补办？,{ANSWER},公安局户政管理指南\n{wage}\n".encode("gbk"))
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_url)
     page.get_by_role("tab", name="常见问题").click()
     page.locator("#faq-upload input[type=file]").set_input_files(str(path))
     page.locator("#faq-import").click()
-    page.wait_for_function("() => (document.querySelector('#faq-status textarea') || {}).value?.includes('新增 1 条')", timeout=60_000)
+    page.wait_for_function("() => (document.querySelector('#faq-status textarea') || {}).value?.includes('新增 2 条')", timeout=60_000)
     assert page.locator("#faq-table").get_by_text("身份证丢失了如何补办？").count() >= 1
     page.get_by_role("tab", name="问答").click()
     ask(page, "身份证丢了去哪里补办", "常见问题 FAQ #1")
     chat = page.locator("#chat").inner_text()
     assert ANSWER in chat and "来源：公安局户政管理指南" in chat
     assert "常见问题 FAQ #1" in page.locator("#citations").inner_text()
+    ask(page, "老板不发工资到哪里投诉", "您是否想问")  # near FAQ #2, below its threshold: offered under the extracted answer
+    assert "您是否想问：被拖欠工资如何投诉？（常见问题 FAQ #2）" in page.locator("#chat").inner_text()
 
 
 def status_says(page, text: str) -> None:

@@ -1,5 +1,6 @@
 """👍 / 👎 in the web chat: a thumb on an answer is recorded in the question log with its question,
-and after 👎 the passage picked among those shown is recorded with it (rag/serve/feedback.py)."""
+and after 👎 the passage picked among those shown is recorded with it, or the last choice, that no
+passage answers it (rag/serve/feedback.py)."""
 
 from __future__ import annotations
 
@@ -68,8 +69,21 @@ def test_thumbs_down_is_recorded_with_the_question(app, browser):  # noqa: F811
     assert [r for r in _log(folder) if r["type"] == "feedback"][-1]["verdict"] == "up"
     assert not page.locator("#feedback-passage").is_visible()
 
+    # 👎 on an answer, then the last choice, 以上段落都不能回答: recorded as the documents not answering it
+    ask(page, "免申即享政策目录清单要怎样做?", "覆盖范围")
+    page.locator("#chat").get_by_label("Dislike").last.click()
+    last = page.locator("#feedback-passage label").last
+    last.wait_for(timeout=10_000)
+    assert last.inner_text().strip() == "以上段落都不能回答：文档中没有这个问题的答案"
+    last.click()
+    page.locator("#feedback-status").get_by_text("文档中没有这个问题的答案").wait_for(timeout=10_000)
+    third = [r for r in _log(folder) if r["type"] == "question"][-1]
+    _wait_for(page, lambda: [r for r in _log(folder) if r["type"] == "feedback"][-1].get("no_answer") is True, "no explicit no-answer")
+    judged = [r for r in _log(folder) if r["type"] == "feedback"][-1]
+    assert judged["id"] == third["id"] and judged["verdict"] == "down" and "passage" not in judged
+
     from rag.usage.log import QuestionLog
 
     labels = {e.question.question: e.label for e in QuestionLog(folder / "index" / "log").read().entries}
-    assert labels == {SEED_QUESTION: "answerable-passage", "如何办理护照?": "rightly-refused"}
+    assert labels == {SEED_QUESTION: "answerable-passage", "如何办理护照?": "rightly-refused", "免申即享政策目录清单要怎样做?": "unanswerable"}
     page.close()

@@ -17,6 +17,7 @@ import json
 import random
 import re
 import shutil
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -110,6 +111,12 @@ def test_the_weight_from_a_judged_log_is_as_good_as_a_labelled_sweep(labelled, t
     result = calibrate(assistant, judged, readers=("rules",), resamples=100)
     weight, threshold = result.choices
     assert weight.value is not None and weight.n >= 100, weight.line()
+    # an answered unanswerable question is judged 以上段落都不能回答 (should be refused); a wrong answer
+    # with its passage not offered says neither side and is left out, not counted as "should be refused"
+    labels = Counter(j.label for j in judged)
+    assert labels["unanswerable"] > 0 and result.unused == Counter({"wrong-answer": labels["wrong-answer"]}), labels
+    refuse = labels["unanswerable"] + labels["rightly-refused"]
+    assert threshold.figures["answer / refuse"] == f"{len(judged) - refuse - labels['wrong-answer']} / {refuse}", threshold.line()
 
     held = _recall_by_weight(assistant, replace(evalset, questions=tuple(q for q in held_out if q.answerable)))
     best = max(held, key=lambda w: held[w])
@@ -123,6 +130,25 @@ def test_the_weight_from_a_judged_log_is_as_good_as_a_labelled_sweep(labelled, t
     # the rules reader's threshold from the same log, at the chosen weight
     assert threshold.setting == "min_confidence" and threshold.value is not None, threshold.line()
     assert threshold.interval is not None and threshold.interval[0] <= threshold.value <= threshold.interval[1]
+    assert threshold.figures["false refusals"] <= 0.05, threshold.line()  # the cap a fitted threshold keeps
+
+
+def test_the_fitted_threshold_refuses_the_most_within_the_false_refusal_cap():
+    from rag.evaluation.runner import RefusalRecord, balanced_threshold, capped_threshold
+
+    def record(answerable: bool, confidence: float) -> RefusalRecord:
+        return RefusalRecord(answerable, confidence, False, answerable, 1.0 if answerable else 0.0)
+
+    # 20 answerable questions at 1..20, 10 unanswerable ones at 0.5..9.5: the balanced rule refuses
+    # the answerable ones below 10 too; under a 5 % cap only one answerable question may be refused
+    records = [record(True, float(c)) for c in range(1, 21)] + [record(False, c + 0.5) for c in range(10)]
+    capped = capped_threshold(records, 0.05)
+    assert capped is not None and 1.5 < capped["threshold"] < 2.0  # refuses the answerable 1, not 2
+    assert capped["false_refusal"] == 0.05 and capped["refusal_recall"] == 0.2
+    balanced = balanced_threshold(records)
+    assert balanced is not None and balanced["false_refusal"] > 0.05
+    assert capped_threshold(records, 0.0) == {"threshold": 0.75, "refusal_recall": 0.1, "false_refusal": 0.0}
+    assert capped_threshold([record(True, 1.0)], 0.05) is None  # no question that should be refused
 
 
 def test_ten_judged_questions_keep_the_defaults_and_say_why(labelled, tmp_path, monkeypatch, capsys):
@@ -136,7 +162,7 @@ def test_ten_judged_questions_keep_the_defaults_and_say_why(labelled, tmp_path, 
 
     small = Assistant(replace(assistant.settings, index_dir=kb), embedder=assistant.embedder)
     simulate_judgments(QuestionLog(kb / "log"), small, evalset, evalset.questions[:10])
-    args = argparse.Namespace(from_log=True, min_questions=100, min_each=30, resamples=20, readers="rules", by="MRR@10", dry_run=False)
+    args = argparse.Namespace(from_log=True, min_questions=100, min_each=30, resamples=20, readers="rules", by="MRR@10", max_false_refusals=0.05, dry_run=False)
     assert run_calibrate(args, small) == 0
     out = capsys.readouterr().out
     assert "10 questions in the log" in out and "10 judged" in out
@@ -157,7 +183,7 @@ def test_enough_judgments_are_written_into_the_knowledge_base_settings(labelled,
 
     ours = Assistant(replace(assistant.settings, index_dir=kb), embedder=assistant.embedder)
     simulate_judgments(QuestionLog(kb / "log"), ours, evalset, evalset.questions[:60])
-    args = argparse.Namespace(from_log=True, min_questions=20, min_each=5, resamples=20, readers="rules", by="MRR@10", dry_run=True)
+    args = argparse.Namespace(from_log=True, min_questions=20, min_each=5, resamples=20, readers="rules", by="MRR@10", max_false_refusals=0.05, dry_run=True)
     assert run_calibrate(args, ours) == 0
     assert "--dry-run: nothing written" in capsys.readouterr().out and read_fitted(kb) == {}
     args.dry_run = False

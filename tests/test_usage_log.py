@@ -70,18 +70,101 @@ def test_a_question_is_logged_with_its_answer_and_its_judgment(rules_assistant):
 def test_labels_of_each_judgment(tmp_path):
     log = QuestionLog(tmp_path / "log")
     answered, refused = _record(log), _record(log, refused=True)
-    expect = []
-    for log_id, verdict, label, should in [
-        (answered, "up", "answered-right", True),
-        (answered, "down", "unanswerable-or-wrong", False),
-        (refused, "up", "rightly-refused", False),
-        (refused, "down", "wrongly-refused", True),
+    for log_id, verdict, no_answer, label, should in [
+        (answered, "up", False, "answered-right", True),
+        (answered, "down", False, "wrong-answer", None),  # wrong, but whether the documents answer it is not said
+        (answered, "down", True, "unanswerable", False),  # 以上段落都不能回答: should be refused
+        (refused, "up", False, "rightly-refused", False),
+        (refused, "down", False, "wrongly-refused", True),
     ]:
-        log.feedback(log_id, verdict)
+        log.feedback(log_id, verdict, no_answer=no_answer)
         entry = {e.question.id: e for e in log.read().entries}[log_id]
-        expect.append((entry.label, entry.should_answer))
         assert (entry.label, entry.should_answer) == (label, should)
-    assert {e.label for e in QuestionLog(tmp_path / "log").read().entries} == {"unanswerable-or-wrong", "wrongly-refused"}
+    assert {e.label for e in QuestionLog(tmp_path / "log").read().entries} == {"unanswerable", "wrongly-refused"}
+
+
+def test_the_export_keeps_the_explicit_no_answer_and_leaves_out_a_bare_thumbs_down(tmp_path):
+    log = QuestionLog(tmp_path / "log")
+    no_answer, wrong = _record(log, "火星上有水吗?"), _record(log, "稳岗返还是什么?")
+    log.feedback(no_answer, "down")
+    log.feedback(no_answer, "down", no_answer=True)
+    log.feedback(wrong, "down")
+    exported = export_rows(log.read().judged, lambda span: "答")
+    assert [(r["question"], r["label"], r["answerable"], r["docs"]) for r in exported.rows] == [("火星上有水吗?", "unanswerable", False, [])]
+    assert exported.left_out == {"wrong-answer": 1}
+
+
+def test_a_thumbs_down_of_the_first_logs_reads_as_a_wrong_answer(tmp_path):
+    """Logs written before 以上段落都不能回答 existed: a 👎 alone is read, not guessed to be unanswerable."""
+    log = QuestionLog(tmp_path / "log")
+    log_id = _record(log)
+    with open(log.path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"type": "feedback", "id": log_id, "time": "2026-12-08T00:00:00Z", "verdict": "down"}) + "\n")
+    entry = log.read().entries[0]
+    assert (entry.label, entry.should_answer, entry.relevant) == ("wrong-answer", None, None)
+
+
+def _faq_record(log: QuestionLog, kind: str | None = "faq") -> str:
+    """A question answered from FAQ entry 3, as the log holds it (`kind` None: as the first logs did)."""
+    log_id = log.new_id()
+    citation = {"doc": "faq#3", "start": 0, "end": 9, "score": 0.97} | ({"kind": kind} if kind else {})
+    raw = {"type": "question", "id": log_id, "time": "2026-12-08T00:00:00Z", "kb": "kb", "question": "怎么办护照?", "refused": False}
+    raw |= {"answer": "去出入境管理局。[1]", "span": "去出入境管理局。", "citations": [citation], "passages": [citation]}
+    with open(log.path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(raw, ensure_ascii=False) + "\n")
+    return log_id
+
+
+@pytest.mark.parametrize("kind", ["faq", None])
+def test_a_thumbs_up_on_an_faq_answer_is_no_evidence_about_the_documents(tmp_path, kind):
+    log = QuestionLog(tmp_path / "log")
+    log.folder.mkdir(parents=True, exist_ok=True)
+    log_id = _faq_record(log, kind)
+    log.feedback(log_id, "up")
+    entry = log.read().entries[0]
+    assert entry.question.citations[0].is_faq
+    assert (entry.label, entry.should_answer, entry.relevant) == ("faq-answered", None, None)
+    exported = export_rows(log.read().judged, lambda span: "去出入境管理局。")
+    assert exported.rows == [] and exported.left_out == {"faq-answered": 1}
+
+
+def _answered_from_the_faq(assistant, monkeypatch) -> None:
+    """`assistant` answers every question from FAQ entry 3, cited as rag/faq cites an entry (the
+    fake embedder matches no paraphrase; tests/test_faq.py tests the matching)."""
+    from rag.types import Answer, Chunk, Citation, Passage
+
+    text = "到户籍所在地出入境管理部门申请。"
+    passage = Passage(Chunk("FAQ #3", "faq#3", 0, len(text), text), 0.97, rank=1)
+    cited = Citation(1, "faq#3", "怎么办理护照？", "", text, 0, len(text), passage, kind="faq")
+
+    def ask_in_context(question, history=None):
+        return Answer(question, f"{text}[1]", False, (cited,), passages=(passage,), confidence=0.97), assistant.documents
+
+    monkeypatch.setattr(assistant, "ask_in_context", ask_in_context)
+
+
+def test_the_simulated_user_leaves_an_faq_answer_unjudged(rules_assistant, monkeypatch, tmp_path):
+    from rag.evaluation.datasets import EvalSet, jsonl_question
+    from rag.usage.simulate import simulate_judgments
+
+    _answered_from_the_faq(rules_assistant, monkeypatch)
+    rows = [{"question": SEED_QUESTION, "answers": ["稳岗返还"], "docs": ["x.txt"]}, {"question": UNANSWERABLE, "answerable": False}]
+    evalset = EvalSet("faq", tmp_path, tuple(jsonl_question(str(i), r) for i, r in enumerate(rows)), "jsonl")
+    log = QuestionLog(tmp_path / "log")
+    given = simulate_judgments(log, rules_assistant, evalset, evalset.questions)
+    assert given == {"FAQ answer, not judged": 2} and log.read().judged == []
+
+
+def test_an_faq_answer_is_logged_as_one(rules_assistant, monkeypatch):
+    _answered_from_the_faq(rules_assistant, monkeypatch)
+    asked = ask_logged(rules_assistant, "怎么办理护照？")
+    assert asked.log_id
+    raw = json.loads((rules_assistant.settings.index_dir / "log" / "questions.jsonl").read_text(encoding="utf-8"))
+    assert raw["citations"][0]["kind"] == "faq" and raw["citations"][0]["doc"].startswith("faq#")
+    from rag.usage.asking import passages_to_pick
+
+    offered = passages_to_pick(rules_assistant, "怎么办理护照？", asked.answer.passages)
+    assert offered and all(p.chunk.doc_id in rules_assistant.documents for p in offered)  # no FAQ entry to pick
 
 
 def test_a_torn_last_line_is_skipped_counted_and_not_glued_to_the_next(tmp_path):

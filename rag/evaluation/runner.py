@@ -56,31 +56,64 @@ class RefusalRecord:
         return self.always_refused or self.confidence < threshold
 
 
-def balanced_threshold(records: list[RefusalRecord]) -> dict[str, float] | None:
-    """The threshold where refused unanswerable questions minus false refusals is highest: the
-    middle of the widest such interval between two questions' confidences (how the rule reader's
-    defaults were calibrated per encoder backend). None without both kinds of question."""
+def _refused_below(group: list[RefusalRecord], thresholds: np.ndarray) -> np.ndarray:
+    """How many of `group` each threshold refuses (`refused_at`, for all thresholds at once:
+    calibration from a log bootstraps this hundreds of times)."""
+    always = sum(r.always_refused for r in group)
+    confidences = np.sort([r.confidence for r in group if not r.always_refused])
+    return always + np.searchsorted(confidences, thresholds, side="left")
+
+
+def _candidates(records: list[RefusalRecord]) -> tuple[list[RefusalRecord], list[RefusalRecord], np.ndarray, np.ndarray] | None:
+    """The answerable and unanswerable records, and the intervals between two questions'
+    confidences (low and high edges) a threshold can fall in; None without both kinds of question."""
     answerable = [r for r in records if r.answerable]
     unanswerable = [r for r in records if not r.answerable]
     scores = sorted({r.confidence for r in records if not r.always_refused and math.isfinite(r.confidence)})
     if not answerable or not unanswerable or not scores:
         return None
-
-    def refused_below(group: list[RefusalRecord], thresholds: np.ndarray) -> np.ndarray:
-        """How many of `group` each threshold refuses (`refused_at`, for all thresholds at once:
-        calibration from a log bootstraps this hundreds of times)."""
-        always = sum(r.always_refused for r in group)
-        confidences = np.sort([r.confidence for r in group if not r.always_refused])
-        return always + np.searchsorted(confidences, thresholds, side="left")
-
     edges = np.array([scores[0] - 0.01, *scores, scores[-1] + 0.01])
-    lows, highs = edges[:-1], edges[1:]
+    return answerable, unanswerable, edges[:-1], edges[1:]
+
+
+def balanced_threshold(records: list[RefusalRecord]) -> dict[str, float] | None:
+    """The threshold where refused unanswerable questions minus false refusals is highest: the
+    middle of the widest such interval between two questions' confidences (how the rule reader's
+    defaults were calibrated per encoder backend). None without both kinds of question."""
+    found = _candidates(records)
+    if found is None:
+        return None
+    answerable, unanswerable, lows, highs = found
     mids = (lows + highs) / 2
-    refused, false = refused_below(unanswerable, mids), refused_below(answerable, mids)
+    refused, false = _refused_below(unanswerable, mids), _refused_below(answerable, mids)
     # refused/|unanswerable| - false/|answerable|, compared exactly: floats would break ties by rounding
     balance = refused * len(answerable) - false * len(unanswerable)
     # the best balance, then the widest interval, then the first (lowest) such interval
     best = int(np.lexsort((np.arange(len(mids)), -(highs - lows), -balance))[0])
+    return {
+        "threshold": float(mids[best]),
+        "refusal_recall": int(refused[best]) / len(unanswerable),
+        "false_refusal": int(false[best]) / len(answerable),
+    }
+
+
+def capped_threshold(records: list[RefusalRecord], max_false_refusals: float) -> dict[str, float] | None:
+    """The threshold refusing the most unanswerable questions while refusing at most
+    `max_false_refusals` (a share) of the answerable ones: the middle of the highest interval
+    between two questions' confidences that stays under the cap. A product's rule: a user who gets
+    no answer to a question the documents do answer is worse served than one who gets a wrong
+    answer marked with its citation, so false refusals are bounded first. None without both kinds
+    of question, or when even the lowest threshold refuses more than the cap."""
+    found = _candidates(records)
+    if found is None:
+        return None
+    answerable, unanswerable, lows, highs = found
+    mids = (lows + highs) / 2
+    refused, false = _refused_below(unanswerable, mids), _refused_below(answerable, mids)
+    allowed = np.flatnonzero(false <= max_false_refusals * len(answerable))
+    if not len(allowed):
+        return None
+    best = int(allowed[-1])  # refusals only grow with the threshold: the highest allowed refuses the most
     return {
         "threshold": float(mids[best]),
         "refusal_recall": int(refused[best]) / len(unanswerable),

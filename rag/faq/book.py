@@ -13,10 +13,10 @@ import threading
 
 import numpy as np
 
-from rag.faq.match import FaqIndex, FaqMatch, Weights, encoded_text
+from rag.faq.match import FaqIndex, FaqLookup, FaqMatch, Weights, encoded_text, phrasings
 from rag.faq.store import FAQ_KIND, FaqEntry, FaqError, FaqStore
 from rag.faq.vectors import cached_vectors
-from rag.types import Answer, AnswerSentence, Chunk, Citation, Passage
+from rag.types import Answer, AnswerSentence, Chunk, Citation, Passage, Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,11 @@ def faq_answer(question: str, match: FaqMatch) -> Answer:
     )
     sentence = AnswerSentence(entry.answer, 1, entry.answer, match.score, 0)
     return Answer(question, f"{entry.answer}[1]", False, (citation,), (sentence,), (passage,), confidence=match.score)
+
+
+def suggestions(lookup: FaqLookup) -> tuple[Suggestion, ...]:
+    """The entries to offer as 您是否想问 (each by its own question)."""
+    return tuple(Suggestion(m.entry.id, m.entry.question) for m in lookup.suggestions)
 
 
 def faq_id(citation: Citation) -> int | None:
@@ -79,9 +84,10 @@ class FaqBook:
                     log.exception("cannot read the FAQ; answering without it")
                     self._failed = version
                     return self._index
-                texts = [("query", encoded_text(e.question)) for e in entries] + [("passage", encoded_text(e.answer)) for e in entries]
+                questions = phrasings(entries)  # each entry's question and 相似问题
+                texts = [("query", encoded_text(q)) for q in questions] + [("passage", encoded_text(e.answer)) for e in entries]
                 vectors = cached_vectors(self.store.folder, self.embedder, texts)
-                self._index, self._version = FaqIndex(entries, vectors[: len(entries)], vectors[len(entries) :]), version
+                self._index, self._version = FaqIndex(entries, vectors[: len(questions)], vectors[len(questions) :]), version
             return self._index
 
     def ranked(self, question: str) -> list[FaqMatch]:
@@ -90,12 +96,16 @@ class FaqBook:
             return []
         return index.ranked(question, self._vector(question), self.weights)
 
-    def match(self, question: str) -> FaqMatch | None:
-        """The entry that answers `question`, if one is close enough (docs/faq.md)."""
+    def lookup(self, question: str) -> FaqLookup:
+        """The entry that answers `question` if one is close enough, else the entries to suggest (docs/faq.md)."""
         index = self.index()
         if not index.entries:
-            return None
-        return index.best(question, self._vector(question), self.weights)
+            return FaqLookup()
+        return index.lookup(question, self._vector(question), self.weights)
+
+    def match(self, question: str) -> FaqMatch | None:
+        """The entry that answers `question`, if one is close enough (docs/faq.md)."""
+        return self.lookup(question).match
 
     def answer(self, question: str) -> Answer | None:
         """The FAQ answer to `question`, or None when no entry is close enough."""

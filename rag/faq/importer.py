@@ -9,6 +9,8 @@ of a sheet (a title line may stand above it), that names a question column and a
     答 / 答案 / 回答 / 答复 / 解答 / 回复 / 答复内容 / 标准答案 / answer / a
     来源 / 出处 / 依据 / 政策依据 / 来源文件 / 文件名称 / source            (optional)
     文号 / 发文字号 / 文件编号 / 文件号 / doc number                       (optional)
+    相似问题 / 相似问法 / 其他问法 / 扩展问题 / 同义问题 / similar questions (optional: phrasings
+        separated by newlines, ；, ; or |)
 
 in either script and with any spacing or brackets (`問題`, `答 案`, `问题（必填）`). Every sheet with
 such a header is read; a file with none is refused naming the headers it does have.
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from rag.config import Limits
 from rag.errors import DocumentError
-from rag.faq.store import FaqError, FaqStore, ImportReport, Pair
+from rag.faq.store import FaqError, FaqStore, ImportReport, Pair, split_phrasings
 from rag.ingest.encoding import decode_bytes
 from rag.ingest.formats.sheets import SUFFIXES, workbook_sheets
 from rag.text.segment import normalise
@@ -33,6 +35,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "answer": ("答", "答案", "回答", "答复", "解答", "回复", "答复内容", "回复内容", "标准答案", "答复口径", "问题解答", "answer", "answers", "a"),
     "source": ("来源", "出处", "依据", "政策依据", "来源文件", "参考文件", "文件名称", "政策来源", "source", "reference"),
     "doc_number": ("文号", "发文字号", "文件编号", "文件号", "docnumber", "documentnumber"),
+    "similar": ("相似问题", "相似问法", "相似问", "其他问法", "扩展问题", "扩展问法", "同义问题", "similarquestions", "similar", "aliases"),
 }
 _NAME_OF = {name: column for column, names in COLUMNS.items() for name in names}
 
@@ -84,19 +87,31 @@ def read_pairs(data: bytes, name: str, limits: Limits = Limits()) -> list[Pair]:
 
         for i, row in filled:
             if i > header_row:
-                pairs.append(Pair(cell(row, "question"), cell(row, "answer"), cell(row, "source"), cell(row, "doc_number"), row=i + 1))
+                pairs.append(
+                    Pair(
+                        cell(row, "question"),
+                        cell(row, "answer"),
+                        cell(row, "source"),
+                        cell(row, "doc_number"),
+                        row=i + 1,
+                        similar=split_phrasings(cell(row, "similar")),
+                    )
+                )
     if not found:
         seen = "、".join(f"“{h}”" for h in dict.fromkeys(headers_seen)) or "（无）"
         raise FaqError(f"{name} 中找不到“问题”和“答案”两列，表头是：{seen}。请把问题列命名为“问题”，答案列命名为“答案” / no question and answer columns")
     return pairs
 
 
-def import_file(store: FaqStore, path: Path, on_duplicate: str = "update", limits: Limits = Limits(), name: str | None = None) -> ImportReport:
+def import_file(
+    store: FaqStore, path: Path, on_duplicate: str = "update", limits: Limits = Limits(), name: str | None = None, merge_same_answer: bool = True
+) -> ImportReport:
     """Add a spreadsheet's pairs to the store in one write (`name`: the file's name as the operator
-    knows it, e.g. an upload's; default the path's)."""
+    knows it, e.g. an upload's; default the path's). A row repeating an entry's answer under another
+    question becomes that entry's 相似问题 unless `merge_same_answer` is False (FaqStore.add_many)."""
     name = name or Path(path).name
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise FaqError(f"无法读取文件 {name}：{exc.strerror or exc} / cannot read the file") from exc
-    return store.add_many(read_pairs(data, name, limits), origin=f"import {name}", on_duplicate=on_duplicate)
+    return store.add_many(read_pairs(data, name, limits), origin=f"import {name}", on_duplicate=on_duplicate, merge_same_answer=merge_same_answer)

@@ -13,6 +13,9 @@
   taken over the FAQ's questions with BM25's formula, so `如何办理` weighs little in a list where
   every question asks how.
 
+An entry with 相似问题 (other phrasings of its question) is scored against each phrasing, with the
+same answer, and counts by its best phrasing.
+
 A question matches its best-scoring entry when the score reaches THRESHOLD and the two agree on
 places and years: every place or year the question names is named by the entry (its question or
 answer: rag/read/compose.names_agree, the readers' rule), and where both questions name places (or
@@ -21,11 +24,13 @@ years) they share one. `2024年…` does not get the answer to `2023年…`, nor
 The weights and THRESHOLD are measured on a labelled set (bench/data/faq_match.jsonl: 62 FAQ
 questions, two citizens' paraphrases each, 104 near misses and unrelated questions), chosen on its
 calibration half and reported on the other: `python bench/faq_match.py --choose` (docs/faq.md).
+
+When no entry matches, up to MAX_SUGGESTIONS agreeing entries scoring at least SUGGEST_THRESHOLD
+(chosen on the same calibration half) are offered as 您是否想问 next to the extracted answer.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -43,6 +48,8 @@ from rag.types import Document
 ANSWER_WEIGHT = 0.3  # measured: python bench/faq_match.py --choose (calibration half)
 LEXICAL_WEIGHT = 0.0  # measured: the same
 THRESHOLD = 0.955  # measured: the same
+SUGGEST_THRESHOLD = 0.9175  # measured: python bench/faq_match.py --choose (calibration half: MAX_SUGGEST_RATE there)
+MAX_SUGGESTIONS = 3
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class Weights:
     answer: float = ANSWER_WEIGHT
     lexical: float = LEXICAL_WEIGHT
     threshold: float = THRESHOLD
+    suggest: float = SUGGEST_THRESHOLD  # below `threshold`: offered as 您是否想问, not answered
 
     def score(self, question_cos, answer_cos, lexical):
         """The combined score (floats or arrays alike)."""
@@ -64,6 +72,15 @@ class FaqMatch:
     answer_cos: float  # cosine of the question's query vector and the answer's passage vector
     lexical: float  # IDF-weighted term overlap of the questions, 0..1
     names_agree: bool  # the question's places and years agree with the entry's
+    phrasing: str = ""  # the entry's phrasing that scored best (its question or one of its 相似问题)
+
+
+@dataclass(frozen=True)
+class FaqLookup:
+    """What the FAQ says to a question: the entry that answers it, or else entries to suggest."""
+
+    match: FaqMatch | None = None
+    suggestions: tuple[FaqMatch, ...] = ()  # best first, at most MAX_SUGGESTIONS; empty when matched
 
 
 def encoded_text(question: str) -> str:
@@ -84,25 +101,28 @@ def _names_conflict(mine: Names, theirs: Names) -> bool:
 
 
 class FaqIndex:
-    """The entries of one FAQ version with their vectors and term weights (immutable)."""
+    """The entries of one FAQ version with their vectors and term weights (immutable).
+    `question_vectors` has one row per phrasing, in the order of `phrasings(entries)`."""
 
     def __init__(self, entries: list[FaqEntry], question_vectors: np.ndarray, answer_vectors: np.ndarray) -> None:
         self.entries = entries
         self.question_vectors, self.answer_vectors = question_vectors, answer_vectors
-        self._terms = [Counter(char_bigrams(e.question)) for e in entries]
+        self._owner = np.array([i for i, e in enumerate(entries) for _ in e.phrasings], dtype=np.int64)
+        self._phrasings = phrasings(entries)
+        self._terms = [Counter(char_bigrams(q)) for q in self._phrasings]
         df = Counter(t for terms in self._terms for t in terms)
-        n = len(entries)
+        n = len(self._phrasings)
         self._idf = {t: float(inverse_document_frequency(n, d)) for t, d in df.items()}
         self._unseen_idf = float(inverse_document_frequency(n, 0))
         self._weights = [self._weight(terms) for terms in self._terms]
-        self._documents = [Document(doc_id=e.label, title=e.question, text=f"{e.question}\n{e.answer}", content_hash="") for e in entries]
-        self._names = [_names(e.question) for e in entries]
+        self._documents = [Document(doc_id=e.label, title=e.question, text="\n".join((*e.phrasings, e.answer)), content_hash="") for e in entries]
+        self._names = [_names(" ".join(e.phrasings)) for e in entries]
 
     def _weight(self, terms: Counter) -> float:
         return sum(self._idf.get(t, self._unseen_idf) for t in terms)
 
     def lexical(self, question: str) -> list[float]:
-        """The IDF-weighted Dice overlap of the question's terms with each entry's (sets of terms)."""
+        """The IDF-weighted Dice overlap of the question's terms with each phrasing's (sets of terms)."""
         mine = Counter(char_bigrams(question))
         own = self._weight(mine)
         scores = []
@@ -112,23 +132,39 @@ class FaqIndex:
         return scores
 
     def ranked(self, question: str, vector: np.ndarray, weights: Weights = Weights()) -> list[FaqMatch]:
-        """Every entry scored against the question (`vector`: its query vector), best first."""
+        """Every entry scored against the question (`vector`: its query vector) by its best
+        phrasing, best first."""
         if not self.entries:
             return []
         question_cos, answer_cos = self.question_vectors @ vector, self.answer_vectors @ vector
-        lexical = self.lexical(question)
+        lexical = np.array(self.lexical(question))
+        scores = np.asarray(weights.score(question_cos, answer_cos[self._owner], lexical), dtype=np.float64)
+        scores = np.where(np.isfinite(scores), scores, 0.0)
+        best = np.full(len(self.entries), -1, dtype=np.int64)  # each entry's best phrasing (row)
+        for row in np.argsort(-scores, kind="stable")[::-1]:  # worst first: the best is written last
+            best[self._owner[row]] = row
         analysis, names = analyse_question(question), _names(question)
         out = []
         for i, entry in enumerate(self.entries):
+            row = int(best[i])
             agree = not _names_conflict(names, self._names[i]) and names_agree(analysis, self._documents[i])
-            score = float(weights.score(float(question_cos[i]), float(answer_cos[i]), lexical[i]))
-            out.append(FaqMatch(entry, score if math.isfinite(score) else 0.0, float(question_cos[i]), float(answer_cos[i]), lexical[i], agree))
+            out.append(FaqMatch(entry, float(scores[row]), float(question_cos[row]), float(answer_cos[i]), float(lexical[row]), agree, self._phrasings[row]))
         out.sort(key=lambda m: -m.score)
         return out
 
+    def lookup(self, question: str, vector: np.ndarray, weights: Weights = Weights()) -> FaqLookup:
+        """The best agreeing entry if its score reaches the threshold; else the agreeing entries
+        that reach the suggestion threshold (at most MAX_SUGGESTIONS)."""
+        agreeing = [m for m in self.ranked(question, vector, weights) if m.names_agree]
+        if agreeing and agreeing[0].score >= weights.threshold:
+            return FaqLookup(agreeing[0])
+        return FaqLookup(None, tuple(m for m in agreeing[:MAX_SUGGESTIONS] if m.score >= weights.suggest))
+
     def best(self, question: str, vector: np.ndarray, weights: Weights = Weights()) -> FaqMatch | None:
         """The best entry whose places and years agree, if its score reaches the threshold."""
-        for match in self.ranked(question, vector, weights):
-            if match.names_agree:
-                return match if match.score >= weights.threshold else None
-        return None
+        return self.lookup(question, vector, weights).match
+
+
+def phrasings(entries: list[FaqEntry]) -> list[str]:
+    """Every entry's question and 相似问题, in order: the rows of FaqIndex's question vectors."""
+    return [q for e in entries for q in e.phrasings]

@@ -5,9 +5,12 @@ read–modify–write under the folder's lock (`faq/.lock`, fcntl), written to a
 moved into place, so a reader sees the old list or the new one, never half of either, and two
 processes (the web page and `rag faq import`) do not lose each other's changes.
 
-Two entries never hold the same question: questions are compared by `question_key` (script,
-width, case, spaces and punctuation folded), and adding a question already there updates or
-skips it, as the caller asks.
+An entry may hold several phrasings of its question (相似问题: `similar`); the matcher scores a
+user's question against each of them. Two entries never hold the same phrasing: phrasings are
+compared by `question_key` (script, width, case, spaces and punctuation folded), and adding a
+question already there (as an entry's question or one of its 相似问题) updates or skips that entry,
+as the caller asks. An import may also merge a row that repeats an entry's answer under another
+question into that entry, as one more 相似问题.
 """
 
 from __future__ import annotations
@@ -29,8 +32,16 @@ from rag.types import Answer
 
 FAQ_FOLDER = "faq"  # under the knowledge base's index folder
 FAQ_KIND = "faq"  # Citation.kind of an answer from an FAQ entry
-FORMAT, VERSION = "rag-faq", 1
+FORMAT, VERSION = "rag-faq", 2  # 2: entries hold `similar` (version 1, without it, is read too)
+READABLE_VERSIONS = (1, 2)
 MAX_QUESTION_CHARS, MAX_ANSWER_CHARS = 500, 20_000
+MAX_SIMILAR = 50  # 相似问题 per entry
+PHRASING_SEPARATORS = r"[\n；;|]+"  # between the 相似问题 of one cell or text box
+
+
+def split_phrasings(text: str) -> tuple[str, ...]:
+    """`怎么补办身份证；身份证丢了怎么办|身份证掉了` → the three phrasings (newlines, ；, ; or | separate)."""
+    return tuple(p.strip() for p in re.split(PHRASING_SEPARATORS, text or "") if p.strip())
 
 
 class FaqError(RagError):
@@ -57,10 +68,16 @@ class FaqEntry:
     origin: str = ""  # "import 文件名.xlsx", "page", "feedback" or "command line"
     created: str = ""
     updated: str = ""
+    similar: tuple[str, ...] = ()  # 相似问题: other phrasings of the question, matched like it
 
     @property
     def label(self) -> str:
         return f"FAQ #{self.id}"
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        """The question, then its 相似问题."""
+        return (self.question, *self.similar)
 
 
 @dataclass
@@ -72,9 +89,17 @@ class ImportReport:
     unchanged: list[int] = field(default_factory=list)  # an existing question with the same answer
     skipped_duplicates: list[int] = field(default_factory=list)  # an existing question, kept as it was (on_duplicate="skip")
     incomplete_rows: list[int] = field(default_factory=list)  # rows (1-based in the file) without a question or an answer
+    merged: list[int] = field(default_factory=list)  # per row whose answer an entry already had: that entry (its question became a 相似问题)
+    similar_taken: list[str] = field(default_factory=list)  # 相似问题 left out: another entry already holds them
 
     def summary(self) -> str:
         parts = [f"新增 {len(self.added)} 条", f"更新 {len(self.updated)} 条", f"未变 {len(self.unchanged)} 条"]
+        if self.merged:
+            shown = "、".join(f"#{i}" for i in list(dict.fromkeys(self.merged))[:10])
+            parts.append(f"答案与已有条目相同的 {len(self.merged)} 行已并入该条目的相似问题（{shown}）")
+        if self.similar_taken:
+            shown = "、".join(f"“{q}”" for q in self.similar_taken[:5])
+            parts.append(f"{len(self.similar_taken)} 个相似问题已属于其他条目，未加入（{shown}{'…' if len(self.similar_taken) > 5 else ''}）")
         if self.skipped_duplicates:
             shown = "、".join(f"#{i}" for i in self.skipped_duplicates[:10])
             parts.append(f"跳过与已有问题重复的 {len(self.skipped_duplicates)} 条（{shown}{'…' if len(self.skipped_duplicates) > 10 else ''}）")
@@ -93,6 +118,11 @@ class Pair:
     source: str = ""
     doc_number: str = ""
     row: int = 0  # its row in the import file (1-based), 0 when it has none
+    similar: tuple[str, ...] = ()  # 相似问题
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        return (self.question, *self.similar)
 
 
 def _clean(text: str) -> str:
@@ -109,7 +139,35 @@ def _checked(pair: Pair) -> Pair:
         raise FaqError(f"问题超过 {MAX_QUESTION_CHARS} 个字符 / the question is longer than {MAX_QUESTION_CHARS} characters")
     if len(answer) > MAX_ANSWER_CHARS:
         raise FaqError(f"答案超过 {MAX_ANSWER_CHARS} 个字符 / the answer is longer than {MAX_ANSWER_CHARS} characters")
-    return replace(pair, question=question, answer=answer, source=_clean(pair.source), doc_number=_clean(pair.doc_number))
+    similar = _similar(question, pair.similar)
+    return replace(pair, question=question, answer=answer, source=_clean(pair.source), doc_number=_clean(pair.doc_number), similar=similar)
+
+
+def _similar(question: str, phrasings: Iterable[str]) -> tuple[str, ...]:
+    """The 相似问题 cleaned: spaces folded, empty ones and repeats (of the question too) dropped."""
+    seen, out = {question_key(question)}, []
+    for raw in phrasings:
+        text = re.sub(r"\s+", " ", _clean(raw))
+        key = question_key(text)
+        if not key or key in seen:
+            continue
+        if len(text) > MAX_QUESTION_CHARS:
+            raise FaqError(f"相似问题超过 {MAX_QUESTION_CHARS} 个字符 / a similar question is longer than {MAX_QUESTION_CHARS} characters")
+        seen.add(key)
+        out.append(text)
+    if len(out) > MAX_SIMILAR:
+        raise FaqError(f"相似问题超过 {MAX_SIMILAR} 个 / more than {MAX_SIMILAR} similar questions")
+    return tuple(out)
+
+
+def _answer_key(answer: str) -> str:
+    """Two answers are the same answer when they differ only in spaces, punctuation, case or script."""
+    return question_key(answer)
+
+
+def _owners(entries: list[FaqEntry]) -> dict[str, int]:
+    """Each phrasing's key → the position of the entry holding it."""
+    return {question_key(q): i for i, e in enumerate(entries) for q in e.phrasings}
 
 
 class FaqStore:
@@ -153,11 +211,11 @@ class FaqStore:
             data = json.loads(raw)
             if data.get("format") != FORMAT:
                 raise ValueError("not an FAQ file")
-            if data.get("version") != VERSION:
+            if data.get("version") not in READABLE_VERSIONS:
                 raise FaqError(
                     f"{self.path} 的格式版本为 {data.get('version')}，本程序读取版本 {VERSION} / FAQ file version {data.get('version')}, expected {VERSION}"
                 )
-            entries = [FaqEntry(**row) for row in data["entries"]]
+            entries = [FaqEntry(**{**row, "similar": tuple(row.get("similar", ()))}) for row in data["entries"]]
             return int(data["next_id"]), entries
         except FaqError:
             raise
@@ -189,17 +247,34 @@ class FaqStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def add_many(self, pairs: Iterable[Pair], origin: str, on_duplicate: str = "update") -> ImportReport:
-        """Add pairs in one write. A question already there (or earlier in `pairs`) is updated with
-        the new answer, source and 文号 (`on_duplicate="update"`) or left as it was ("skip").
-        Pairs without a question or an answer are counted by row, not added."""
+    def add_many(self, pairs: Iterable[Pair], origin: str, on_duplicate: str = "update", merge_same_answer: bool = False) -> ImportReport:
+        """Add pairs in one write. A question already there (an entry's question or 相似问题, or
+        earlier in `pairs`) is updated with the new answer, source and 文号 and gains the pair's
+        相似问题 (`on_duplicate="update"`), or is left as it was ("skip"). With `merge_same_answer`,
+        a pair whose answer an entry already has becomes one more 相似问题 of that entry. A 相似问题
+        that another entry holds is left out (and named in the report). Pairs without a question
+        or an answer are counted by row, not added."""
         if on_duplicate not in ("update", "skip"):
             raise ValueError(f"on_duplicate must be 'update' or 'skip', not {on_duplicate!r}")
         report = ImportReport()
         with self._locked():
             next_id, entries = self._read()
-            by_key = {question_key(e.question): i for i, e in enumerate(entries)}
+            owners = _owners(entries)
+            by_answer = {_answer_key(e.answer): i for i, e in enumerate(entries)}
             now = _now()
+            changed = False
+
+            def claim(at: int, phrasings: Iterable[str]) -> tuple[str, ...]:
+                """The phrasings no other entry holds, now held by entry `at`."""
+                kept = []
+                for q in phrasings:
+                    owner = owners.setdefault(question_key(q), at)
+                    if owner == at:
+                        kept.append(q)
+                    else:
+                        report.similar_taken.append(q)
+                return tuple(kept)
+
             for raw in pairs:
                 try:
                     pair = _checked(raw)
@@ -208,44 +283,70 @@ class FaqStore:
                         raise
                     report.incomplete_rows.append(raw.row)
                     continue
-                key = question_key(pair.question)
-                if key in by_key:
-                    old = entries[by_key[key]]
-                    if (old.answer, old.source, old.doc_number) == (pair.answer, pair.source, pair.doc_number):
-                        report.unchanged.append(old.id)
-                    elif on_duplicate == "skip":
-                        report.skipped_duplicates.append(old.id)
-                    else:
-                        entries[by_key[key]] = replace(old, answer=pair.answer, source=pair.source, doc_number=pair.doc_number, updated=now)
-                        report.updated.append(old.id)
+                at = owners.get(question_key(pair.question))
+                if at is None and merge_same_answer and _answer_key(pair.answer) in by_answer:
+                    at = by_answer[_answer_key(pair.answer)]
+                    old = entries[at]
+                    similar = _similar(old.question, (*old.similar, *claim(at, pair.phrasings)))
+                    if similar != old.similar:
+                        entries[at] = replace(old, similar=similar, updated=now)
+                        changed = True
+                    report.merged.append(old.id)
                     continue
-                entry = FaqEntry(next_id, pair.question, pair.answer, pair.source, pair.doc_number, origin, now, now)
-                by_key[key] = len(entries)
-                entries.append(entry)
+                if at is not None:
+                    old = entries[at]
+                    if on_duplicate == "skip" and (old.answer, old.source, old.doc_number) != (pair.answer, pair.source, pair.doc_number):
+                        report.skipped_duplicates.append(old.id)
+                        continue
+                    similar = _similar(old.question, (*old.similar, *claim(at, pair.similar)))
+                    new = replace(old, answer=pair.answer, source=pair.source, doc_number=pair.doc_number, similar=similar)
+                    if new == old:
+                        report.unchanged.append(old.id)
+                    else:
+                        entries[at] = replace(new, updated=now)
+                        by_answer.setdefault(_answer_key(new.answer), at)
+                        report.updated.append(old.id)
+                        changed = True
+                    continue
+                at = len(entries)
+                owners[question_key(pair.question)] = at
+                entries.append(FaqEntry(next_id, pair.question, pair.answer, pair.source, pair.doc_number, origin, now, now, claim(at, pair.similar)))
+                by_answer.setdefault(_answer_key(pair.answer), at)
                 report.added.append(next_id)
                 next_id += 1
-            if report.added or report.updated:
+                changed = True
+            if changed:
                 self._write(next_id, entries)
         return report
 
-    def add(self, question: str, answer: str, source: str = "", doc_number: str = "", origin: str = "page") -> FaqEntry:
-        """One new entry; a question that is already there is refused, naming its entry."""
-        pair = _checked(Pair(question, answer, source, doc_number))
-        existing = self.find(pair.question)
-        if existing is not None:
-            raise FaqError(f"已有相同的问题：{existing.label} / the question is already {existing.label}")
+    def add(self, question: str, answer: str, source: str = "", doc_number: str = "", origin: str = "page", similar: Iterable[str] = ()) -> FaqEntry:
+        """One new entry; a question (or 相似问题) that another entry holds is refused, naming that entry."""
+        pair = _checked(Pair(question, answer, source, doc_number, similar=tuple(similar)))
+        for phrasing in pair.phrasings:
+            existing = self.find(phrasing)
+            if existing is not None:
+                raise FaqError(f"已有相同的问题：{existing.label}（{phrasing}） / the question is already {existing.label}")
         report = self.add_many([pair], origin, on_duplicate="skip")
-        if not report.added:  # another writer added the same question meanwhile
+        if not report.added or report.similar_taken:  # another writer added the same question meanwhile
             raise FaqError("已有相同的问题 / the question is already there")
         return self.get(report.added[0])
 
     def find(self, question: str) -> FaqEntry | None:
-        """The entry holding this question (as `question_key` compares them), if any."""
+        """The entry holding this question (as its question or a 相似问题, as `question_key` compares them), if any."""
         key = question_key(question)
-        return next((e for e in self._read()[1] if question_key(e.question) == key), None)
+        return next((e for e in self._read()[1] if key in {question_key(q) for q in e.phrasings}), None)
 
-    def edit(self, entry_id: int, question: str | None = None, answer: str | None = None, source: str | None = None, doc_number: str | None = None) -> FaqEntry:
-        """Change an entry's fields (None: keep); its question may not become another entry's."""
+    def edit(
+        self,
+        entry_id: int,
+        question: str | None = None,
+        answer: str | None = None,
+        source: str | None = None,
+        doc_number: str | None = None,
+        similar: Iterable[str] | None = None,
+    ) -> FaqEntry:
+        """Change an entry's fields (None: keep; `similar` replaces its 相似问题); none of its
+        phrasings may be another entry's."""
         with self._locked():
             next_id, entries = self._read()
             at = next((i for i, e in enumerate(entries) if e.id == entry_id), None)
@@ -258,12 +359,16 @@ class FaqStore:
                     old.answer if answer is None else answer,
                     old.source if source is None else source,
                     old.doc_number if doc_number is None else doc_number,
+                    similar=old.similar if similar is None else tuple(similar),
                 )
             )
-            clash = next((e for e in entries if e.id != entry_id and question_key(e.question) == question_key(pair.question)), None)
-            if clash is not None:
-                raise FaqError(f"已有相同的问题：{clash.label} / the question is already {clash.label}")
-            new = replace(old, question=pair.question, answer=pair.answer, source=pair.source, doc_number=pair.doc_number, updated=_now())
+            others = [e for e in entries if e.id != entry_id]
+            owners = _owners(others)
+            for phrasing in pair.phrasings:
+                if question_key(phrasing) in owners:
+                    clash = others[owners[question_key(phrasing)]]
+                    raise FaqError(f"已有相同的问题：{clash.label}（{phrasing}） / the question is already {clash.label}")
+            new = replace(old, question=pair.question, answer=pair.answer, source=pair.source, doc_number=pair.doc_number, similar=pair.similar, updated=_now())
             if new != replace(old, updated=new.updated):
                 entries[at] = new
                 self._write(next_id, entries)

@@ -4,7 +4,10 @@ creates, renames and removes them (`Management`).
 Which knowledge base a request is about is never kept here: the page's selector (`#kb-select`,
 its value the base's id) is an input of every event that needs it, so each browser session has
 its own; the API endpoints take `kb`. `Bases` only caches what each base opened: one Assistant and
-one uploads KnowledgeBase per base, at first use, all sharing the server's one Embedder.
+one uploads KnowledgeBase per base, at first use, all sharing the server's one Embedder. A base's
+Assistant answers with the settings its `settings.json` held when it was opened; when that file
+changes (`rag calibrate --from-log` wrote new values, or an operator edited it) the next question
+opens the base's Assistant again with them: one stat of the file per question tells.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import gradio as gr
 
 from rag.assistant import Assistant
 from rag.bases import registry
+from rag.bases.fitted import SETTINGS_FILE
 from rag.bases.registry import DEFAULT_ID, DEFAULT_NAME, DefaultKnowledgeBaseError, KnowledgeBaseInfo, KnowledgeBaseNameError, UnknownKnowledgeBase
 from rag.config import Settings
 from rag.indexing.uploads import KnowledgeBase
@@ -33,14 +37,26 @@ NAME_PROBLEMS = {
     "taken": "已有同名（或同编号）的知识库，请换一个名称。",
 }
 _HIDDEN: dict[str, Any] = gr.update(visible=False)
+Stamp = tuple[int, int, int] | None
+
+
+def settings_stamp(folder: Path) -> Stamp:
+    """What tells that a base's settings.json changed: its inode, modification time and size (None
+    when there is none). A rewrite (`write_fitted` replaces the file) gives a new inode."""
+    try:
+        st = (Path(folder) / SETTINGS_FILE).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 class Bases:
     """The knowledge bases a server answers from, opened at first use and kept.
 
     `root` is the default knowledge base's settings (its folder holds the others in bases/); None
-    serves one knowledge base only: the `assistant` and `uploads` given (tests, embedded use).
-    `assistant` and `uploads`, when given, are the default base's, already open.
+    serves one knowledge base only: the `assistant` and `uploads` given (tests, embedded use; their
+    settings are never read again). `assistant` and `uploads`, when given, are the default base's,
+    already open (with its settings.json as it is now).
     """
 
     def __init__(self, root: Settings | None, embedder: Any, assistant: Any = None, uploads: Any = None) -> None:
@@ -49,6 +65,10 @@ class Bases:
         self._lock = threading.Lock()
         self._open: dict[tuple[str, str], tuple[Any, Any]] = {}  # (id, created) -> [assistant, uploads]
         self._default = (assistant, uploads)
+        # (id, created) -> the settings.json its Assistant was opened with (or last failed to reopen with)
+        self._stamps: dict[tuple[str, str], Stamp] = {}
+        if root is not None and assistant is not None:
+            self._stamps[(DEFAULT_ID, "")] = settings_stamp(root.index_dir)
 
     def listing(self) -> list[KnowledgeBaseInfo]:
         if self.root is None:
@@ -77,17 +97,42 @@ class Bases:
 
     def assistant(self, kb: str | None) -> Assistant:
         """The base's Assistant, opened at first use (IndexNotFoundError while it has no documents:
-        nothing is kept, the next call tries again)."""
+        nothing is kept, the next call tries again), and again when its settings.json changed."""
         base = self.resolve(kb)
-        if base.is_default and self._default[0] is not None:
-            return self._default[0]
         key = (base.id, base.created)
+        if base.is_default and self._default[0] is not None:
+            if self.root is None:
+                return self._default[0]
+            with self._lock:
+                fresh = self._reopened(key, base, self._default[0])
+                self._default = (fresh, self._default[1])
+                return fresh
         with self._lock:
             held = self._open.get(key, (None, None))
             if held[0] is None:
+                self._stamps[key] = settings_stamp(base.folder)
                 held = (Assistant(self.settings(base.id), embedder=self.embedder), held[1])
-                self._open[key] = held
+            else:
+                held = (self._reopened(key, base, held[0]), held[1])
+            self._open[key] = held
             return held[0]
+
+    def _reopened(self, key: tuple[str, str], base: KnowledgeBaseInfo, open_one: Assistant) -> Assistant:
+        """`open_one`, or a new Assistant (the same Embedder) when the base's settings.json changed
+        since it was opened. A file that cannot be read keeps the open one answering (logged once
+        per change of the file). The caller holds the lock."""
+        stamp = settings_stamp(base.folder)
+        if stamp == self._stamps.get(key):
+            return open_one
+        self._stamps[key] = stamp
+        assert self.root is not None
+        try:
+            fresh = Assistant(registry.settings_for(self.root, base.id), embedder=self.embedder)
+        except Exception:
+            log.exception("knowledge base %s: its changed %s could not be used; answering with the settings it had", base.id, SETTINGS_FILE)
+            return open_one
+        log.info("knowledge base %s: %s changed, opened again with its new settings", base.id, SETTINGS_FILE)
+        return fresh
 
     def uploads(self, kb: str | None) -> KnowledgeBase:
         """The base's uploads and removals."""
@@ -114,6 +159,7 @@ class Bases:
         with self._lock:
             for key in [k for k in self._open if k[0] == kb_id]:
                 del self._open[key]
+                self._stamps.pop(key, None)
 
 
 def _selector(bases: Bases, value: str) -> dict[str, Any]:

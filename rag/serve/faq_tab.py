@@ -17,12 +17,12 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import RagError
-from rag.faq import FaqError, FaqStore, import_file
+from rag.faq import FaqError, FaqStore, import_file, split_phrasings
 from rag.ingest.formats.sheets import SUFFIXES
 from rag.serve.handlers import user_questions
 
 log = logging.getLogger("rag.app")
-HEADERS = ["编号", "问题", "答案", "来源", "文号", "来自", "更新时间"]
+HEADERS = ["编号", "问题", "相似问题", "答案", "来源", "文号", "来自", "更新时间"]
 Update = dict[str, Any]
 _HIDDEN: Update = gr.update(visible=False)
 
@@ -40,8 +40,8 @@ class FaqHandlers:
             entries = self.store(kb).entries()
         except FaqError as exc:
             log.error("FAQ list: %s", exc)
-            return [[0, str(exc), "", "", "", "", ""]], gr.update(choices=[], value=None)
-        rows = [[e.id, e.question, e.answer, e.source, e.doc_number, e.origin, e.updated.replace("T", " ")] for e in entries]
+            return [[0, str(exc), "", "", "", "", "", ""]], gr.update(choices=[], value=None)
+        rows = [[e.id, e.question, "；".join(e.similar), e.answer, e.source, e.doc_number, e.origin, e.updated.replace("T", " ")] for e in entries]
         return rows, gr.update(choices=[(f"#{e.id} {e.question[:30]}", e.id) for e in entries], value=None)
 
     def _done(self, message: str, kb: str | None) -> tuple[str, list[list], Update]:
@@ -60,22 +60,24 @@ class FaqHandlers:
             return self._done("导入失败，常见问题未改变。", kb)
         return self._done(f"已导入 {name}：{report.summary()}", kb)
 
-    def pick(self, entry_id, kb: str | None = None) -> tuple[str, str, str, str]:
+    def pick(self, entry_id, kb: str | None = None) -> tuple[str, str, str, str, str]:
         if entry_id is None:
-            return "", "", "", ""
+            return "", "", "", "", ""
         try:
             e = self.store(kb).get(int(entry_id))
         except FaqError:
-            return "", "", "", ""
-        return e.question, e.answer, e.source, e.doc_number
+            return "", "", "", "", ""
+        return e.question, "\n".join(e.similar), e.answer, e.source, e.doc_number
 
-    def save(self, entry_id, question: str, answer: str, source: str, doc_number: str, kb: str | None = None) -> tuple[str, list[list], Update]:
-        """With an entry chosen: save its changes; without: add a new entry."""
+    def save(self, entry_id, question: str, similar: str, answer: str, source: str, doc_number: str, kb: str | None = None) -> tuple[str, list[list], Update]:
+        """With an entry chosen: save its changes; without: add a new entry (`similar`: its
+        相似问题, one a line or separated by ；, ; or |)."""
+        phrasings = split_phrasings(similar)
         try:
             if entry_id is None:
-                entry = self.store(kb).add(question, answer, source, doc_number, origin="page")
+                entry = self.store(kb).add(question, answer, source, doc_number, origin="page", similar=phrasings)
                 return self._done(f"已添加 {entry.label}。", kb)
-            entry = self.store(kb).edit(int(entry_id), question, answer, source, doc_number)
+            entry = self.store(kb).edit(int(entry_id), question, answer, source, doc_number, phrasings)
         except FaqError as exc:
             return self._done(f"未保存：{str(exc).split(' / ')[0]}", kb)
         return self._done(f"已保存 {entry.label}。", kb)
@@ -122,7 +124,11 @@ def build(
     加入常见问题 button takes; `kb_select`: the knowledge-base selector (None: the default base only)."""
     h = FaqHandlers(settings_of, assistant_of)
     with gr.Tab("常见问题") as tab:
-        gr.Markdown("与常见问题足够接近的提问直接得到这里的答案，并标注为“常见问题 FAQ #编号”。导入文件需有“问题”“答案”两列（可选“来源”“文号”）。")
+        gr.Markdown(
+            "与常见问题（或其相似问题）足够接近的提问直接得到这里的答案，并标注为“常见问题 FAQ #编号”；"
+            "较接近的在回答下方列为“您是否想问”。导入文件需有“问题”“答案”两列（可选“来源”“文号”“相似问题”，"
+            "答案相同的行并入同一条目）。"
+        )
         # filled when the tab is shown (tab.select below), never while the page is built
         table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, wrap=True, elem_id="faq-table")
         with gr.Row():
@@ -133,6 +139,7 @@ def build(
         status = gr.Textbox(label="状态", interactive=False, elem_id="faq-status")
         choice = gr.Dropdown(label="选择要修改或删除的条目（不选则新增）", choices=[], elem_id="faq-choice")
         question = gr.Textbox(label="问题", elem_id="faq-question")
+        similar = gr.Textbox(label="相似问题（同一问题的其他问法，每行一个）", lines=2, elem_id="faq-similar")
         answer = gr.Textbox(label="答案", lines=4, elem_id="faq-answer")
         with gr.Row():
             source = gr.Textbox(label="来源", elem_id="faq-source")
@@ -150,8 +157,8 @@ def build(
     listed = [status, table, choice]
     import_button.click(h.import_file, [file, *kb], listed, api_visibility="private")
     from_chat.click(h.add_last_answer, [chatbot, *kb], listed, api_visibility="private")
-    choice.change(h.pick, [choice, *kb], [question, answer, source, doc_number], api_visibility="private")
-    save.click(h.save, [choice, question, answer, source, doc_number, *kb], listed, api_visibility="private")
+    choice.change(h.pick, [choice, *kb], [question, similar, answer, source, doc_number], api_visibility="private")
+    save.click(h.save, [choice, question, similar, answer, source, doc_number, *kb], listed, api_visibility="private")
     remove.click(h.ask_to_remove, [choice, *kb], [status, confirm_row, confirm_text, pending], api_visibility="private")
     confirm.click(h.remove, [pending, *kb], [*listed, confirm_row, pending], api_visibility="private")
     cancel.click(h.cancel, None, [status, confirm_row, pending], api_visibility="private")

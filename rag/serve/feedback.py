@@ -5,8 +5,10 @@ log it went to (its knowledge base's folder: a chat that switches knowledge base
 answer in its own log) and the passages shown with it. Gradio's thumbs on an assistant message
 (`chatbot.like`) append a judgment to that log; after 👎 the shown passages and retrieval's next
 ones are offered (`#feedback-passage`, rag.usage.asking.passages_to_pick), and picking one records
-it as the passage that does answer. On a refusal, 👎
-reads "the documents do answer this" (docs/question-log.md).
+it as the passage that does answer. After 👎 on an answer the last choice is 以上段落都不能回答
+(`NO_ANSWER`): recorded as `no_answer`, the documents do not answer the question (it should have been
+refused); a 👎 with nothing chosen only says the answer was wrong. On a refusal, 👎 reads "the
+documents do answer this", so that choice is not offered there (docs/question-log.md).
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ log = logging.getLogger("rag.app")
 Asked_ = dict[str, dict[str, Any]]  # chat message index → what that answer's judgment needs
 NOTHING_LOGGED = "这个回答没有记录（问题日志已关闭或无法写入），评价未保存。"
 THANKS_UP = "谢谢，已记录：回答有用。"
-THANKS_DOWN = "谢谢，已记录：回答不对。如果下面列出的段落中有能回答这个问题的，请选出它。"
+THANKS_DOWN = "谢谢，已记录：回答不对。如果下面列出的段落中有能回答这个问题的，请选出它；如果都不能回答，请选最后一项。"
 THANKS_REFUSAL_DOWN = "谢谢，已记录：文档其实能回答这个问题。如果下面列出的段落中有答案，请选出它。"
 THANKS_PICK = "谢谢，已记录正确的段落。"
+THANKS_NO_ANSWER = "谢谢，已记录：文档中没有这个问题的答案。"
+NO_ANSWER = "none"  # the value of the last choice after 👎 on an answer
+NO_ANSWER_LABEL = "以上段落都不能回答：文档中没有这个问题的答案"
 
 
 def remember(asked: Asked_ | None, message_index: int, result: Asked, index_dir: Path, kb: str | None = None) -> Asked_:
@@ -39,7 +44,8 @@ def remember(asked: Asked_ | None, message_index: int, result: Asked, index_dir:
     out = dict(asked or {})
     if result.log_id is None:
         return out
-    shown = [_choice(p, result.documents) for p in result.answer.passages]
+    # passages of documents only: an FAQ answer shows its entry, which is no passage to pick
+    shown = [_choice(p, result.documents) for p in result.answer.passages if p.chunk.doc_id in result.documents]
     out[str(message_index)] = {"id": result.log_id, "log": str(index_dir), "kb": kb, "question": result.answer.question, "refused": result.answer.refused}
     out[str(message_index)]["shown"] = shown
     return out
@@ -90,12 +96,20 @@ class FeedbackHandlers:
             return THANKS_UP, hidden, None
         pending = entry | {"offered": self.offered(entry)}
         choices = [(f"({n}) {p['label']}", str(n - 1)) for n, p in enumerate(pending["offered"], start=1)]
+        if not entry["refused"]:  # on a refusal 👎 already says the documents do answer it
+            choices.append((NO_ANSWER_LABEL, NO_ANSWER))
         offered = gr.update(visible=bool(choices), value=None, choices=choices)
         return (THANKS_REFUSAL_DOWN if entry["refused"] else THANKS_DOWN), offered, pending
 
     def on_pick(self, choice: str | None, pending: dict | None) -> tuple[str, dict]:
-        """The passage picked after 👎: recorded as the one that answers (the judgment replaces the 👎)."""
+        """The passage picked after 👎: recorded as the one that answers; or 以上段落都不能回答:
+        recorded as `no_answer` (either judgment replaces the 👎)."""
         offered = (pending or {}).get("offered") or []
+        if pending and choice == NO_ANSWER and not pending.get("refused"):
+            qlog = _log_of(pending)
+            if qlog is None or not qlog.feedback(pending["id"], "down", no_answer=True):
+                return NOTHING_LOGGED, gr.update(visible=False)
+            return THANKS_NO_ANSWER, gr.update(visible=False)
         if not pending or choice is None or not str(choice).isdecimal() or int(choice) >= len(offered):
             return "", gr.update()
         p = offered[int(choice)]

@@ -46,7 +46,15 @@ def chat_text(answer: Answer) -> str:
                 lines.append(escape_chat(faq_source_line(c)))
                 continue
             lines.append(escape_chat(f"[{c.number}] {c.title}" + (f" · {c.heading}" if c.heading else "")))
+    if answer.suggestions:
+        lines.append("")
+        lines.append(f'<span class="faq-suggestions">{escape_chat(suggestions_line(answer))}</span>')
     return "<br>".join(lines)
+
+
+def suggestions_line(answer: Answer) -> str:
+    """`您是否想问：身份证丢失了如何补办？（常见问题 FAQ #1）；…` (the chat and `rag ask`)."""
+    return "您是否想问：" + "；".join(f"{s.question}（常见问题 FAQ #{s.faq_id}）" for s in answer.suggestions)
 
 
 def _passage_html(doc: Document, start: int, end: int, quote_start: int | None, quote_end: int | None, sentence: AnswerSentence | None = None) -> str:
@@ -179,9 +187,10 @@ def answer_json(answer, documents) -> dict:
         "notice": answer.notice,
         "citations": [citation_json(c) for c in answer.citations],
         "passages": [passage_json(p, documents) for p in answer.passages] if answer.refused else [],
+        "suggestions": [{"faq_id": s.faq_id, "question": s.question} for s in answer.suggestions],  # 您是否想问 (rag/faq)
     }
 
 
 def error_json(question: str, text: str, notice: str) -> dict:
     """An answer that could not be made, in the same shape as `answer_json` (one shape for clients)."""
-    return {"question": question, "answer": text, "refused": True, "span": "", "notice": notice, "citations": [], "passages": []}
+    return {"question": question, "answer": text, "refused": True, "span": "", "notice": notice, "citations": [], "passages": [], "suggestions": []}

@@ -21,7 +21,10 @@ OFFERED_PASSAGES = 20
 
 
 def passages_to_pick(assistant: Assistant, question: str, shown: tuple[Passage, ...], k: int = OFFERED_PASSAGES) -> list[Passage]:
-    """The passages offered after 👎: those shown, then retrieval's next ones, `k` in all."""
+    """The passages offered after 👎: those shown, then retrieval's next ones, `k` in all; only
+    passages of documents (an FAQ answer shows its entry, which is no passage to pick)."""
+    documents = assistant.documents
+    shown = tuple(p for p in shown if p.chunk.doc_id in documents)
     seen = {p.chunk.chunk_id for p in shown}
     more = [p for p in assistant.search(question, k=k).passages if p.chunk.chunk_id not in seen]
     return [*shown, *more][:k]

@@ -8,9 +8,13 @@ The judged questions are asked again through the knowledge base's own retrieval 
   passage (👍 on an answer: its first citation; 👎 with a passage picked), the weight of `WEIGHTS`
   with the best R@5, ties broken by MRR@10 and then by the nearest to the weight in use;
 - **refusal thresholds** (`min_confidence` of the rules reader, `reader_min_margin` of the trained
-  one): at the chosen weight, over the questions the judgments say should be answered or refused,
-  the threshold with the most refused minus falsely refused questions (evaluation's
-  `balanced_threshold`, the rule by which the rules reader's defaults were calibrated).
+  one): at the chosen weight, over the questions the judgments say should be answered or refused
+  (`Judged.should_answer`: a 👎 on an answer with nothing chosen, `wrong-answer`, says neither, nor
+  does a 👍 on an FAQ entry's answer; both are left out),
+  the threshold refusing the most of those that should be refused while refusing at most
+  `MAX_FALSE_REFUSALS` (5 %) of those that should be answered (evaluation's `capped_threshold`;
+  `--max-false-refusals`). Not the balanced rule (most refused minus falsely refused): on CAIL
+  judgments it chose a rules threshold refusing 71 % of answerable questions (docs/question-log.md).
 
 Each choice comes with a bootstrap interval (the questions resampled `RESAMPLES` times, the choice
 made again on each sample: the 2.5th and 97.5th percentiles). Below `MIN_WEIGHT_QUESTIONS` judged
@@ -22,6 +26,7 @@ minimums: docs/question-log.md.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,13 +34,14 @@ from typing import Any
 import numpy as np
 
 from rag.evaluation.datasets import EvalQuestion, EvalSet, jsonl_question
-from rag.evaluation.runner import Evaluation, RefusalRecord, balanced_threshold
+from rag.evaluation.runner import Evaluation, RefusalRecord, capped_threshold
 from rag.usage.export import documents_text_of, eval_row
 from rag.usage.records import Judged
 
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 MIN_WEIGHT_QUESTIONS = 100
 MIN_EACH_SIDE = 30
+MAX_FALSE_REFUSALS = 0.05  # the share of should-be-answered questions a fitted threshold may refuse
 RESAMPLES = 200
 K = 5
 THRESHOLD_FIELDS = {"rules": "min_confidence", "model": "reader_min_margin"}
@@ -109,8 +115,10 @@ def fit_weight(evaluation: Evaluation, current: float, min_questions: int, resam
     return choice
 
 
-def fit_threshold(reader: str, records: list[RefusalRecord], current: float, min_each: int, resamples: int, seed: int) -> Choice:
-    """A reader's refusal threshold from its records at the chosen weight."""
+def fit_threshold(
+    reader: str, records: list[RefusalRecord], current: float, min_each: int, resamples: int, seed: int, max_false_refusals: float = MAX_FALSE_REFUSALS
+) -> Choice:
+    """A reader's refusal threshold from its records at the chosen weight (`capped_threshold`)."""
     choice = Choice(THRESHOLD_FIELDS[reader], current)
     answer = sum(r.answerable for r in records)
     refuse = len(records) - answer
@@ -119,15 +127,15 @@ def fit_threshold(reader: str, records: list[RefusalRecord], current: float, min
         more = [f"{min_each - have} more {what}" for have, what in ((answer, "that should be answered"), (refuse, "that should be refused")) if have < min_each]
         choice.why_kept = f"{answer} judged questions should be answered and {refuse} refused, {min_each} of each needed: {' and '.join(more)}"
         return choice
-    best = balanced_threshold(records)
+    best = capped_threshold(records, max_false_refusals)
     if best is None:
-        choice.why_kept = "no threshold separates them (every question refused whatever the threshold)"
+        choice.why_kept = f"no threshold refuses at most {max_false_refusals:.0%} of those that should be answered"
         return choice
     rng = random.Random(seed)
     chosen = []
     for _ in range(resamples):
         sample = rng.choices(records, k=len(records))
-        found = balanced_threshold(sample)
+        found = capped_threshold(sample, max_false_refusals)
         if found is not None:
             chosen.append(found["threshold"])
     choice.value = round(best["threshold"], 4)
@@ -141,6 +149,7 @@ class Calibration:
     choices: list[Choice]
     judged: int  # judged questions read from the log
     left_out: int  # judged questions whose passage is no longer in the index
+    unused: Counter = field(default_factory=Counter)  # judged questions whose judgment says neither side, by label (`wrong-answer`, `faq-answered`)
 
     @property
     def values(self) -> dict[str, float]:
@@ -157,13 +166,15 @@ def calibrate(
     resamples: int = RESAMPLES,
     seed: int = 0,
     by: str = "MRR@10",
+    max_false_refusals: float = MAX_FALSE_REFUSALS,
 ) -> Calibration:
     """Choose the weight, then each reader's threshold at that weight, from the judged `entries`."""
     from rag.assistant import Assistant
 
     text_of = documents_text_of(assistant.documents)
     judged = [j for j in entries if j.feedback is not None]
-    rows = [(j.question.id, eval_row(j, text_of)) for j in judged]
+    unused = Counter(j.label for j in judged if j.should_answer is None)
+    rows = [(j.question.id, eval_row(j, text_of)) for j in judged if j.should_answer is not None]
     left_out = sum(row is None for _, row in rows)
     questions = [jsonl_question(qid, row) for qid, row in rows if row is not None]
     corpus = Path(assistant.settings.index_dir)
@@ -192,5 +203,5 @@ def calibrate(
         if reader is None:
             choices.append(Choice(THRESHOLD_FIELDS[name], float("nan"), why_kept=f"the {name} reader cannot be loaded"))
             continue
-        choices.append(fit_threshold(name, evaluation.refusals.get(name, []), reader.threshold, min_each, resamples, seed))
-    return Calibration(choices, len(judged), left_out)
+        choices.append(fit_threshold(name, evaluation.refusals.get(name, []), reader.threshold, min_each, resamples, seed, max_false_refusals))
+    return Calibration(choices, len(judged), left_out, unused)

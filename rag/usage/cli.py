@@ -11,6 +11,12 @@ from pathlib import Path
 
 from rag.usage.log import LOG_FOLDER, QuestionLog
 
+NOT_EXPORTED = {
+    "wrongly-refused": " (no passage to score retrieval against)",
+    "wrong-answer": " (wrong, but whether the documents answer it is not said)",
+    "faq-answered": " (answered from an FAQ entry: no evidence about the documents)",
+}
+
 
 def _log(settings) -> QuestionLog:
     """The knowledge base's log, to read (whatever RAG_LOG says: an existing log is still read)."""
@@ -26,7 +32,7 @@ def add_log_arguments(parser: argparse.ArgumentParser, parents: list[argparse.Ar
 
 
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
-    from rag.usage.calibrate import MIN_EACH_SIDE, MIN_WEIGHT_QUESTIONS, RESAMPLES
+    from rag.usage.calibrate import MAX_FALSE_REFUSALS, MIN_EACH_SIDE, MIN_WEIGHT_QUESTIONS, RESAMPLES
 
     parser.add_argument("--from-log", action="store_true", help="fit from the knowledge base's judged questions (the question log)")
     parser.add_argument(
@@ -34,6 +40,12 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--min-each", type=int, default=MIN_EACH_SIDE, help=f"judged questions of each side (answer / refuse) needed for a threshold (default {MIN_EACH_SIDE})"
+    )
+    parser.add_argument(
+        "--max-false-refusals",
+        type=float,
+        default=MAX_FALSE_REFUSALS,
+        help=f"a fitted threshold refuses at most this share of the questions that should be answered (default {MAX_FALSE_REFUSALS})",
     )
     parser.add_argument("--resamples", type=int, default=RESAMPLES, help=f"bootstrap resamples (default {RESAMPLES})")
     parser.add_argument("--by", choices=("MRR@10", "R@5"), default="MRR@10", help="what the fusion weight is chosen by (default MRR@10; docs/question-log.md)")
@@ -64,7 +76,7 @@ def run_log(args, settings) -> int:
     kinds = Counter(r["label"] for r in exported.rows)
     print(f"wrote {len(exported.rows)} judged questions to {args.out} (" + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + ")")
     for why, n in sorted(exported.left_out.items()):
-        print(f"  not exported: {n} {why}" + (" (no passage to score retrieval against)" if why == "wrongly-refused" else ""))
+        print(f"  not exported: {n} {why}" + NOT_EXPORTED.get(why, ""))
     print(f"score it with: python -m rag eval {args.out} --corpus <the folder {settings.index_dir} was indexed from>")
     return 0
 
@@ -80,10 +92,18 @@ def run_calibrate(args, assistant) -> int:
         print(f"note: {reading.skipped} log lines skipped (cut short by a crash, or not records of this format)", file=sys.stderr)
     readers = tuple(r.strip() for r in args.readers.split(",") if r.strip())
     result = calibrate(
-        assistant, reading.judged, readers=readers, min_questions=args.min_questions, min_each=args.min_each, resamples=args.resamples, by=args.by
+        assistant,
+        reading.judged,
+        readers=readers,
+        min_questions=args.min_questions,
+        min_each=args.min_each,
+        resamples=args.resamples,
+        by=args.by,
+        max_false_refusals=args.max_false_refusals,
     )
     gone = f", {result.left_out} whose passage is gone" if result.left_out else ""
-    print(f"{len(reading.entries)} questions in the log of {assistant.settings.index_dir}, {result.judged} judged{gone}")
+    unused = "".join(f", {n} {label} not used" for label, n in sorted(result.unused.items()))
+    print(f"{len(reading.entries)} questions in the log of {assistant.settings.index_dir}, {result.judged} judged{gone}{unused}")
     for choice in result.choices:
         print(choice.line())
     values = result.values

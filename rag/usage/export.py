@@ -9,11 +9,12 @@ What each judgment becomes (docs/question-log.md):
 - `answerable-passage` (👎 on an answer or a refusal, the right passage picked): answerable; the
   picked passage is the gold one (its text is the `answers` string, so only that passage counts as
   retrieved; the hit and F1 of such rows say nothing).
-- `unanswerable-or-wrong` (👎 on an answer, no passage picked): `answerable: false`; it should have
-  been refused, or it was answered wrongly: only the refusal side can use it.
+- `unanswerable` (👎 on an answer, then 以上段落都不能回答 chosen): `answerable: false`.
 - `rightly-refused` (👍 on a refusal): `answerable: false`.
-- `wrongly-refused` (👎 on a refusal, no passage picked): not exported, nothing to score retrieval
-  against (calibration counts it as "should be answered").
+- not exported (counted, with why): `wrongly-refused` (👎 on a refusal, no passage picked: nothing to
+  score retrieval against; calibration counts it as "should be answered"), `wrong-answer` (👎 on an
+  answer, nothing chosen: wrong, but whether the documents answer it is not said) and
+  `faq-answered` (👍 on an FAQ entry's answer: no evidence about the documents).
 """
 
 from __future__ import annotations
@@ -38,13 +39,14 @@ class Exported:
 
 def eval_row(judged: Judged, text_of: TextOf) -> dict[str, Any] | None:
     """The `rag eval` row of one judged question; `wrongly-refused` rows have no gold (answerable,
-    no docs): callers that score retrieval leave them out. None when unjudged, or when its gold
-    passage is no longer in the index."""
+    no docs): callers that score retrieval leave them out. None when its judgment does not say
+    whether it should be answered (unjudged, `wrong-answer`, `faq-answered`), or when
+    its gold passage is no longer in the index."""
     label = judged.label
     q = judged.question
-    row: dict[str, Any] = {"question": q.question, "answers": [], "docs": [], "answerable": judged.should_answer, "label": label, "log_id": q.id}
-    if label == "unjudged":
+    if judged.should_answer is None:
         return None
+    row: dict[str, Any] = {"question": q.question, "answers": [], "docs": [], "answerable": judged.should_answer, "label": label, "log_id": q.id}
     relevant = judged.relevant
     if relevant is None:
         return row
@@ -60,6 +62,9 @@ def export_rows(entries: Iterable[Judged], text_of: TextOf) -> Exported:
     left_out: Counter = Counter()
     for judged in entries:
         if judged.feedback is None:
+            continue
+        if judged.should_answer is None:
+            left_out[judged.label] += 1
             continue
         row = eval_row(judged, text_of)
         if row is None:

@@ -101,9 +101,10 @@ class QuestionLog:
             raw.pop("user", None)
         return self._append(raw)
 
-    def feedback(self, log_id: str, verdict: Verdict, passage: Span | None = None) -> bool:
-        """Append a judgment of the logged question `log_id`."""
-        return self._append(Feedback(log_id, verdict, passage).json())
+    def feedback(self, log_id: str, verdict: Verdict, passage: Span | None = None, *, no_answer: bool = False) -> bool:
+        """Append a judgment of the logged question `log_id` (`no_answer`: after 👎, none of the
+        passages offered answers, the documents do not answer it)."""
+        return self._append(Feedback(log_id, verdict, passage, no_answer=no_answer).json())
 
     def _append(self, record: dict[str, Any]) -> bool:
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")

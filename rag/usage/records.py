@@ -11,14 +11,23 @@ a question wins (a 👎 followed by the pick of the right passage is one judgmen
      "passages": [{"doc": "a.txt", "start": 0, "end": 300, "score": 0.93}, …],
      "confidence": 0.71, "threshold": 0.369, "reader": "rules", "dense_weight": 0.5, "latency_ms": 8.1}
     {"type": "feedback", "id": "3f2a…", "time": "…", "verdict": "down", "passage": {"doc": "a.txt", "start": 0, "end": 300}}
+    {"type": "feedback", "id": "3f2a…", "time": "…", "verdict": "down", "no_answer": true}
+
+A citation of an FAQ entry's answer (rag/faq) is logged with `"kind": "faq"` and its entry as
+`doc` (`"faq#12"`); a judgment of such an answer says nothing about the documents' retrieval or the
+readers (`faq-answered`). `"no_answer": true`: the user chose 以上段落都不能回答 after 👎 (the
+documents do not answer the question); a 👎 without it and without a passage only says the answer
+was wrong (`wrong-answer`), which is also how a 👎 of the first logs (before `no_answer`) reads.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from rag.faq.store import FAQ_KIND
 from rag.types import Answer, Passage
 
 VERSION = 1
@@ -34,11 +43,18 @@ class Span:
     start: int
     end: int
     score: float | None = None
+    kind: str = "document"  # or FAQ_KIND: an FAQ entry's answer cited (doc "faq#<id>")
+
+    @property
+    def is_faq(self) -> bool:
+        return self.kind == FAQ_KIND
 
     def json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"doc": self.doc, "start": self.start, "end": self.end}
         if self.score is not None:
             out["score"] = round(self.score, 4)
+        if self.kind != "document":
+            out["kind"] = self.kind
         return out
 
     @classmethod
@@ -49,7 +65,13 @@ class Span:
         doc, start, end, score = raw.get("doc"), raw.get("start"), raw.get("end"), raw.get("score")
         if not isinstance(doc, str) or not isinstance(start, int) or not isinstance(end, int) or end < start:
             return None
-        return cls(doc, start, end, float(score) if isinstance(score, (int, float)) else None)
+        kind = raw.get("kind")
+        if not isinstance(kind, str):  # the first logs did not say: an FAQ entry is cited as faq#<id>
+            kind = FAQ_KIND if _FAQ_DOC.fullmatch(doc) else "document"
+        return cls(doc, start, end, float(score) if isinstance(score, (int, float)) else None, kind)
+
+
+_FAQ_DOC = re.compile(r"faq#\d+")
 
 
 def _passage_span(p: Passage) -> Span:
@@ -94,7 +116,7 @@ class LoggedQuestion:
             answer=answer.text,
             span="" if answer.refused else answer.span,
             context=context,
-            citations=tuple(Span(c.doc_id, c.start, c.end, c.passage.score) for c in answer.citations),
+            citations=tuple(Span(c.doc_id, c.start, c.end, c.passage.score, c.kind) for c in answer.citations),
             passages=tuple(_passage_span(p) for p in answer.passages),
             confidence=answer.confidence,
             threshold=threshold,
@@ -147,17 +169,20 @@ class LoggedQuestion:
 @dataclass(frozen=True)
 class Feedback:
     """A user's judgment of one logged answer: 👍 / 👎, and after 👎 optionally the passage that
-    does answer (one of those shown)."""
+    does answer (one of those offered), or `no_answer`: none does, the documents do not answer it."""
 
     id: str
     verdict: Verdict
     passage: Span | None = None
     time: str = ""
+    no_answer: bool = False
 
     def json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "feedback", "id": self.id, "time": self.time or now_utc(), "verdict": self.verdict}
         if self.passage:
             out["passage"] = {"doc": self.passage.doc, "start": self.passage.start, "end": self.passage.end}
+        if self.no_answer:
+            out["no_answer"] = True
         return out
 
     @classmethod
@@ -165,7 +190,9 @@ class Feedback:
         verdict = raw.get("verdict")
         if verdict not in VERDICTS or "id" not in raw:
             return None
-        return cls(str(raw["id"]), verdict, Span.of(raw.get("passage")), str(raw.get("time", "")))
+        passage = Span.of(raw.get("passage"))
+        no_answer = raw.get("no_answer") is True and passage is None and verdict == "down"
+        return cls(str(raw["id"]), verdict, passage, str(raw.get("time", "")), no_answer)
 
 
 @dataclass(frozen=True)
@@ -181,33 +208,48 @@ class Judged:
 
         - `answered-right`: answered, 👍 (its first citation is relevant, its span the gold answer);
         - `answerable-passage`: 👎 with the right passage picked (on an answer or a refusal);
-        - `wrongly-refused`: refused, 👎 without a pick ("the documents do answer this");
-        - `unanswerable-or-wrong`: answered, 👎 without a pick (should have been refused);
+        - `unanswerable`: 👎, then 以上段落都不能回答 chosen (the documents do not answer it: it
+          should be refused);
         - `rightly-refused`: refused, 👍;
+        - `wrongly-refused`: refused, 👎 without a pick ("the documents do answer this");
+        - `wrong-answer`: answered, 👎 and nothing chosen: wrong, but whether the documents answer
+          it is not said (neither side of a refusal threshold);
+        - `faq-answered`: an FAQ entry's answer, 👍 (says nothing about the documents);
         - `unjudged`."""
         f = self.feedback
         if f is None:
             return "unjudged"
         if f.passage is not None:
             return "answerable-passage"
+        if f.no_answer:
+            return "unanswerable"
+        if self.question.refused:
+            return "rightly-refused" if f.verdict == "up" else "wrongly-refused"
         if f.verdict == "up":
-            return "rightly-refused" if self.question.refused else "answered-right"
-        return "wrongly-refused" if self.question.refused else "unanswerable-or-wrong"
+            return "faq-answered" if self.from_faq else "answered-right"
+        return "wrong-answer"
+
+    @property
+    def from_faq(self) -> bool:
+        """Whether an FAQ entry answered it (its first citation is the entry's)."""
+        return bool(self.question.citations) and self.question.citations[0].is_faq
 
     @property
     def should_answer(self) -> bool | None:
-        """The refusal side: True when it should be answered, False when refused, None unjudged."""
-        label = self.label
-        if label == "unjudged":
-            return None
-        return label in ("answered-right", "answerable-passage", "wrongly-refused")
+        """The refusal side: True when it should be answered, False when refused; None when the
+        judgment does not say (unjudged, `wrong-answer`, `faq-answered`)."""
+        return SHOULD_ANSWER.get(self.label)
 
     @property
     def relevant(self) -> Span | None:
-        """The passage the judgment says answers it (None when it names none)."""
+        """The passage of a document the judgment says answers it (None when it names none)."""
         label = self.label
         if label == "answerable-passage":
             return self.feedback.passage if self.feedback else None
         if label == "answered-right" and self.question.citations:
             return self.question.citations[0]
         return None
+
+
+# the labels that say which side of a refusal threshold a question belongs on (the others do not)
+SHOULD_ANSWER = {"answered-right": True, "answerable-passage": True, "wrongly-refused": True, "unanswerable": False, "rightly-refused": False}

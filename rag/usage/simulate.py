@@ -4,8 +4,11 @@ bench/calibrate_from_log.py). Each question is asked as a user would ask it (log
 
 - answerable, answered, its first citation in a gold passage: 👍;
 - answerable otherwise (a wrong passage cited, or refused): 👎, with the first gold passage among
-  those offered picked (`passages_to_pick`, as the chat offers them), or nothing picked when none is;
-- unanswerable: 👍 on a refusal, 👎 (nothing to pick) on an answer.
+  those offered picked (`passages_to_pick`, as the chat offers them), or nothing picked when none is
+  (`wrong-answer` on an answer, `wrongly-refused` on a refusal);
+- unanswerable: 👍 on a refusal; on an answer 👎 and 以上段落都不能回答 (`no_answer`: `unanswerable`);
+- answered from an FAQ entry (rag/faq): not judged (whether the entry answers it is not in the
+  labelled set, and such a judgment says nothing about the documents: `faq-answered`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from rag.evaluation.datasets import EvalQuestion, EvalSet
+from rag.faq.store import FAQ_KIND
 from rag.usage.asking import OFFERED_PASSAGES, ask_logged, passages_to_pick
 from rag.usage.log import QuestionLog
 from rag.usage.records import Span
@@ -30,16 +34,19 @@ def simulate_judgments(log: QuestionLog, assistant, evalset: EvalSet, questions:
             given["not logged"] += 1
             continue
         answer, titles = asked.answer, {d: doc.title for d, doc in asked.documents.items()}
+        if answer.citations and answer.citations[0].kind == FAQ_KIND:
+            given["FAQ answer, not judged"] += 1
+            continue
         if not q.answerable:
-            log.feedback(asked.log_id, "up" if answer.refused else "down")
-            given["refused unanswerable 👍" if answer.refused else "answered unanswerable 👎"] += 1
+            log.feedback(asked.log_id, "up" if answer.refused else "down", no_answer=not answer.refused)
+            given["refused unanswerable 👍" if answer.refused else "answered unanswerable 👎 + no answer"] += 1
             continue
         if not answer.refused and answer.citations and evalset.is_relevant(q, answer.citations[0].passage.chunk, titles[answer.citations[0].doc_id]):
             log.feedback(asked.log_id, "up")
             given["right 👍"] += 1
             continue
         choices = passages_to_pick(assistant, q.question, answer.passages, offered) if offered else answer.passages
-        gold = next((p.chunk for p in choices if evalset.is_relevant(q, p.chunk, titles[p.chunk.doc_id])), None)
+        gold = next((p.chunk for p in choices if p.chunk.doc_id in titles and evalset.is_relevant(q, p.chunk, titles[p.chunk.doc_id])), None)
         log.feedback(asked.log_id, "down", Span(gold.doc_id, gold.start, gold.end) if gold else None)
         given[("refused" if answer.refused else "wrong") + (" 👎 + passage" if gold else " 👎")] += 1
     return given
