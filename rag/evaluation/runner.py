@@ -64,37 +64,46 @@ def _refused_below(group: list[RefusalRecord], thresholds: np.ndarray) -> np.nda
     return always + np.searchsorted(confidences, thresholds, side="left")
 
 
-def _candidates(records: list[RefusalRecord]) -> tuple[list[RefusalRecord], list[RefusalRecord], np.ndarray, np.ndarray] | None:
-    """The answerable and unanswerable records, and the intervals between two questions'
-    confidences (low and high edges) a threshold can fall in; None without both kinds of question."""
-    answerable = [r for r in records if r.answerable]
-    unanswerable = [r for r in records if not r.answerable]
-    scores = sorted({r.confidence for r in records if not r.always_refused and math.isfinite(r.confidence)})
-    if not answerable or not unanswerable or not scores:
-        return None
-    edges = np.array([scores[0] - 0.01, *scores, scores[-1] + 0.01])
-    return answerable, unanswerable, edges[:-1], edges[1:]
+@dataclass(frozen=True)
+class _Sweep:
+    """Every threshold worth trying (the middles of the intervals between two questions'
+    confidences) and how many answerable and unanswerable questions each refuses."""
+
+    answerable: int
+    unanswerable: int
+    widths: np.ndarray
+    thresholds: np.ndarray
+    refused: np.ndarray  # unanswerable questions refused at each threshold
+    false: np.ndarray  # answerable questions refused at each threshold
+
+    @classmethod
+    def of(cls, records: list[RefusalRecord]) -> _Sweep | None:
+        """None without both kinds of question."""
+        answerable = [r for r in records if r.answerable]
+        unanswerable = [r for r in records if not r.answerable]
+        scores = sorted({r.confidence for r in records if not r.always_refused and math.isfinite(r.confidence)})
+        if not answerable or not unanswerable or not scores:
+            return None
+        edges = np.array([scores[0] - 0.01, *scores, scores[-1] + 0.01])
+        mids = (edges[:-1] + edges[1:]) / 2
+        return cls(len(answerable), len(unanswerable), np.diff(edges), mids, _refused_below(unanswerable, mids), _refused_below(answerable, mids))
+
+    def at(self, n: int) -> dict[str, float]:
+        refused, false = int(self.refused[n]), int(self.false[n])
+        return {"threshold": float(self.thresholds[n]), "refusal_recall": refused / self.unanswerable, "false_refusal": false / self.answerable}
 
 
 def balanced_threshold(records: list[RefusalRecord]) -> dict[str, float] | None:
     """The threshold where refused unanswerable questions minus false refusals is highest: the
     middle of the widest such interval between two questions' confidences (how the rule reader's
     defaults were calibrated per encoder backend). None without both kinds of question."""
-    found = _candidates(records)
-    if found is None:
+    sweep = _Sweep.of(records)
+    if sweep is None:
         return None
-    answerable, unanswerable, lows, highs = found
-    mids = (lows + highs) / 2
-    refused, false = _refused_below(unanswerable, mids), _refused_below(answerable, mids)
     # refused/|unanswerable| - false/|answerable|, compared exactly: floats would break ties by rounding
-    balance = refused * len(answerable) - false * len(unanswerable)
+    balance = sweep.refused * sweep.answerable - sweep.false * sweep.unanswerable
     # the best balance, then the widest interval, then the first (lowest) such interval
-    best = int(np.lexsort((np.arange(len(mids)), -(highs - lows), -balance))[0])
-    return {
-        "threshold": float(mids[best]),
-        "refusal_recall": int(refused[best]) / len(unanswerable),
-        "false_refusal": int(false[best]) / len(answerable),
-    }
+    return sweep.at(int(np.lexsort((np.arange(len(balance)), -sweep.widths, -balance))[0]))
 
 
 def capped_threshold(records: list[RefusalRecord], max_false_refusals: float) -> dict[str, float] | None:
@@ -104,21 +113,12 @@ def capped_threshold(records: list[RefusalRecord], max_false_refusals: float) ->
     no answer to a question the documents do answer is worse served than one who gets a wrong
     answer marked with its citation, so false refusals are bounded first. None without both kinds
     of question, or when even the lowest threshold refuses more than the cap."""
-    found = _candidates(records)
-    if found is None:
+    sweep = _Sweep.of(records)
+    if sweep is None:
         return None
-    answerable, unanswerable, lows, highs = found
-    mids = (lows + highs) / 2
-    refused, false = _refused_below(unanswerable, mids), _refused_below(answerable, mids)
-    allowed = np.flatnonzero(false <= max_false_refusals * len(answerable))
-    if not len(allowed):
-        return None
-    best = int(allowed[-1])  # refusals only grow with the threshold: the highest allowed refuses the most
-    return {
-        "threshold": float(mids[best]),
-        "refusal_recall": int(refused[best]) / len(unanswerable),
-        "false_refusal": int(false[best]) / len(answerable),
-    }
+    allowed = np.flatnonzero(sweep.false <= max_false_refusals * sweep.answerable)
+    # refusals only grow with the threshold: the highest allowed refuses the most
+    return sweep.at(int(allowed[-1])) if len(allowed) else None
 
 
 def _hit_and_f1(answer, references: tuple[str, ...]) -> tuple[bool, float]:
