@@ -87,3 +87,15 @@ def test_thumbs_down_is_recorded_with_the_question(app, browser):  # noqa: F811
     labels = {e.question.question: e.label for e in QuestionLog(folder / "index" / "log").read().entries}
     assert labels == {SEED_QUESTION: "answerable-passage", "如何办理护照?": "rightly-refused", "免申即享政策目录清单要怎样做?": "unanswerable"}
     page.close()
+
+
+def test_the_offered_passages_name_their_document_only_where_it_changes():
+    from rag.serve.feedback import _labels
+
+    offered = [
+        {"title": "答复", "label": "一、工作情况：甲…"},
+        {"title": "答复", "label": "二、下一步：乙…"},
+        {"title": "通知", "label": "正文：丙…"},
+        {"title": "答复", "label": "正文：丁…"},
+    ]
+    assert _labels(offered) == ["(1) 答复 · 一、工作情况：甲…", "(2) 二、下一步：乙…", "(3) 通知 · 正文：丙…", "(4) 答复 · 正文：丁…"]

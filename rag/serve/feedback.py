@@ -55,7 +55,18 @@ def _choice(p: Passage, documents: dict) -> dict[str, Any]:
     doc = documents.get(p.chunk.doc_id)
     title = doc.title if doc is not None else p.chunk.doc_id
     text = " ".join(p.chunk.text.split())[:48]
-    return {"label": f"{title} · {p.chunk.heading or '正文'}：{text}…", "doc": p.chunk.doc_id, "start": p.chunk.start, "end": p.chunk.end}
+    return {"title": title, "label": f"{p.chunk.heading or '正文'}：{text}…", "doc": p.chunk.doc_id, "start": p.chunk.start, "end": p.chunk.end}
+
+
+def _labels(offered: list[dict[str, Any]]) -> list[str]:
+    """The radio's lines: numbered, the document's title only where it changes from the line above
+    (twenty passages of one reply would otherwise repeat its long title twenty times)."""
+    lines, previous = [], None
+    for n, p in enumerate(offered, start=1):
+        title = p.get("title")
+        lines.append(f"({n}) " + (f"{title} · " if title and title != previous else "") + p["label"])
+        previous = title
+    return lines
 
 
 def _log_of(entry: dict[str, Any]):
@@ -95,7 +106,7 @@ class FeedbackHandlers:
         if up:
             return THANKS_UP, hidden, None
         pending = entry | {"offered": self.offered(entry)}
-        choices = [(f"({n}) {p['label']}", str(n - 1)) for n, p in enumerate(pending["offered"], start=1)]
+        choices = [(line, str(n)) for n, line in enumerate(_labels(pending["offered"]))]
         if not entry["refused"]:  # on a refusal 👎 already says the documents do answer it
             choices.append((NO_ANSWER_LABEL, NO_ANSWER))
         offered = gr.update(visible=bool(choices), value=None, choices=choices)
