@@ -22,6 +22,21 @@ FEE_ANSWER = "2024年度城乡居民基本医疗保险个人缴费标准为每�
 CSV = f"问题,答案,来源,文号\n{ID_QUESTION},{ID_ANSWER},公安局户政管理指南,\n{FEE_QUESTION},{FEE_ANSWER},国家医保局通知,医保发〔2024〕19号\n,只有答案的行,,\n\n"
 
 
+class Counting:
+    """An embedder that counts the texts it encodes (was the vector cache used?)."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.info, self.calls = embedder, embedder.info, 0
+
+    def encode_queries(self, texts):
+        self.calls += len(texts)
+        return self.embedder.encode_queries(texts)
+
+    def encode_passages(self, texts, show_progress=False):
+        self.calls += len(texts)
+        return self.embedder.encode_passages(texts)
+
+
 @pytest.fixture
 def store(tmp_path):
     from rag.faq import FaqStore
@@ -179,19 +194,7 @@ def test_a_similar_question_matches_where_the_question_alone_does_not(tmp_path, 
     assert match is not None and match.entry.id == 2 and match.phrasing == "老板不发工资去哪里投诉"
     assert book.match("户口本丢失如何补办？") is None  # the near miss stays unmatched
 
-    class Counting:
-        info = embedder.info
-        calls = 0
-
-        def encode_queries(self, texts):
-            self.calls += len(texts)
-            return embedder.encode_queries(texts)
-
-        def encode_passages(self, texts, show_progress=False):
-            self.calls += len(texts)
-            return embedder.encode_passages(texts)
-
-    counting = Counting()
+    counting = Counting(embedder)
     assert FaqBook(store, counting).match(asked).entry.id == 2
     assert counting.calls == 1  # the 相似问题's vector came from the cache too
 
@@ -208,19 +211,7 @@ def test_suggestions_below_the_answer_threshold(book):
 def test_the_vector_cache_is_reused(book, embedder):
     from rag.faq import FaqBook
 
-    class Counting:
-        info = embedder.info
-        calls = 0
-
-        def encode_queries(self, texts):
-            self.calls += len(texts)
-            return embedder.encode_queries(texts)
-
-        def encode_passages(self, texts, show_progress=False):
-            self.calls += len(texts)
-            return embedder.encode_passages(texts)
-
-    counting = Counting()
+    counting = Counting(embedder)
     again = FaqBook(book.store, counting)
     assert again.match("身份证丢了去哪里补办") is not None
     assert counting.calls == 1  # the question asked; the entries' vectors came from the cache

@@ -151,17 +151,24 @@ def test_the_fitted_threshold_refuses_the_most_within_the_false_refusal_cap():
     assert capped_threshold([record(True, 1.0)], 0.05) is None  # no question that should be refused
 
 
+def _judged_copy(labelled, kb, n: int):
+    """An Assistant over a copy of the labelled index in `kb` (no log), with its first `n`
+    questions asked and judged into the copy's own log."""
+    from rag import Assistant
+
+    assistant, evalset = labelled
+    shutil.copytree(assistant.settings.index_dir, kb, ignore=shutil.ignore_patterns("log"))
+    copy = Assistant(replace(assistant.settings, index_dir=kb), embedder=assistant.embedder)
+    simulate_judgments(QuestionLog(kb / "log"), copy, evalset, evalset.questions[:n])
+    return copy
+
+
 def test_ten_judged_questions_keep_the_defaults_and_say_why(labelled, tmp_path, monkeypatch, capsys):
     from rag.bases.fitted import SETTINGS_FILE
 
-    assistant, evalset = labelled
     monkeypatch.delenv("RAG_LOG", raising=False)
     kb = tmp_path / "kb"
-    shutil.copytree(assistant.settings.index_dir, kb, ignore=shutil.ignore_patterns("log"))
-    from rag import Assistant
-
-    small = Assistant(replace(assistant.settings, index_dir=kb), embedder=assistant.embedder)
-    simulate_judgments(QuestionLog(kb / "log"), small, evalset, evalset.questions[:10])
+    small = _judged_copy(labelled, kb, 10)
     args = argparse.Namespace(from_log=True, min_questions=100, min_each=30, resamples=20, readers="rules", by="MRR@10", max_false_refusals=0.05, dry_run=False)
     assert run_calibrate(args, small) == 0
     out = capsys.readouterr().out
@@ -175,14 +182,9 @@ def test_ten_judged_questions_keep_the_defaults_and_say_why(labelled, tmp_path, 
 def test_enough_judgments_are_written_into_the_knowledge_base_settings(labelled, tmp_path, monkeypatch, capsys):
     from rag.bases.fitted import read_fitted, read_provenance
 
-    assistant, evalset = labelled
     monkeypatch.delenv("RAG_LOG", raising=False)
     kb = tmp_path / "kb"
-    shutil.copytree(assistant.settings.index_dir, kb, ignore=shutil.ignore_patterns("log"))
-    from rag import Assistant
-
-    ours = Assistant(replace(assistant.settings, index_dir=kb), embedder=assistant.embedder)
-    simulate_judgments(QuestionLog(kb / "log"), ours, evalset, evalset.questions[:60])
+    ours = _judged_copy(labelled, kb, 60)
     args = argparse.Namespace(from_log=True, min_questions=20, min_each=5, resamples=20, readers="rules", by="MRR@10", max_false_refusals=0.05, dry_run=True)
     assert run_calibrate(args, ours) == 0
     assert "--dry-run: nothing written" in capsys.readouterr().out and read_fitted(kb) == {}
